@@ -1,0 +1,83 @@
+package fcgiwire
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Addr is a parsed FastCGI address: a network ("tcp" or "unix") and an
+// address as net.Dial takes it.
+type Addr struct {
+	Network string
+	Address string
+}
+
+// String returns the address in a form ParseAddr accepts again.
+func (a Addr) String() string {
+	if a.Network == "unix" {
+		if strings.HasPrefix(a.Address, "@") {
+			return a.Address
+		}
+		return "unix:" + a.Address
+	}
+	return a.Address
+}
+
+// AddrForms lists the accepted address forms, for error messages.
+const AddrForms = "host:port, tcp://host:port, [::1]:port, unix:/path, unix:///path, /path, ./path or @abstract"
+
+// AddrError is a malformed address.
+type AddrError struct {
+	Addr   string
+	Reason string
+}
+
+func (e *AddrError) Error() string {
+	return fmt.Sprintf("bad address %q: %s (accepted forms: %s)", e.Addr, e.Reason, AddrForms)
+}
+
+// ParseAddr parses an address in one of the forms of AddrForms.
+func ParseAddr(s string) (Addr, error) {
+	bad := func(reason string) (Addr, error) { return Addr{}, &AddrError{Addr: s, Reason: reason} }
+	switch {
+	case s == "":
+		return bad("empty")
+	case strings.HasPrefix(s, "unix:"):
+		p := strings.TrimPrefix(s, "unix:")
+		if strings.HasPrefix(p, "//") {
+			p = strings.TrimPrefix(p, "//")
+			if !strings.HasPrefix(p, "/") {
+				return bad("unix:// needs an absolute path")
+			}
+		}
+		if p == "" {
+			return bad("empty socket path")
+		}
+		return Addr{Network: "unix", Address: p}, nil
+	case strings.HasPrefix(s, "/"), strings.HasPrefix(s, "."):
+		return Addr{Network: "unix", Address: s}, nil
+	case strings.HasPrefix(s, "@"):
+		if len(s) == 1 {
+			return bad("empty abstract socket name")
+		}
+		return Addr{Network: "unix", Address: s}, nil
+	}
+	hp := strings.TrimPrefix(s, "tcp://")
+	if strings.Contains(hp, "/") {
+		return bad("unexpected path in a TCP address")
+	}
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return bad("missing port")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return bad("port must be a number from 1 to 65535")
+	}
+	if strings.ContainsAny(host, " []") {
+		return bad("bad host")
+	}
+	return Addr{Network: "tcp", Address: net.JoinHostPort(host, port)}, nil
+}

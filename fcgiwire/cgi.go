@@ -1,0 +1,186 @@
+package fcgiwire
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// DefaultMaxHeaderBytes bounds the CGI header block a ResponseParser
+// buffers unless told otherwise.
+const DefaultMaxHeaderBytes = 1 << 20
+
+// ErrCGIHeader: the FCGI_STDOUT stream does not start with a well-formed
+// CGI header block.
+var ErrCGIHeader = errors.New("malformed CGI response header")
+
+// CGIResponse is the parsed header block of a CGI response.
+type CGIResponse struct {
+	// Status is the code of the Status header; without one, 302 when a
+	// Location header is present, else 200 (RFC 3875, section 6.3).
+	Status int
+	// Reason is the text after the code in the Status header, if any.
+	Reason string
+	// Headers in arrival order, Status included, names as sent.
+	Headers []Pair
+	// HeaderBytes is the size of the header block with its blank line.
+	HeaderBytes int
+}
+
+// Header returns the value of the first header named name, compared
+// case-insensitively, and whether there was one.
+func (r *CGIResponse) Header(name string) (string, bool) {
+	for _, h := range r.Headers {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
+// ResponseParser is an io.Writer for the FCGI_STDOUT stream. It parses the
+// CGI header block (LF or CRLF line ends) and passes the body on to Body as
+// it arrives, so memory stays flat whatever the body size.
+//
+// Write never fails because of what the application sent: a malformed
+// header block is recorded in Err, and every byte received, the header
+// bytes included, is then passed on to Body, so nothing is lost.
+type ResponseParser struct {
+	Body io.Writer
+	// OnHeaders, if set, is called once when the header block is complete,
+	// before any body byte is written. An error it returns is returned by
+	// Write.
+	OnHeaders func(*CGIResponse) error
+	// MaxHeaderBytes bounds the header block (0: DefaultMaxHeaderBytes).
+	MaxHeaderBytes int
+
+	Response CGIResponse
+	// Done reports that the header block was complete.
+	Done bool
+	// Err is set when the header block was malformed.
+	Err error
+
+	buf    []byte
+	failed bool
+}
+
+// Write implements io.Writer.
+func (p *ResponseParser) Write(b []byte) (int, error) {
+	if p.Done || p.failed {
+		return p.body(b, len(b))
+	}
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf[p.Response.HeaderBytes:], '\n')
+		if i < 0 {
+			break
+		}
+		lineStart := p.Response.HeaderBytes
+		line := p.buf[lineStart : lineStart+i]
+		p.Response.HeaderBytes += i + 1
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			return p.finish(len(b))
+		}
+		if err := p.addHeader(string(line)); err != nil {
+			return p.fail(lineStart, err, len(b))
+		}
+	}
+	if len(p.buf) > p.maxHeader() {
+		return p.fail(p.Response.HeaderBytes, fmt.Errorf("header block exceeds %d bytes", p.maxHeader()), len(b))
+	}
+	return len(b), nil
+}
+
+// Close reports the end of the stream: a header block that never ended is
+// recorded in Err and its bytes are passed on to Body.
+func (p *ResponseParser) Close() error {
+	if p.Done || p.failed {
+		return nil
+	}
+	if len(p.buf) == 0 {
+		p.Err = fmt.Errorf("%w: empty response", ErrCGIHeader)
+		p.failed = true
+		return nil
+	}
+	_, err := p.fail(len(p.buf), errors.New("stream ended before the blank line that ends the headers"), 0)
+	return err
+}
+
+func (p *ResponseParser) maxHeader() int {
+	if p.MaxHeaderBytes > 0 {
+		return p.MaxHeaderBytes
+	}
+	return DefaultMaxHeaderBytes
+}
+
+func (p *ResponseParser) addHeader(line string) error {
+	name, value, ok := strings.Cut(line, ":")
+	if !ok {
+		return fmt.Errorf("line %q has no colon", truncate(line, 40))
+	}
+	if name == "" || strings.ContainsAny(name, " \t") {
+		return fmt.Errorf("bad header name %q", truncate(name, 40))
+	}
+	value = strings.Trim(value, " \t")
+	if strings.EqualFold(name, "Status") {
+		code, reason, _ := strings.Cut(value, " ")
+		n, err := strconv.Atoi(code)
+		if err != nil || len(code) != 3 || n < 100 {
+			return fmt.Errorf("bad Status header %q", truncate(value, 40))
+		}
+		p.Response.Status = n
+		p.Response.Reason = strings.TrimSpace(reason)
+	}
+	p.Response.Headers = append(p.Response.Headers, Pair{Name: name, Value: value})
+	return nil
+}
+
+func (p *ResponseParser) finish(n int) (int, error) {
+	p.Done = true
+	if p.Response.Status == 0 {
+		p.Response.Status = 200
+		if _, ok := p.Response.Header("Location"); ok {
+			p.Response.Status = 302
+		}
+	}
+	rest := p.buf[p.Response.HeaderBytes:]
+	p.buf = nil
+	if p.OnHeaders != nil {
+		if err := p.OnHeaders(&p.Response); err != nil {
+			return n, err
+		}
+	}
+	return p.body(rest, n)
+}
+
+// fail records a malformed header block and passes everything buffered on
+// to Body.
+func (p *ResponseParser) fail(at int, err error, n int) (int, error) {
+	p.failed = true
+	p.Err = fmt.Errorf("%w at byte %d of stdout: %v", ErrCGIHeader, at, err)
+	p.Response = CGIResponse{}
+	rest := p.buf
+	p.buf = nil
+	return p.body(rest, n)
+}
+
+func (p *ResponseParser) body(b []byte, n int) (int, error) {
+	if p.Body == nil || len(b) == 0 {
+		return n, nil
+	}
+	if _, err := p.Body.Write(b); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,364 @@
+package fcgiwire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// DefaultAbortGrace is how long a client waits, after sending
+// FCGI_ABORT_REQUEST, for the application's FCGI_END_REQUEST.
+const DefaultAbortGrace = 250 * time.Millisecond
+
+// Request is one request as a client sends it.
+type Request struct {
+	ID       uint16 // request id; 0 means 1
+	Role     Role   // 0 means RoleResponder
+	KeepConn bool   // set FCGI_KEEP_CONN
+	Params   []Pair // sent in this order
+	Stdin    io.Reader
+	Data     io.Reader // FCGI_DATA, for the filter role
+	Stdout   io.Writer // receives FCGI_STDOUT content as it arrives; nil discards
+	Stderr   io.Writer // receives FCGI_STDERR content as it arrives; nil discards
+}
+
+// Result is what a client learnt about a request. Do fills it as far as
+// the request got, also when it returns an error.
+type Result struct {
+	Ended          bool // FCGI_END_REQUEST arrived
+	AppStatus      uint32
+	ProtocolStatus ProtocolStatus
+	BytesSent      int64 // wire bytes written for this request
+	BytesReceived  int64 // wire bytes read for this request
+	StdoutBytes    int64
+	StderrBytes    int64
+	FirstByte      time.Time // when the first response record arrived
+}
+
+// LocalError wraps a failure on the client's own side during a request:
+// reading the request body or writing the response to Stdout or Stderr.
+type LocalError struct {
+	Op  string // "read request body", "write stdout", ...
+	Err error
+}
+
+func (e *LocalError) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *LocalError) Unwrap() error { return e.Err }
+
+// Conn is the client side of one FastCGI connection. It runs one request at
+// a time; with KeepConn, several one after another.
+type Conn struct {
+	nc net.Conn
+	r  *Reader
+	w  *Writer
+
+	// AbortGrace overrides DefaultAbortGrace when non-zero.
+	AbortGrace time.Duration
+
+	wmu      sync.Mutex
+	wStopped bool // no more records may be written for the current request
+	wFailed  bool // a write failed part way: the stream is unusable
+
+	broken error // set when the connection cannot carry another request
+}
+
+// NewConn wraps an established connection.
+func NewConn(nc net.Conn) *Conn {
+	return &Conn{nc: nc, r: NewReader(nc), w: NewWriter(nc)}
+}
+
+// SetObserver installs an observer that sees every record both ways.
+func (c *Conn) SetObserver(o Observer) {
+	c.r.Observe = o
+	c.w.Observe = o
+}
+
+// NetConn returns the underlying connection.
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Reusable reports whether another request may be run on the connection.
+func (c *Conn) Reusable() bool { return c.broken == nil }
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// Do runs one request and returns when FCGI_END_REQUEST arrives, the
+// connection fails, or ctx ends. When ctx ends, Do sends
+// FCGI_ABORT_REQUEST, waits up to the abort grace for FCGI_END_REQUEST,
+// and returns ctx's error; the connection is then not reusable.
+//
+// Errors: a *PairTooLargeError before anything is sent; a *ProtocolError
+// for malformed or unexpected records, or a connection closed before
+// FCGI_END_REQUEST (ErrNoEndRequest); a *LocalError when the body cannot
+// be read or the output cannot be written; ctx.Err() when ctx ended.
+func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
+	res := &Result{}
+	if c.broken != nil {
+		return res, c.broken
+	}
+	id := req.ID
+	if id == 0 {
+		id = 1
+	}
+	role := req.Role
+	if role == 0 {
+		role = RoleResponder
+	}
+	bodies, err := SplitPairs(req.Params)
+	if err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	startR := c.r.Offset()
+	c.wmu.Lock()
+	startW := c.w.Offset()
+	c.wStopped = false
+	c.wmu.Unlock()
+
+	var flags uint8
+	if req.KeepConn {
+		flags = FlagKeepConn
+	}
+	writeErr := make(chan error, 1)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		writeErr <- c.send(id, BeginRequest{Role: role, Flags: flags}, bodies, req)
+	}()
+
+	var wg sync.WaitGroup
+	stopWatch := make(chan struct{})
+	var aborted bool
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ctx.Done():
+			c.abort(id)
+			aborted = true
+		case <-stopWatch:
+		}
+	}()
+
+	err = c.readResponse(id, req, res)
+	close(stopWatch)
+	wg.Wait()
+
+	// Stop the writer if it is still sending (the application answered
+	// before reading all of stdin, or the request failed).
+	writerFinished := false
+	select {
+	case <-writerDone:
+		writerFinished = true
+	default:
+		c.wmu.Lock()
+		c.wStopped = true
+		c.wmu.Unlock()
+		_ = c.nc.SetWriteDeadline(time.Now())
+	}
+	c.wmu.Lock()
+	res.BytesSent = c.w.Offset() - startW
+	failed := c.wFailed
+	c.wmu.Unlock()
+	res.BytesReceived = c.r.Offset() - startR
+
+	var werr error
+	if writerFinished {
+		werr = <-writeErr
+	}
+	var local *LocalError
+	switch {
+	case aborted && ctx.Err() != nil:
+		// The deadline or cancellation wins over what the read saw.
+		if err == nil {
+			err = ctx.Err()
+		} else if _, isLocal := errors.AsType[*LocalError](err); !isLocal {
+			err = ctx.Err()
+		}
+	case errors.As(werr, &local):
+		// The body could not be read: that is the cause, whatever the
+		// application did with the aborted request.
+		err = werr
+	}
+	if err != nil || aborted || failed || !writerFinished || !req.KeepConn {
+		c.broken = ErrConnBroken
+		if err != nil {
+			c.broken = fmt.Errorf("%w: %v", ErrConnBroken, err)
+		}
+	}
+	return res, err
+}
+
+// send writes the request records. It runs in its own goroutine so that a
+// response that arrives while stdin is still being sent is read at once.
+func (c *Conn) send(id uint16, br BeginRequest, params [][]byte, req *Request) error {
+	err := c.locked(func() error {
+		if err := c.w.WriteRecord(TypeBeginRequest, id, br.Encode()); err != nil {
+			return err
+		}
+		for _, b := range params {
+			if err := c.w.WriteRecord(TypeParams, id, b); err != nil {
+				return err
+			}
+		}
+		return c.w.WriteRecord(TypeParams, id, nil)
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.sendStream(id, TypeStdin, req.Stdin); err != nil {
+		return err
+	}
+	if req.Data != nil || br.Role == RoleFilter {
+		return c.sendStream(id, TypeData, req.Data)
+	}
+	return nil
+}
+
+// errStopped ends the writer quietly once the request is over.
+var errStopped = errors.New("request over")
+
+func (c *Conn) locked(f func() error) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.wStopped {
+		return errStopped
+	}
+	err := f()
+	if err == nil {
+		err = c.w.Flush()
+	}
+	if err != nil {
+		c.wFailed = true
+	}
+	return err
+}
+
+func (c *Conn) sendStream(id uint16, t RecordType, src io.Reader) error {
+	if src != nil {
+		buf := make([]byte, MaxContent)
+		for {
+			n, rerr := src.Read(buf)
+			if n > 0 {
+				if err := c.locked(func() error { return c.w.WriteRecord(t, id, buf[:n]) }); err != nil {
+					return err
+				}
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				lerr := &LocalError{Op: "read request body", Err: rerr}
+				c.abort(id)
+				return lerr
+			}
+		}
+	}
+	return c.locked(func() error { return c.w.WriteRecord(t, id, nil) })
+}
+
+func (c *Conn) grace() time.Duration {
+	if c.AbortGrace > 0 {
+		return c.AbortGrace
+	}
+	return DefaultAbortGrace
+}
+
+// abort sends FCGI_ABORT_REQUEST at a record boundary, unless a write is
+// stuck, and then bounds the wait for the application's answer.
+func (c *Conn) abort(id uint16) {
+	g := c.grace()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(g))
+	c.wmu.Lock()
+	if !c.wFailed {
+		if err := c.w.WriteRecord(TypeAbortRequest, id, nil); err == nil {
+			err = c.w.Flush()
+			if err != nil {
+				c.wFailed = true
+			}
+		} else {
+			c.wFailed = true
+		}
+	}
+	c.wStopped = true
+	c.wmu.Unlock()
+	_ = c.nc.SetReadDeadline(time.Now().Add(g))
+}
+
+// readResponse reads records until FCGI_END_REQUEST for id.
+func (c *Conn) readResponse(id uint16, req *Request, res *Result) error {
+	for {
+		rec, err := c.r.ReadRecord()
+		if err != nil {
+			var pe *ProtocolError
+			switch {
+			case errors.As(err, &pe):
+				return err
+			case err == io.EOF:
+				return protoErr(c.r.Offset(), 0, ErrNoEndRequest, "")
+			case isTimeout(err):
+				return err
+			default:
+				return protoErr(c.r.Offset(), 0, ErrNoEndRequest, "%v", err)
+			}
+		}
+		if res.FirstByte.IsZero() {
+			res.FirstByte = time.Now()
+		}
+		h := rec.Header
+		off := c.r.Offset() - int64(h.Len())
+		if h.RequestID == 0 {
+			if h.Type.IsManagement() || h.Type > TypeMax {
+				continue // a management record mid-response: seen by the observer only
+			}
+			return protoErr(off, h.Type, ErrRequestID, "%s record with request id 0", h.Type)
+		}
+		if h.RequestID != id {
+			return protoErr(off, h.Type, ErrRequestID, "got request id %d, expected %d", h.RequestID, id)
+		}
+		switch h.Type {
+		case TypeStdout:
+			res.StdoutBytes += int64(len(rec.Content))
+			if err := writeOut(req.Stdout, rec.Content, "write stdout"); err != nil {
+				return err
+			}
+		case TypeStderr:
+			res.StderrBytes += int64(len(rec.Content))
+			if err := writeOut(req.Stderr, rec.Content, "write stderr"); err != nil {
+				return err
+			}
+		case TypeEndRequest:
+			er, err := DecodeEndRequest(rec.Content)
+			if err != nil {
+				return &ProtocolError{Offset: off, RecordType: h.Type, Err: ErrBadBody, Reason: err.Error()}
+			}
+			res.Ended = true
+			res.AppStatus = er.AppStatus
+			res.ProtocolStatus = er.ProtocolStatus
+			return nil
+		default:
+			return protoErr(off, h.Type, ErrUnexpectedType, "a client does not expect %s", h.Type)
+		}
+	}
+}
+
+func writeOut(w io.Writer, b []byte, op string) error {
+	if w == nil || len(b) == 0 {
+		return nil
+	}
+	if _, err := w.Write(b); err != nil {
+		return &LocalError{Op: op, Err: err}
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
