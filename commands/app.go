@@ -1,0 +1,181 @@
+// Package commands wires fcgicli's subcommands: it parses flags, runs the
+// protocol through fcgiwire, renders through formatters and maps every
+// error to an exit code in one place (exitCode).
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/formatters"
+)
+
+// Env is everything a command takes from its process: its streams and its
+// environment. Tests pass their own.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// Environ lists the environment as KEY=VALUE, for --env.
+	Environ func() []string
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// Run runs the command line args (args[0] is the program name) and returns
+// the exit code. main calls it with the process's streams.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return RunEnv(ctx, &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv, Environ: os.Environ}, args)
+}
+
+// RunEnv is Run with an explicit environment.
+func RunEnv(ctx context.Context, env *Env, args []string) int {
+	app := newApp(env)
+	err := app.RunContext(ctx, reorderArgs(app, args))
+	code, msg := exitCode(err)
+	if msg != "" {
+		fmt.Fprintf(env.Stderr, "fcgicli: %s\n", msg)
+	}
+	return code
+}
+
+func newApp(env *Env) *cli.App {
+	app := &cli.App{
+		Name:  "fcgicli",
+		Usage: "talk FastCGI to php-fpm and any other FastCGI application",
+		Description: `fcgicli sends FastCGI requests straight to an application server
+(php-fpm, fcgiwrap, Go's net/http/fcgi, any libfcgi program) over TCP or a
+unix socket, and shows the response, the application's stderr and, with -v,
+every record on the wire. It is to FastCGI what curl is to HTTP.
+
+EXAMPLES:
+   fcgicli request -c 127.0.0.1:9000 /var/www/html/index.php
+   fcgicli request -c /run/php/php8.2-fpm.sock -r /var/www/html /index.php?a=1 -i
+   fcgicli request -c builtin /hello -d 'a=1' -o json
+   fcgicli serve --listen 127.0.0.1:9000`,
+		Reader:                    env.Stdin,
+		Writer:                    env.Stdout,
+		ErrWriter:                 env.Stderr,
+		DisableSliceFlagSeparator: true,
+		UseShortOptionHandling:    true,
+		HideVersion:               true,
+		ExitErrHandler:            func(*cli.Context, error) {},
+		OnUsageError:              onUsageError,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour output: `auto`, always or never (NO_COLOR is honoured in auto)"},
+		},
+		Commands: []*cli.Command{
+			requestCommand(env),
+			serveCommand(env),
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q (see 'fcgicli --help')", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = onUsageError
+	}
+	return app
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return &usageError{msg: err.Error()}
+}
+
+// palette returns the colour palette for w under the global --color flag.
+func palette(c *cli.Context, env *Env, w io.Writer) (*formatters.Palette, error) {
+	mode, err := formatters.ParseColorMode(c.String("color"))
+	if err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	return formatters.NewPalette(formatters.UseColor(mode, env.Getenv("NO_COLOR"), isTerminal(w))), nil
+}
+
+// reorderArgs moves a subcommand's flags before its positional arguments,
+// so that "fcgicli request /index.php -p A=B" works as curl users expect.
+// Everything after "--" stays positional.
+func reorderArgs(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	// Find the subcommand: the first argument that is not a global flag.
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		name := strings.TrimLeft(args[i], "-")
+		if !strings.Contains(name, "=") && flagTakesValue(app.Flags, name) {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return args
+	}
+	var cmd *cli.Command
+	for _, c := range app.Commands {
+		if c.HasName(args[i]) {
+			cmd = c
+		}
+	}
+	if cmd == nil {
+		return args
+	}
+	var flags, positional []string
+	rest := args[i+1:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			positional = append(positional, rest[j:]...)
+			break
+		}
+		if len(a) > 1 && strings.HasPrefix(a, "-") {
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && flagTakesValue(cmd.Flags, name) && j+1 < len(rest) {
+				flags = append(flags, rest[j+1])
+				j++
+			}
+			continue
+		}
+		positional = append(positional, a)
+	}
+	out := append([]string{}, args[:i+1]...)
+	out = append(out, flags...)
+	return append(out, positional...)
+}
+
+// flagTakesValue reports whether the flag called name takes a value. A
+// run of short options ("-iv") takes one when its last letter does.
+func flagTakesValue(flags []cli.Flag, name string) bool {
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n == name {
+				if v, ok := f.(cli.DocGenerationFlag); ok {
+					return v.TakesValue()
+				}
+				return false
+			}
+		}
+	}
+	if len(name) > 1 {
+		return flagTakesValue(flags, name[len(name)-1:])
+	}
+	return false
+}
+
+// errExit is returned by an action that has already reported its failure.
+var errExit = errors.New("exit")

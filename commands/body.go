@@ -1,0 +1,124 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// body is a request body (-d) or filter data (--filter-data) whose exact
+// size is known before anything is sent, because CONTENT_LENGTH (or
+// FCGI_DATA_LENGTH) goes out first and must equal the bytes sent.
+type body struct {
+	r       io.Reader
+	size    int64
+	lastMod int64 // unix seconds; 0 for text and stdin
+	close   func()
+}
+
+// openBody opens TEXT, @FILE or @- (stdin). A file or stdin that is not a
+// regular file (a pipe, a terminal) is first copied to a temporary file,
+// so its size is known and memory stays flat whatever its size.
+func openBody(ctx context.Context, flag, spec string, stdin io.Reader) (*body, error) {
+	if !strings.HasPrefix(spec, "@") {
+		return &body{r: strings.NewReader(spec), size: int64(len(spec)), close: func() {}}, nil
+	}
+	name := spec[1:]
+	var src io.Reader
+	closeSrc := func() {}
+	if name == "-" {
+		src = stdin
+		if f, ok := stdin.(*os.File); ok {
+			if b, ok := regularBody(f); ok {
+				return b, nil
+			}
+		}
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, usagef("%s: %v", flag, err)
+		}
+		if b, ok := regularBody(f); ok {
+			b.close = func() { f.Close() }
+			return b, nil
+		}
+		src, closeSrc = f, func() { f.Close() }
+	}
+	defer closeSrc()
+	return spool(ctx, flag, src)
+}
+
+// regularBody returns a body for the rest of a regular file.
+func regularBody(f *os.File) (*body, bool) {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, false
+	}
+	pos, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, false
+	}
+	size := fi.Size() - pos
+	return &body{r: &exactReader{r: f, left: size}, size: size, lastMod: fi.ModTime().Unix(), close: func() {}}, true
+}
+
+// spool copies src to a temporary file, bounded by ctx.
+func spool(ctx context.Context, flag string, src io.Reader) (*body, error) {
+	tmp, err := os.CreateTemp("", "fcgicli-body-")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	os.Remove(tmp.Name()) // the open file stays readable
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(tmp, src)
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		tmp.Close()
+		return nil, context.Cause(ctx)
+	}
+	if err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("%s: reading: %w", flag, err)
+	}
+	size, err := tmp.Seek(0, io.SeekCurrent)
+	if err == nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return &body{r: &exactReader{r: tmp, left: size}, size: size, close: func() { tmp.Close() }}, nil
+}
+
+// exactReader yields exactly left bytes: it stops there if the file grew,
+// and fails if it shrank, so the bytes sent always match the length
+// announced.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		return n, fmt.Errorf("file shrank while sending: %d bytes short", e.left)
+	}
+	if e.left == 0 && err == nil {
+		err = io.EOF
+	}
+	return n, err
+}
