@@ -30,6 +30,9 @@ type Env struct {
 
 // isTerminal reports whether w is a terminal.
 func isTerminal(w any) bool {
+	if lt, ok := w.(*lineTracker); ok {
+		w = lt.w
+	}
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
@@ -42,13 +45,34 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // RunEnv is Run with an explicit environment.
 func RunEnv(ctx context.Context, env *Env, args []string) int {
-	app := newApp(env)
+	errOut := &lineTracker{w: env.Stderr, atStart: true}
+	e := *env
+	e.Stderr = errOut
+	app := newApp(&e)
 	err := app.RunContext(ctx, reorderArgs(app, args))
 	code, msg := exitCode(err)
 	if msg != "" {
+		if !errOut.atStart {
+			// The application's stderr ended mid-line: keep our message
+			// on a line of its own.
+			fmt.Fprintln(env.Stderr)
+		}
 		fmt.Fprintf(env.Stderr, "fcgicli: %s\n", msg)
 	}
 	return code
+}
+
+// lineTracker remembers whether what was written last ended a line.
+type lineTracker struct {
+	w       io.Writer
+	atStart bool
+}
+
+func (l *lineTracker) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.atStart = p[len(p)-1] == '\n'
+	}
+	return l.w.Write(p)
 }
 
 func newApp(env *Env) *cli.App {
@@ -73,9 +97,7 @@ EXAMPLES:
 		HideVersion:               true,
 		ExitErrHandler:            func(*cli.Context, error) {},
 		OnUsageError:              onUsageError,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "color", Value: "auto", Usage: "colour output: `auto`, always or never (NO_COLOR is honoured in auto)"},
-		},
+		Flags:                     []cli.Flag{colorFlag()},
 		Commands: []*cli.Command{
 			requestCommand(env),
 			serveCommand(env),
@@ -93,13 +115,25 @@ EXAMPLES:
 	return app
 }
 
+// colorFlag is --color, accepted before the command and after it.
+func colorFlag() cli.Flag {
+	return &cli.StringFlag{Name: "color", Value: "auto", Usage: "colour: `WHEN` auto, always or never (NO_COLOR turns auto off)"}
+}
+
 func onUsageError(_ *cli.Context, err error, _ bool) error {
 	return &usageError{msg: err.Error()}
 }
 
 // palette returns the colour palette for w under the global --color flag.
 func palette(c *cli.Context, env *Env, w io.Writer) (*formatters.Palette, error) {
-	mode, err := formatters.ParseColorMode(c.String("color"))
+	value := "auto"
+	for _, cc := range c.Lineage() {
+		if cc.IsSet("color") {
+			value = cc.String("color")
+			break
+		}
+	}
+	mode, err := formatters.ParseColorMode(value)
 	if err != nil {
 		return nil, &usageError{msg: err.Error()}
 	}

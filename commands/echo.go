@@ -20,10 +20,10 @@ const (
 	echoMaxReqs  = 1024
 )
 
-// newEchoServer returns a server running the echo responder: every
+// NewEchoServer returns a server running the echo responder: every
 // request is answered with a CGI response listing what it received. logf,
 // when set, hears one line per request and each connection fault.
-func newEchoServer(logf func(string), multiplex bool) *fcgiwire.Server {
+func NewEchoServer(logf func(string), multiplex bool) *fcgiwire.Server {
 	return &fcgiwire.Server{
 		Handler:        &echoHandler{logf: logf},
 		MaxConns:       echoMaxConns,

@@ -16,16 +16,16 @@ const serverSoftware = "fcgicli"
 // paramSpec is what decides a request's params: the script argument and
 // the flags that map to params.
 type paramSpec struct {
-	Script     string // SCRIPT[?QUERY]
-	DocRoot    string // -r
-	Method     string // -X
-	Role       fcgiwire.Role
-	Params     []string // -p NAME=VALUE, in order
-	Unset      []string // --unset-param NAME
-	Headers    []string // -H 'Name: value'
-	ParamsFile string   // --params-file
-	Environ    []string // --env: the caller's environment, KEY=VALUE
-	BodyLen    int64    // -1: no body
+	Script      string // SCRIPT[?QUERY]
+	DocRoot     string // -r
+	Method      string // -X
+	Role        fcgiwire.Role
+	Params      []string // -p NAME=VALUE, in order
+	Unset       []string // --unset-param NAME
+	Headers     []string // -H 'Name: value'
+	ParamsFiles []string // --params-file, in order
+	Environ     []string // --env: the caller's environment, KEY=VALUE
+	BodyLen     int64    // -1: no body
 	// Filter data: FCGI_DATA_LENGTH and FCGI_DATA_LAST_MOD, for the filter role.
 	DataLen     int64
 	DataLastMod int64
@@ -171,8 +171,8 @@ func buildParams(s paramSpec) ([]fcgiwire.Pair, error) {
 			ps.set(name, value)
 		}
 	}
-	if s.ParamsFile != "" {
-		if err := readParamsFile(s.ParamsFile, &ps); err != nil {
+	for _, f := range s.ParamsFiles {
+		if err := readParamsFile(f, &ps); err != nil {
 			return nil, err
 		}
 	}

@@ -32,7 +32,7 @@ EXAMPLES:
    fcgicli request -c 127.0.0.1:9000 /srv/upload.php -d @photo.jpg -H 'Content-Type: image/jpeg'
    fcgicli request -c 127.0.0.1:9000 /srv/app.php -p APP_ENV=test --unset-param HTTP_HOST -o json | jq .status
    fcgicli request -c 127.0.0.1:9000 /ping -f -t 2s || echo unhealthy`,
-		Flags: append(networkFlags(30*time.Second), requestFlags()...),
+		Flags: append(append(networkFlags(30*time.Second), requestFlags()...), colorFlag()),
 		Action: func(c *cli.Context) error {
 			o, err := requestOptionsFrom(c, env)
 			if err != nil {
@@ -57,7 +57,7 @@ func requestFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "set param `NAME=VALUE` (repeatable; replaces a default)"},
 		&cli.StringSliceFlag{Name: "unset-param", Usage: "do not send the default param `NAME` (a -p NAME=... still sets it)"},
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "send HTTP header `'Name: value'` as HTTP_NAME (repeatable)"},
-		&cli.StringFlag{Name: "params-file", Usage: "read params from `FILE`, one NAME=VALUE per line"},
+		&cli.StringSliceFlag{Name: "params-file", Usage: "read params from `FILE`, one NAME=VALUE per line (repeatable)"},
 		&cli.BoolFlag{Name: "env", Usage: "also send the caller's environment as params, as cgi-fcgi does"},
 		&cli.StringFlag{Name: "data", Aliases: []string{"d"}, Usage: "request body: `TEXT`, @FILE or @- for stdin, sent byte for byte"},
 		&cli.StringFlag{Name: "role", Value: "responder", Usage: "FastCGI role: `responder`, authorizer or filter"},
@@ -153,15 +153,15 @@ func requestOptionsFrom(c *cli.Context, env *Env) (*requestOptions, error) {
 		return nil, usagef("-d and --filter-data cannot both read stdin")
 	}
 	o.spec = paramSpec{
-		Script:     c.Args().First(),
-		DocRoot:    c.String("document-root"),
-		Method:     c.String("method"),
-		Role:       role,
-		Params:     c.StringSlice("param"),
-		Unset:      c.StringSlice("unset-param"),
-		Headers:    c.StringSlice("header"),
-		ParamsFile: c.String("params-file"),
-		BodyLen:    -1,
+		Script:      c.Args().First(),
+		DocRoot:     c.String("document-root"),
+		Method:      c.String("method"),
+		Role:        role,
+		Params:      c.StringSlice("param"),
+		Unset:       c.StringSlice("unset-param"),
+		Headers:     c.StringSlice("header"),
+		ParamsFiles: c.StringSlice("params-file"),
+		BodyLen:     -1,
 	}
 	if c.Bool("env") {
 		o.spec.Environ = env.Environ()
@@ -318,11 +318,12 @@ func requestOutcome(o *requestOptions, res *fcgiwire.Result, parser *fcgiwire.Re
 	if doErr != nil {
 		return doErr
 	}
-	if parser.Err != nil && o.output != formatters.Raw {
-		return parser.Err
-	}
+	// A refused request carries no response to judge.
 	if res.ProtocolStatus != fcgiwire.RequestComplete {
 		return &codeError{code: ExitRefused, msg: fmt.Sprintf("the application refused the request: %s", res.ProtocolStatus)}
+	}
+	if parser.Err != nil && o.output != formatters.Raw {
+		return parser.Err
 	}
 	if res.AppStatus != 0 {
 		return &codeError{code: ExitAppStatus, msg: fmt.Sprintf("the application ended with app status %d", res.AppStatus)}

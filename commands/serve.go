@@ -35,6 +35,7 @@ EXAMPLES:
    fcgicli request -c 127.0.0.1:9000 /index.php -H 'Accept: application/json'`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"l"}, Usage: "listen on `ADDR` (repeatable; same forms as --connect; port 0 picks a free one)"},
+			colorFlag(),
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Second, Usage: "on SIGINT/SIGTERM, wait up to `DURATION` for requests in flight"},
 		},
 		Action: func(c *cli.Context) error {
@@ -65,7 +66,7 @@ func runServe(ctx context.Context, env *Env, addrs []fcgiwire.Addr, shutdownTime
 		defer logMu.Unlock()
 		fmt.Fprintf(env.Stderr, "fcgicli: serve: %s\n", line)
 	}
-	srv := newEchoServer(logf, true)
+	srv := NewEchoServer(logf, true)
 	var listeners []net.Listener
 	for _, a := range addrs {
 		l, err := listen(a)

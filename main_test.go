@@ -1,0 +1,302 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/fcgicli/fcgicli/commands"
+)
+
+// TestMain lets the test binary run as the fcgicli command inside the
+// scripts, and stops the shared php-fpm when the tests are done.
+func TestMain(m *testing.M) {
+	testscript.Main(stopFPMAfter{m}, map[string]func(){
+		"fcgicli": main,
+	})
+}
+
+type stopFPMAfter struct{ m *testing.M }
+
+func (s stopFPMAfter) Run() int {
+	code := s.m.Run()
+	fpm.stop()
+	return code
+}
+
+// TestScripts runs testdata/script/*.txtar: each a story of fcgicli
+// commands with their expected output and exit codes.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("NO_COLOR", "")
+			env.Setenv("FCGI_CONNECT", "")
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "phpfpm":
+				// In CI a missing php-fpm must fail, not skip.
+				return os.Getenv("CI") != "" || findFPM() != "", nil
+			case "cgifcgi":
+				_, err := exec.LookPath("cgi-fcgi")
+				return os.Getenv("CI") != "" || err == nil, nil
+			case "ipv6":
+				l, err := net.Listen("tcp", "[::1]:0")
+				if err == nil {
+					l.Close()
+				}
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode":  cmdExitcode,
+			"echoserve": cmdEchoServe,
+			"gofcgi":    cmdGoFCGI,
+			"hostile":   cmdHostile,
+			"refused":   cmdRefused,
+			"phpfpm":    cmdPHPFPM,
+			"genfile":   cmdGenfile,
+			"genparams": cmdGenparams,
+			"sha256env": cmdSha256Env,
+		},
+	})
+}
+
+// exitcode [-within DURATION] N PROG ARGS...: run PROG and require exit
+// code N (and, with -within, that it ends within DURATION). Its stdout and
+// stderr are kept for the stdout and stderr commands that follow.
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("exitcode does not take !")
+	}
+	var within time.Duration
+	if len(args) > 1 && args[0] == "-within" {
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		within, args = d, args[2:]
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: exitcode [-within DURATION] N PROG ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	start := time.Now()
+	err = ts.Exec(args[1], args[2:]...)
+	took := time.Since(start)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	if got != want {
+		ts.Fatalf("exit code %d, want %d", got, want)
+	}
+	if within > 0 && took > within {
+		ts.Fatalf("took %s, want at most %s", took, within)
+	}
+}
+
+// listenLoopback listens on 127.0.0.1 on a free port and closes the
+// listener when the script ends.
+func listenLoopback(ts *testscript.TestScript, network, addr string) net.Listener {
+	l, err := net.Listen(network, addr)
+	ts.Check(err)
+	ts.Defer(func() { l.Close() })
+	return l
+}
+
+// echoserve VAR [ADDR]: run the echo responder in-process on ADDR (default
+// 127.0.0.1:0) and set VAR to its address.
+func cmdEchoServe(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: echoserve VAR [ADDR]")
+	}
+	addr := "127.0.0.1:0"
+	if len(args) > 1 {
+		addr = args[1]
+	}
+	l := listenLoopback(ts, "tcp", addr)
+	srv := commands.NewEchoServer(nil, true)
+	go srv.Serve(l)
+	ts.Defer(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	ts.Setenv(args[0], l.Addr().String())
+}
+
+// refused VAR: set VAR to a loopback address nothing listens on.
+func cmdRefused(ts *testscript.TestScript, neg bool, args []string) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	addr := l.Addr().String()
+	l.Close()
+	ts.Setenv(args[0], addr)
+}
+
+// genfile FILE SIZE: write SIZE deterministic bytes (all 256 values) to FILE.
+func cmdGenfile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: genfile FILE SIZE")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+}
+
+// genparams FILE NAME LEN [COUNT]: write a params file with COUNT (default
+// 1) lines NAME[_i]=VALUE where each VALUE is LEN letters.
+func cmdGenparams(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: genparams FILE NAME LEN [COUNT]")
+	}
+	size, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	count := 1
+	if len(args) > 3 {
+		count, err = strconv.Atoi(args[3])
+		ts.Check(err)
+	}
+	f, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	w := bufio.NewWriter(f)
+	for i := 0; i < count; i++ {
+		name := args[1]
+		if count > 1 {
+			name = fmt.Sprintf("%s_%d", name, i)
+		}
+		value := make([]byte, size)
+		for j := range value {
+			value[j] = 'a' + byte((i+j)%26)
+		}
+		fmt.Fprintf(w, "%s=%s\n", name, value)
+	}
+	ts.Check(w.Flush())
+	ts.Check(f.Close())
+}
+
+// sha256env VAR FILE: set VAR to the hex sha256 of FILE.
+func cmdSha256Env(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: sha256env VAR FILE")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	sum := sha256.Sum256(b)
+	ts.Setenv(args[0], hex.EncodeToString(sum[:]))
+}
+
+// fpm is the php-fpm shared by every script, started on first use by
+// scripts/php-fpm.sh and stopped by pid when the tests end.
+var fpm fpmInstance
+
+type fpmInstance struct {
+	once sync.Once
+	dir  string
+	vars map[string]string
+	err  error
+}
+
+func findFPM() string {
+	if p, err := exec.LookPath("php-fpm"); err == nil {
+		return p
+	}
+	m, _ := filepath.Glob("/usr/sbin/php-fpm*")
+	if len(m) > 0 {
+		return m[0]
+	}
+	return ""
+}
+
+func freePort(network, addr string) (string, error) {
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port, nil
+}
+
+func (f *fpmInstance) start() (map[string]string, error) {
+	f.once.Do(func() {
+		if findFPM() == "" {
+			f.err = errors.New("php-fpm is not installed (apt-get install php-fpm)")
+			return
+		}
+		f.dir, f.err = os.MkdirTemp("", "fcgicli-fpm-")
+		if f.err != nil {
+			return
+		}
+		port, err := freePort("tcp", "127.0.0.1:0")
+		if err != nil {
+			f.err = err
+			return
+		}
+		args := []string{"scripts/php-fpm.sh", "start", f.dir, port}
+		if port6, err := freePort("tcp", "[::1]:0"); err == nil {
+			args = append(args, port6)
+		}
+		out, err := exec.Command("bash", args...).Output()
+		if err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				err = fmt.Errorf("%v: %s", err, ee.Stderr)
+			}
+			f.err = fmt.Errorf("starting php-fpm: %w", err)
+			return
+		}
+		f.vars = map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				f.vars[k] = v
+			}
+		}
+	})
+	return f.vars, f.err
+}
+
+func (f *fpmInstance) stop() {
+	if f.dir == "" {
+		return
+	}
+	_ = exec.Command("bash", "scripts/php-fpm.sh", "stop", f.dir).Run()
+	os.RemoveAll(f.dir)
+}
+
+// phpfpm: start the shared php-fpm if it is not running and set FPM_TCP,
+// FPM_SOCK, FPM_TCP6 (when IPv6 loopback works) and DOCROOT.
+func cmdPHPFPM(ts *testscript.TestScript, neg bool, args []string) {
+	vars, err := fpm.start()
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	for k, v := range vars {
+		ts.Setenv(k, v)
+	}
+}

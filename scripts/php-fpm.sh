@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Start or stop a private php-fpm for the integration tests, from a config
+# written into a directory of its own, so it never touches the system's.
+#
+#   scripts/php-fpm.sh start DIR TCP_PORT [TCP6_PORT]
+#       writes DIR/php-fpm.conf with three pools (TCP on 127.0.0.1:TCP_PORT,
+#       a unix socket DIR/php-fpm.sock, and [::1]:TCP6_PORT when given),
+#       serving testdata/php, starts php-fpm in the background, waits until
+#       it answers, and prints the addresses as NAME=VALUE lines.
+#   scripts/php-fpm.sh stop DIR
+#       stops it by the pid in DIR/php-fpm.pid.
+set -euo pipefail
+
+find_fpm() {
+	local f
+	for f in "${PHP_FPM:-}" "$(command -v php-fpm 2>/dev/null || true)" /usr/sbin/php-fpm*; do
+		if [ -n "$f" ] && [ -x "$f" ]; then
+			echo "$f"
+			return 0
+		fi
+	done
+	return 1
+}
+
+pool() { # name listen
+	cat <<CONF
+[$1]
+listen = $2
+listen.mode = 0666
+pm = static
+pm.max_children = 4
+pm.status_path = /status
+ping.path = /ping
+catch_workers_output = yes
+php_admin_value[post_max_size] = 64M
+php_admin_value[memory_limit] = 256M
+php_admin_value[output_buffering] = 0
+CONF
+}
+
+start() {
+	local dir=$1 port=$2 port6=${3:-}
+	local fpm
+	fpm=$(find_fpm) || { echo "php-fpm: not found (install php-fpm)" >&2; exit 1; }
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	local docroot
+	docroot=$(cd "$(dirname "$0")/../testdata/php" && pwd)
+	{
+		cat <<CONF
+[global]
+pid = $dir/php-fpm.pid
+error_log = $dir/php-fpm.log
+daemonize = no
+CONF
+		pool tcp "127.0.0.1:$port"
+		pool unix "$dir/php-fpm.sock"
+		if [ -n "$port6" ]; then pool ip6 "[::1]:$port6"; fi
+	} >"$dir/php-fpm.conf"
+	local asroot=()
+	if [ "$(id -u)" = 0 ]; then asroot=(-R); fi
+	"$fpm" "${asroot[@]}" -y "$dir/php-fpm.conf" -p "$dir" >"$dir/stdout.log" 2>&1 </dev/null &
+	local i
+	for i in $(seq 1 100); do
+		if [ -S "$dir/php-fpm.sock" ] && [ -s "$dir/php-fpm.pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "FPM_TCP=127.0.0.1:$port"
+			echo "FPM_SOCK=$dir/php-fpm.sock"
+			if [ -n "$port6" ]; then echo "FPM_TCP6=[::1]:$port6"; fi
+			echo "DOCROOT=$docroot"
+			echo "FPM_PID=$(cat "$dir/php-fpm.pid")"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "php-fpm did not start within 10s:" >&2
+	cat "$dir/php-fpm.log" "$dir/stdout.log" >&2 2>/dev/null || true
+	exit 1
+}
+
+stop() {
+	local dir=$1 pid i
+	[ -s "$dir/php-fpm.pid" ] || return 0
+	pid=$(cat "$dir/php-fpm.pid")
+	kill "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
+case "${1:-}" in
+start) shift; start "$@" ;;
+stop) shift; stop "$@" ;;
+*) echo "usage: $0 start DIR TCP_PORT [TCP6_PORT] | stop DIR" >&2; exit 2 ;;
+esac
