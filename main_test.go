@@ -76,6 +76,8 @@ func TestScripts(t *testing.T) {
 			"genfile":   cmdGenfile,
 			"genparams": cmdGenparams,
 			"sha256env": cmdSha256Env,
+			"waitfor":   cmdWaitfor,
+			"stalesock": cmdStaleSock,
 		},
 	})
 }
@@ -299,4 +301,40 @@ func cmdPHPFPM(ts *testscript.TestScript, neg bool, args []string) {
 	for k, v := range vars {
 		ts.Setenv(k, v)
 	}
+}
+
+// waitfor ADDR: wait up to 10s until something accepts connections on ADDR
+// (a unix socket path, @abstract or host:port).
+func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitfor ADDR")
+	}
+	network := "tcp"
+	if strings.HasPrefix(args[0], "/") || strings.HasPrefix(args[0], "@") {
+		network = "unix"
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout(network, args[0], time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("nothing listens on %s after 10s: %v", args[0], err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stalesock PATH: leave a unix socket file at PATH that nothing listens on,
+// as a server killed with SIGKILL does.
+func cmdStaleSock(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: stalesock PATH")
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: ts.MkAbs(args[0]), Net: "unix"})
+	ts.Check(err)
+	l.SetUnlinkOnClose(false)
+	ts.Check(l.Close())
 }

@@ -1,11 +1,14 @@
 package formatters
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/fcgicli/fcgicli/fcgiwire"
@@ -97,12 +100,25 @@ func WriteResponseJSON(w io.Writer, r *ResponseResult) error {
 	return writeJSON(w, out)
 }
 
+// writeJSON writes v indented, with each [name, value] pair on one line.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(pairLine().ReplaceAll(buf.Bytes(), []byte("[$1, $2]")))
+	return err
 }
+
+// pairLine matches a two-string array as the indenting encoder spreads it
+// over four lines. JSON strings hold no raw newline, so it cannot match
+// inside one.
+var pairLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\[\n\s*("(?:[^"\\]|\\.)*"),\n\s*("(?:[^"\\]|\\.)*")\n\s*\]`)
+})
 
 // WriteCGIHeaders writes the header block as -i shows it: a status line
 // "Status: CODE REASON", the other headers as received, and a blank line.
