@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+)
+
+// silentServer accepts one connection, reads the request up to the end of
+// its STDIN stream, signals that on got, then reads on without answering
+// and reports on seen the first record that arrives after STDIN.
+func silentServer(t *testing.T) (addr string, got chan struct{}, seen chan fcgiwire.Header) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	got, seen = make(chan struct{}), make(chan fcgiwire.Header, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		r := fcgiwire.NewReader(c)
+		for {
+			rec, err := r.ReadRecord()
+			if err != nil {
+				return
+			}
+			if rec.Type == fcgiwire.TypeStdin && len(rec.Content) == 0 {
+				break
+			}
+		}
+		close(got)
+		rec, err := r.ReadRecord()
+		if err == nil {
+			seen <- rec.Header
+		}
+	}()
+	return l.Addr().String(), got, seen
+}
+
+func exitCodeOf(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+func checkAbort(t *testing.T, seen chan fcgiwire.Header, id uint16) {
+	t.Helper()
+	select {
+	case h := <-seen:
+		if h.Type != fcgiwire.TypeAbortRequest || h.RequestID != id {
+			t.Fatalf("after the deadline the server got %s id=%d, want ABORT_REQUEST id=%d", h.Type, h.RequestID, id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server never got FCGI_ABORT_REQUEST")
+	}
+}
+
+// TestTimeoutSendsAbort: when --timeout passes mid-request, fcgicli sends
+// FCGI_ABORT_REQUEST, exits 4 and says so.
+func TestTimeoutSendsAbort(t *testing.T) {
+	addr, _, seen := silentServer(t)
+	cmd := fcgicliCmd(t, "request", "-c", addr, "/x", "-t", "300ms", "--request-id", "9")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	start := time.Now()
+	code := exitCodeOf(t, cmd.Run())
+	if code != 4 {
+		t.Fatalf("exit %d, want 4; stderr: %s", code, stderr.String())
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("took %s for a 300ms deadline", took)
+	}
+	if got, want := stderr.String(), "fcgicli: timed out after 300ms (--timeout)\n"; got != want {
+		t.Fatalf("stderr %q, want %q", got, want)
+	}
+	checkAbort(t, seen, 9)
+}
+
+// TestInterruptSendsAbort: Ctrl-C mid-request sends FCGI_ABORT_REQUEST and
+// exits 130.
+func TestInterruptSendsAbort(t *testing.T) {
+	addr, got, seen := silentServer(t)
+	cmd := fcgicliCmd(t, "request", "-c", addr, "/x")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the request never arrived")
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	code := exitCodeOf(t, cmd.Wait())
+	if code != 130 {
+		t.Fatalf("exit %d, want 130; stderr: %s", code, stderr.String())
+	}
+	if got, want := stderr.String(), "fcgicli: interrupted\n"; got != want {
+		t.Fatalf("stderr %q, want %q", got, want)
+	}
+	checkAbort(t, seen, 1)
+}
