@@ -5,7 +5,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -211,5 +210,3 @@ func flagTakesValue(flags []cli.Flag, name string) bool {
 	return false
 }
 
-// errExit is returned by an action that has already reported its failure.
-var errExit = errors.New("exit")
