@@ -99,6 +99,7 @@ EXAMPLES:
 		Flags:                     []cli.Flag{colorFlag()},
 		Commands: []*cli.Command{
 			requestCommand(env),
+			getValuesCommand(env),
 			serveCommand(env),
 		},
 		Action: func(c *cli.Context) error {

@@ -87,7 +87,7 @@ func openTarget(o netOptions, errOut func(string)) (*target, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	srv := NewEchoServer(errOut, false)
+	srv := NewEchoServer(errOut, true)
 	go srv.Serve(l)
 	return &target{
 		addr:    fcgiwire.Addr{Network: "unix", Address: sock},

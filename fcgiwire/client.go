@@ -305,7 +305,7 @@ func (c *Conn) readResponse(id uint16, req *Request, res *Result) error {
 			case isTimeout(err):
 				return err
 			default:
-				return protoErr(c.r.Offset(), 0, ErrNoEndRequest, "%v", err)
+				return protoErr(c.r.Offset(), 0, ErrNoEndRequest, "%s", netReason(err))
 			}
 		}
 		if res.FirstByte.IsZero() {

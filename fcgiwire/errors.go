@@ -3,6 +3,8 @@ package fcgiwire
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
 )
 
 // Sentinel errors. Faults in bytes read from the wire come wrapped in a
@@ -68,4 +70,19 @@ func (e *ProtocolError) Unwrap() error { return e.Err }
 
 func protoErr(off int64, t RecordType, sentinel error, format string, args ...any) *ProtocolError {
 	return &ProtocolError{Offset: off, RecordType: t, Err: sentinel, Reason: fmt.Sprintf(format, args...)}
+}
+
+// netReason shortens a network error for a Reason: "connection reset by
+// peer" rather than "read tcp 127.0.0.1:1->127.0.0.1:2: read: connection
+// reset by peer".
+func netReason(err error) string {
+	var se *os.SyscallError
+	if errors.As(err, &se) && se.Err != nil {
+		return se.Err.Error()
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return err.Error()
 }

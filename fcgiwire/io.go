@@ -118,14 +118,14 @@ var zeroPad [MaxPadding]byte
 
 // WriteRecord writes one record of type t for request id with the given
 // content (at most MaxContent bytes), padded to a multiple of 8.
-// Management records are always padded, with 8 bytes when the content is
-// already a multiple of 8.
+// Management records (request id 0) are always padded, with 8 bytes when
+// the content is already a multiple of 8.
 func (w *Writer) WriteRecord(t RecordType, id uint16, content []byte) error {
 	if len(content) > MaxContent {
 		return errors.New("fcgiwire: record content longer than 65535 bytes")
 	}
 	pad := PaddingFor(len(content))
-	if t.IsManagement() {
+	if id == 0 {
 		pad = managementPadding(len(content))
 	}
 	h := Header{Version: Version1, Type: t, RequestID: id, ContentLength: uint16(len(content)), PaddingLength: uint8(pad)}

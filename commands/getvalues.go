@@ -1,0 +1,161 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/formatters"
+)
+
+func getValuesCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:      "get-values",
+		Usage:     "ask the application for its limits (FCGI_GET_VALUES)",
+		ArgsUsage: "[NAME...]",
+		Description: `Sends FCGI_GET_VALUES (request id 0) asking for NAMEs, by default
+FCGI_MAX_CONNS, FCGI_MAX_REQS and FCGI_MPXS_CONNS, and prints the
+FCGI_GET_VALUES_RESULT: a table on a terminal, NAME=VALUE lines otherwise.
+Names the application leaves out are not an error (php-fpm answers only
+FCGI_MPXS_CONNS).
+
+With --type N it sends an empty management record of type N instead, to
+probe FCGI_UNKNOWN_TYPE handling: exit 0 when the application answers
+FCGI_UNKNOWN_TYPE naming N, 5 when it closes or answers anything else.
+
+EXAMPLES:
+   fcgicli get-values -c 127.0.0.1:9000
+   fcgicli get-values -c /run/fcgiwrap.socket FCGI_MAX_CONNS -o json | jq .values
+   fcgicli get-values -c 127.0.0.1:9000 --type 20`,
+		Flags: append(networkFlags(30*time.Second),
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "`FORMAT`: table, text or json (default: table on a terminal, else text)"},
+			&cli.UintFlag{Name: "type", Usage: "send a management record of type `N` (1-255) instead of GET_VALUES"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "trace the records on stderr"},
+			colorFlag(),
+		),
+		Action: func(c *cli.Context) error {
+			o, err := netOptionsFrom(c, env)
+			if err != nil {
+				return err
+			}
+			format := formatters.Text
+			if isTerminal(env.Stdout) {
+				format = formatters.Table
+			}
+			if c.IsSet("output") {
+				if format, err = formatters.ParseFormat(c.String("output"), formatters.Table, formatters.Text, formatters.JSON); err != nil {
+					return &usageError{msg: err.Error()}
+				}
+			}
+			outPal, err := palette(c, env, env.Stdout)
+			if err != nil {
+				return err
+			}
+			errPal, _ := palette(c, env, env.Stderr)
+			var tr *formatters.Tracer
+			if c.Bool("verbose") {
+				tr = &formatters.Tracer{W: env.Stderr, P: errPal}
+			}
+			if c.IsSet("type") {
+				if c.NArg() > 0 {
+					return usagef("--type sends an empty record: drop the names")
+				}
+				t := c.Uint("type")
+				if t < 1 || t > 255 {
+					return usagef("--type must be from 1 to 255, got %d", t)
+				}
+				return runProbeType(c.Context, o, env, fcgiwire.RecordType(t), format, tr)
+			}
+			names := c.Args().Slice()
+			if len(names) == 0 {
+				names = []string{fcgiwire.MaxConns, fcgiwire.MaxReqs, fcgiwire.MpxsConns}
+			}
+			for _, n := range names {
+				if n == "" {
+					return usagef("empty NAME")
+				}
+			}
+			return runGetValues(c.Context, o, env, names, format, outPal, tr)
+		},
+	}
+}
+
+// managementConn connects for one management exchange.
+func managementConn(ctx context.Context, o netOptions, tr *formatters.Tracer) (*fcgiwire.Conn, func(), error) {
+	tgt, err := openTarget(o, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tr != nil {
+		tr.Info("connecting to %s", tgt.display)
+	}
+	nc, err := tgt.dial(ctx, o.ConnectTimeout)
+	if err != nil {
+		tgt.close()
+		return nil, nil, err
+	}
+	conn := fcgiwire.NewConn(nc)
+	if tr != nil {
+		conn.SetObserver(tr.Observe)
+	}
+	return conn, func() { conn.Close(); tgt.close() }, nil
+}
+
+// timeoutCause turns an error that ended with ctx into ctx's cause.
+func timeoutCause(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != context.DeadlineExceeded {
+			return cause
+		}
+		return &timeoutError{msg: "timed out"}
+	}
+	return err
+}
+
+func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, format formatters.Format, pal *formatters.Palette, tr *formatters.Tracer) error {
+	ctx, cancel := o.withTimeout(ctx)
+	defer cancel()
+	conn, done, err := managementConn(ctx, o, tr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	pairs, err := conn.GetValues(ctx, names)
+	if err != nil {
+		return timeoutCause(ctx, err)
+	}
+	return formatters.WriteValues(env.Stdout, &formatters.ValuesResult{Asked: names, Returned: pairs}, format, pal)
+}
+
+func runProbeType(ctx context.Context, o netOptions, env *Env, t fcgiwire.RecordType, format formatters.Format, tr *formatters.Tracer) error {
+	ctx, cancel := o.withTimeout(ctx)
+	defer cancel()
+	conn, done, err := managementConn(ctx, o, tr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rec, err := conn.Management(ctx, t, nil)
+	if err != nil {
+		return timeoutCause(ctx, err)
+	}
+	named, derr := fcgiwire.RecordType(0), error(nil)
+	if rec.Type == fcgiwire.TypeUnknownType {
+		named, derr = fcgiwire.DecodeUnknownType(rec.Content)
+	}
+	if err := formatters.WriteProbe(env.Stdout, t, rec, format); err != nil {
+		return err
+	}
+	switch {
+	case rec.Type != fcgiwire.TypeUnknownType:
+		return &codeError{code: ExitProtocol, msg: fmt.Sprintf("the application answered type %d with %s, not UNKNOWN_TYPE", uint8(t), rec.Type)}
+	case derr != nil:
+		return &codeError{code: ExitProtocol, msg: fmt.Sprintf("malformed UNKNOWN_TYPE answer: %v", derr)}
+	case named != t:
+		return &codeError{code: ExitProtocol, msg: fmt.Sprintf("the application's UNKNOWN_TYPE names type %d, not %d", uint8(named), uint8(t))}
+	}
+	return nil
+}

@@ -1,0 +1,131 @@
+package formatters
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+)
+
+// ValuesResult is a GET_VALUES exchange: the names asked and the pairs
+// the application returned, in the order it returned them.
+type ValuesResult struct {
+	Asked    []string
+	Returned []fcgiwire.Pair
+}
+
+// Missing lists the names asked that the application did not return.
+func (v *ValuesResult) Missing() []string {
+	missing := []string{}
+	for _, n := range v.Asked {
+		found := false
+		for _, p := range v.Returned {
+			if p.Name == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, n)
+		}
+	}
+	return missing
+}
+
+// NotReturned is how the table shows a name the application left out.
+const NotReturned = "(not returned)"
+
+// WriteValues renders a GET_VALUES result: a NAME | VALUE table (names
+// asked first, in order, then any extra the application sent), NAME=VALUE
+// lines of the returned pairs (text), or {"values": {...}, "missing": [...]}.
+func WriteValues(w io.Writer, v *ValuesResult, f Format, p *Palette) error {
+	switch f {
+	case JSON:
+		values := map[string]string{}
+		for _, pr := range v.Returned {
+			values[pr.Name] = pr.Value
+		}
+		return writeJSON(w, struct {
+			Values  map[string]string `json:"values"`
+			Missing []string          `json:"missing"`
+		}{values, v.Missing()})
+	case Table:
+		t := tablewriter.NewTable(w)
+		t.Header("NAME", "VALUE")
+		for _, row := range valueRows(v) {
+			value := row.value
+			if !row.returned {
+				value = p.Dim.Sprint(NotReturned)
+			}
+			if err := t.Append(row.name, value); err != nil {
+				return err
+			}
+		}
+		return t.Render()
+	}
+	var b strings.Builder
+	for _, pr := range v.Returned {
+		fmt.Fprintf(&b, "%s=%s\n", pr.Name, pr.Value)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+type valueRow struct {
+	name, value string
+	returned    bool
+}
+
+// valueRows lists the names asked, in order, then any extra name the
+// application returned.
+func valueRows(v *ValuesResult) []valueRow {
+	var rows []valueRow
+	seen := map[string]bool{}
+	for _, n := range v.Asked {
+		seen[n] = true
+		row := valueRow{name: n}
+		for _, pr := range v.Returned {
+			if pr.Name == n {
+				row.value, row.returned = pr.Value, true
+				break
+			}
+		}
+		rows = append(rows, row)
+	}
+	for _, pr := range v.Returned {
+		if !seen[pr.Name] {
+			seen[pr.Name] = true
+			rows = append(rows, valueRow{name: pr.Name, value: pr.Value, returned: true})
+		}
+	}
+	return rows
+}
+
+// WriteProbe renders the answer to a management record of type sent:
+// "UNKNOWN_TYPE type=N" style text, or {"sent_type", "answer_type",
+// "unknown_type"} JSON (unknown_type only for an UNKNOWN_TYPE answer).
+func WriteProbe(w io.Writer, sent fcgiwire.RecordType, answer fcgiwire.Record, f Format) error {
+	var named *uint8
+	if answer.Type == fcgiwire.TypeUnknownType {
+		if t, err := fcgiwire.DecodeUnknownType(answer.Content); err == nil {
+			n := uint8(t)
+			named = &n
+		}
+	}
+	if f == JSON {
+		return writeJSON(w, struct {
+			SentType    uint8  `json:"sent_type"`
+			AnswerType  string `json:"answer_type"`
+			UnknownType *uint8 `json:"unknown_type,omitempty"`
+		}{uint8(sent), answer.Type.String(), named})
+	}
+	line := fmt.Sprintf("sent type %d, answer %s", uint8(sent), answer.Type)
+	if named != nil {
+		line += fmt.Sprintf(" type=%d", *named)
+	}
+	_, err := fmt.Fprintln(w, line)
+	return err
+}
