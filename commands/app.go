@@ -100,6 +100,7 @@ EXAMPLES:
 		Commands: []*cli.Command{
 			requestCommand(env),
 			getValuesCommand(env),
+			rawDumpCommand(env),
 			serveCommand(env),
 		},
 		Action: func(c *cli.Context) error {
@@ -210,4 +211,3 @@ func flagTakesValue(flags []cli.Flag, name string) bool {
 	}
 	return false
 }
-

@@ -83,27 +83,6 @@ EXAMPLES:
 	}
 }
 
-// managementConn connects for one management exchange.
-func managementConn(ctx context.Context, o netOptions, tr *formatters.Tracer) (*fcgiwire.Conn, func(), error) {
-	tgt, err := openTarget(o, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	if tr != nil {
-		tr.Info("connecting to %s", tgt.display)
-	}
-	nc, err := tgt.dial(ctx, o.ConnectTimeout)
-	if err != nil {
-		tgt.close()
-		return nil, nil, err
-	}
-	conn := fcgiwire.NewConn(nc)
-	if tr != nil {
-		conn.SetObserver(tr.Observe)
-	}
-	return conn, func() { conn.Close(); tgt.close() }, nil
-}
-
 // timeoutCause turns an error that ended with ctx into ctx's cause.
 func timeoutCause(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil {
@@ -118,7 +97,7 @@ func timeoutCause(ctx context.Context, err error) error {
 func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, format formatters.Format, pal *formatters.Palette, tr *formatters.Tracer) error {
 	ctx, cancel := o.withTimeout(ctx)
 	defer cancel()
-	conn, done, err := managementConn(ctx, o, tr)
+	conn, done, err := connect(ctx, o, tr, nil)
 	if err != nil {
 		return err
 	}
@@ -133,7 +112,7 @@ func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, f
 func runProbeType(ctx context.Context, o netOptions, env *Env, t fcgiwire.RecordType, format formatters.Format, tr *formatters.Tracer) error {
 	ctx, cancel := o.withTimeout(ctx)
 	defer cancel()
-	conn, done, err := managementConn(ctx, o, tr)
+	conn, done, err := connect(ctx, o, tr, nil)
 	if err != nil {
 		return err
 	}

@@ -110,6 +110,11 @@ func DecodePairs(b []byte, base int64) ([]Pair, error) {
 	return pairs, nil
 }
 
+// DecodePair decodes the pair at the start of b and returns its encoded
+// size. It fails when b ends before the pair does, which, for a pair that
+// may go on in the next record, means "need more bytes".
+func DecodePair(b []byte) (Pair, int, error) { return decodePair(b) }
+
 // decodePair decodes the pair at the start of b and returns its size.
 func decodePair(b []byte) (Pair, int, error) {
 	nameLen, n1, err := decodeLen(b, "name")

@@ -43,6 +43,7 @@ func UseColor(mode ColorMode, noColorEnv string, isTerminal bool) bool {
 // Palette holds the colours of one writer. Each colour is enabled or
 // disabled explicitly, so fatih/color's global NoColor plays no part.
 type Palette struct {
+	Enabled                                        bool
 	Sent, Received, Info, Header, Error, Good, Dim *color.Color
 }
 
@@ -58,6 +59,7 @@ func NewPalette(on bool) *Palette {
 		return c
 	}
 	return &Palette{
+		Enabled:  on,
 		Sent:     mk(color.FgCyan),
 		Received: mk(color.FgGreen),
 		Info:     mk(color.FgYellow),

@@ -100,11 +100,17 @@ func WriteResponseJSON(w io.Writer, r *ResponseResult) error {
 	return writeJSON(w, out)
 }
 
+// newCompactEncoder returns a JSON encoder that leaves <, > and & alone.
+func newCompactEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
 // writeJSON writes v indented, with each [name, value] pair on one line.
 func writeJSON(w io.Writer, v any) error {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
+	enc := newCompactEncoder(&buf)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
 		return err

@@ -1,0 +1,414 @@
+package commands
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/formatters"
+)
+
+func rawDumpCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:      "raw-dump",
+		Usage:     "run a request and print every record in both directions",
+		ArgsUsage: "SCRIPT[?QUERY]",
+		Description: `Runs the same request as 'fcgicli request' (same flags, same params) and
+prints every record sent and received, in order: direction (> sent,
+< received), byte offset in that direction's stream, version, type, request
+id, content and padding length, then the content decoded. Stream content is
+shown as an xxd-style hex dump (--max-bytes per record). Anomalies (a wrong
+request id, a record after END_REQUEST, a stream record on request id 0) get
+a "!" warning line. -o json writes one JSON object per record (JSON Lines).
+
+--decode FILE decodes a saved byte stream (from --save-request or
+--save-response, or any capture) offline, and --send-raw FILE sends FILE's
+bytes verbatim instead of building a request, to test a server against
+malformed input.
+
+EXAMPLES:
+   fcgicli raw-dump -c 127.0.0.1:9000 /var/www/html/index.php
+   fcgicli raw-dump -c /run/php/php8.2-fpm.sock /srv/app.php -d 'a=1' --max-bytes 0
+   fcgicli raw-dump -c 127.0.0.1:9000 /srv/app.php --save-request req.bin --save-response resp.bin
+   fcgicli raw-dump --decode resp.bin -o json | jq -c '[.type, .content_length]'
+   fcgicli raw-dump -c 127.0.0.1:9000 --send-raw split-pair.bin`,
+		Flags: flagList(networkFlags(30*time.Second), shapeFlags(), []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text or json (one object per record)"},
+			&cli.IntFlag{Name: "max-bytes", Value: 256, Usage: "show at most `N` bytes of each stream record (0: all)"},
+			&cli.StringFlag{Name: "save-request", Usage: "write the exact bytes sent to `FILE`"},
+			&cli.StringFlag{Name: "save-response", Usage: "write the exact bytes received to `FILE`"},
+			&cli.StringFlag{Name: "decode", Usage: "decode the saved byte stream in `FILE` (- for stdin) instead of connecting"},
+			&cli.StringFlag{Name: "direction", Usage: "with --decode: `DIR` sent or received (default: guessed from the first record)"},
+			&cli.StringFlag{Name: "send-raw", Usage: "send the bytes of `FILE` verbatim instead of building a request"},
+			colorFlag(),
+		}),
+		Action: func(c *cli.Context) error {
+			format, err := formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON)
+			if err != nil {
+				return &usageError{msg: err.Error()}
+			}
+			if c.Int("max-bytes") < 0 {
+				return usagef("--max-bytes cannot be negative")
+			}
+			pal, err := palette(c, env, env.Stdout)
+			if err != nil {
+				return err
+			}
+			d := &formatters.Dumper{W: env.Stdout, P: pal, Format: format, MaxBytes: c.Int("max-bytes")}
+			if c.IsSet("direction") && !c.IsSet("decode") {
+				return usagef("--direction goes with --decode")
+			}
+			switch {
+			case c.IsSet("decode"):
+				if c.IsSet("send-raw") || c.NArg() > 0 {
+					return usagef("--decode reads a file: it takes no SCRIPT and no --send-raw")
+				}
+				return runDecode(c.Context, env, c.String("decode"), c.String("direction"), d)
+			case c.IsSet("send-raw"):
+				if c.NArg() > 0 {
+					return usagef("--send-raw sends a file's bytes: it takes no SCRIPT")
+				}
+				o, err := netOptionsFrom(c, env)
+				if err != nil {
+					return err
+				}
+				tee, err := openTee(c.String("save-request"), c.String("save-response"))
+				if err != nil {
+					return err
+				}
+				return closeTee(tee, runSendRaw(c.Context, o, c.String("send-raw"), d, tee))
+			}
+			sh, err := shapeFrom(c, env)
+			if err != nil {
+				return err
+			}
+			tee, err := openTee(c.String("save-request"), c.String("save-response"))
+			if err != nil {
+				return err
+			}
+			return closeTee(tee, runRawDump(c.Context, sh, env, d, tee))
+		},
+	}
+}
+
+// runRawDump runs the request with the dumper as its observer. After
+// END_REQUEST it keeps reading briefly, so that records the application
+// sends after it are shown (and flagged).
+func runRawDump(ctx context.Context, sh *shape, env *Env, d *formatters.Dumper, tee *teeFiles) error {
+	ctx, cancel := sh.net.withTimeout(ctx)
+	defer cancel()
+	prep, err := prepare(ctx, sh, env)
+	if err != nil {
+		return err
+	}
+	defer prep.close()
+	conn, done, err := connect(ctx, sh.net, nil, tee)
+	if err != nil {
+		return err
+	}
+	defer done()
+	d.Expect(sh.requestID)
+	conn.SetObserver(d.Observe)
+	req := prep.request(sh)
+	req.Stdout, req.Stderr = io.Discard, io.Discard
+	res, doErr := conn.Do(ctx, req)
+	doErr = timeoutCause(ctx, doErr)
+	if doErr == nil && !sh.keepConn {
+		conn.ReadTrailing(ctx, trailingWait)
+	}
+	if err := d.Err(); err != nil && doErr == nil {
+		return err
+	}
+	return transportOutcome(res, doErr, nil)
+}
+
+// trailingWait is how long raw-dump waits after END_REQUEST for records
+// that should not come, before the application closes.
+const trailingWait = 200 * time.Millisecond
+
+// runDecode dumps a saved byte stream, up to its first fault.
+func runDecode(ctx context.Context, env *Env, name, direction string, d *formatters.Dumper) error {
+	var src io.Reader = env.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return usagef("--decode: %v", err)
+		}
+		defer f.Close()
+		src = f
+	}
+	br := bufio.NewReader(src)
+	var dir fcgiwire.Direction
+	switch direction {
+	case "sent":
+		dir = fcgiwire.Sent
+	case "received":
+		dir = fcgiwire.Received
+	case "":
+		dir = guessDirection(br)
+	default:
+		return usagef("unknown --direction %q (known: sent, received)", direction)
+	}
+	r := fcgiwire.NewReader(br)
+	r.Observe = func(ev fcgiwire.Event) {
+		ev.Dir = dir
+		d.Observe(ev)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		if _, err := r.ReadRecord(); err != nil {
+			if err == io.EOF {
+				return d.Err()
+			}
+			var pe *fcgiwire.ProtocolError
+			if errors.As(err, &pe) {
+				return err
+			}
+			return fmt.Errorf("--decode: reading: %w", err)
+		}
+	}
+}
+
+// guessDirection looks at the first record's type: what a web server sends
+// (BEGIN_REQUEST, PARAMS, STDIN, DATA, ABORT_REQUEST, GET_VALUES) or what
+// an application sends.
+func guessDirection(br *bufio.Reader) fcgiwire.Direction {
+	b, err := br.Peek(2)
+	if err != nil {
+		return fcgiwire.Received
+	}
+	switch fcgiwire.RecordType(b[1]) {
+	case fcgiwire.TypeBeginRequest, fcgiwire.TypeAbortRequest, fcgiwire.TypeParams,
+		fcgiwire.TypeStdin, fcgiwire.TypeData, fcgiwire.TypeGetValues:
+		return fcgiwire.Sent
+	}
+	return fcgiwire.Received
+}
+
+// runSendRaw sends a file's bytes verbatim, dumping them as records as far
+// as they decode, and dumps what comes back until every request the file
+// began has its END_REQUEST and every management record its answer, or,
+// when the file told nothing, until the application closes.
+func runSendRaw(ctx context.Context, o netOptions, name string, d *formatters.Dumper, tee *teeFiles) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return usagef("--send-raw: %v", err)
+	}
+	defer f.Close()
+	ctx, cancel := o.withTimeout(ctx)
+	defer cancel()
+	tgt, err := openTarget(o, nil)
+	if err != nil {
+		return err
+	}
+	defer tgt.close()
+	nc, err := tgt.dial(ctx, o.ConnectTimeout)
+	if err != nil {
+		return err
+	}
+	nc = tee.wrap(nc)
+	defer nc.Close()
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Now()) })
+	defer stop()
+
+	sent := make(chan rawExpect, 1)
+	go func() { sent <- sendRawFile(f, nc, d) }()
+
+	r := fcgiwire.NewReader(nc)
+	r.Observe = d.Observe
+	ended := map[uint16]bool{}
+	answers := 0
+	var want *rawExpect
+	for {
+		if want == nil {
+			select {
+			case w := <-sent:
+				want = &w
+			default:
+			}
+		}
+		if want != nil && want.known() && want.metBy(ended, answers) {
+			return d.Err()
+		}
+		rec, err := r.ReadRecord()
+		if err != nil {
+			if ctx.Err() != nil {
+				return timeoutCause(ctx, err)
+			}
+			if err == io.EOF || isReset(err) {
+				if want == nil {
+					w := <-sent
+					want = &w
+				}
+				if want.known() && !want.metBy(ended, answers) {
+					return &fcgiwire.ProtocolError{Offset: r.Offset(), Err: fcgiwire.ErrNoEndRequest, Reason: want.missing(ended, answers)}
+				}
+				return d.Err()
+			}
+			return err
+		}
+		if rec.RequestID == 0 {
+			answers++
+		} else if rec.Type == fcgiwire.TypeEndRequest {
+			ended[rec.RequestID] = true
+		}
+	}
+}
+
+// rawExpect is what a raw request file asks for: the request ids it began
+// and the number of management records it sent.
+type rawExpect struct {
+	ids        []uint16
+	management int
+}
+
+func (w *rawExpect) known() bool { return len(w.ids) > 0 || w.management > 0 }
+
+func (w *rawExpect) metBy(ended map[uint16]bool, answers int) bool {
+	for _, id := range w.ids {
+		if !ended[id] {
+			return false
+		}
+	}
+	return answers >= w.management
+}
+
+func (w *rawExpect) missing(ended map[uint16]bool, answers int) string {
+	var ids []string
+	for _, id := range w.ids {
+		if !ended[id] {
+			ids = append(ids, fmt.Sprint(id))
+		}
+	}
+	if len(ids) > 0 {
+		return "no END_REQUEST for request id " + strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%d of %d management records unanswered", w.management-answers, w.management)
+}
+
+// sendRawFile copies f to nc verbatim. The bytes are decoded as records on
+// the way, for the dump; where they stop decoding, a warning says so and
+// the rest is sent undecoded.
+func sendRawFile(f io.Reader, nc net.Conn, d *formatters.Dumper) rawExpect {
+	var want rawExpect
+	r := fcgiwire.NewReader(io.TeeReader(f, nc))
+	r.Observe = func(ev fcgiwire.Event) {
+		ev.Dir = fcgiwire.Sent
+		d.Observe(ev)
+		switch {
+		case ev.Header.Type == fcgiwire.TypeBeginRequest:
+			want.ids = append(want.ids, ev.Header.RequestID)
+		case ev.Header.RequestID == 0:
+			want.management++
+		}
+	}
+	for {
+		_, err := r.ReadRecord()
+		if err == io.EOF {
+			return want
+		}
+		if err != nil {
+			var pe *fcgiwire.ProtocolError
+			if errors.As(err, &pe) {
+				d.Warn("sent bytes stop decoding at byte %d: %v", pe.Offset, pe.Err)
+				_, _ = io.Copy(nc, f)
+			}
+			return want
+		}
+	}
+}
+
+func isReset(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne) && !ne.Timeout()
+}
+
+// teeFiles copies the bytes of a connection to files: those written
+// (--save-request) and those read (--save-response).
+type teeFiles struct {
+	req, resp *os.File
+	err       error // the first failure writing either file
+}
+
+func openTee(reqName, respName string) (*teeFiles, error) {
+	t := &teeFiles{}
+	var err error
+	if reqName != "" {
+		if t.req, err = os.Create(reqName); err != nil {
+			return nil, usagef("--save-request: %v", err)
+		}
+	}
+	if respName != "" {
+		if t.resp, err = os.Create(respName); err != nil {
+			_ = t.close()
+			return nil, usagef("--save-response: %v", err)
+		}
+	}
+	return t, nil
+}
+
+// close closes the files and returns the first error writing them.
+func (t *teeFiles) close() error {
+	for _, f := range []*os.File{t.req, t.resp} {
+		if f != nil {
+			if err := f.Close(); err != nil && t.err == nil {
+				t.err = err
+			}
+		}
+	}
+	return t.err
+}
+
+func (t *teeFiles) write(f *os.File, p []byte) {
+	if _, err := f.Write(p); err != nil && t.err == nil {
+		t.err = fmt.Errorf("saving bytes to %s: %w", f.Name(), err)
+	}
+}
+
+func (t *teeFiles) wrap(nc net.Conn) net.Conn {
+	if t.req == nil && t.resp == nil {
+		return nc
+	}
+	return &teeConn{Conn: nc, t: t}
+}
+
+type teeConn struct {
+	net.Conn
+	t *teeFiles
+}
+
+// closeTee closes the tee files; a failure saving bytes is reported when
+// nothing worse happened.
+func closeTee(t *teeFiles, err error) error {
+	if terr := t.close(); terr != nil && err == nil {
+		return terr
+	}
+	return err
+}
+
+func (c *teeConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.t.resp != nil {
+		c.t.write(c.t.resp, p[:n])
+	}
+	return n, err
+}
+
+func (c *teeConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 && c.t.req != nil {
+		c.t.write(c.t.req, p[:n])
+	}
+	return n, err
+}
