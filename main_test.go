@@ -57,6 +57,8 @@ func TestScripts(t *testing.T) {
 			case "cgifcgi":
 				_, err := exec.LookPath("cgi-fcgi")
 				return os.Getenv("CI") != "" || err == nil, nil
+			case "fcgiwrap":
+				return os.Getenv("CI") != "" || findFcgiwrap() != "", nil
 			case "ipv6":
 				l, err := net.Listen("tcp", "[::1]:0")
 				if err == nil {
@@ -78,6 +80,7 @@ func TestScripts(t *testing.T) {
 			"sha256env": cmdSha256Env,
 			"waitfor":   cmdWaitfor,
 			"stalesock": cmdStaleSock,
+			"fcgiwrap":  cmdFcgiwrap,
 		},
 	})
 }
@@ -337,4 +340,45 @@ func cmdStaleSock(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	l.SetUnlinkOnClose(false)
 	ts.Check(l.Close())
+}
+
+func findFcgiwrap() string {
+	if p, err := exec.LookPath("fcgiwrap"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/fcgiwrap"); err == nil {
+		return "/usr/sbin/fcgiwrap"
+	}
+	return ""
+}
+
+// fcgiwrap VAR: start fcgiwrap (libfcgi) on a unix socket in $WORK, stop it
+// by pid when the script ends, and set VAR to the socket's path.
+func cmdFcgiwrap(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: fcgiwrap VAR")
+	}
+	bin := findFcgiwrap()
+	if bin == "" {
+		ts.Fatalf("fcgiwrap is not installed (apt-get install fcgiwrap)")
+	}
+	sock := ts.MkAbs("fcgiwrap.sock")
+	cmd := exec.Command(bin, "-s", "unix:"+sock)
+	ts.Check(cmd.Start())
+	ts.Defer(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("fcgiwrap did not listen on %s within 10s", sock)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Setenv(args[0], sock)
 }

@@ -56,6 +56,10 @@ func cmdGoFCGI(ts *testscript.TestScript, neg bool, args []string) {
 //	trickle            answers a valid response one byte per write
 //	mgmt-mid           puts a GET_VALUES_RESULT between two STDOUT records
 //	big-padding        answers with 255 bytes of padding on every record
+//	unknown-type       answers a management record with UNKNOWN_TYPE (type 9)
+//	bad-values         answers GET_VALUES_RESULT with a pair running past it
+//
+// "hang" also never answers a management record.
 func cmdHostile(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 {
 		ts.Fatalf("usage: hostile VAR KIND")
@@ -92,7 +96,7 @@ func cmdHostile(ts *testscript.TestScript, neg bool, args []string) {
 var hostileKinds = map[string]bool{
 	"hang": true, "close": true, "close-before-end": true, "wrong-id": true, "bad-version": true,
 	"bad-cgi": true, "app-status": true, "overloaded": true, "trickle": true, "mgmt-mid": true,
-	"big-padding": true,
+	"big-padding": true, "unknown-type": true, "bad-values": true,
 }
 
 // record encodes one record with the given padding.
@@ -126,7 +130,7 @@ func hostileConn(c net.Conn, kind string) {
 		if rec.Type == fcgiwire.TypeBeginRequest {
 			id = rec.RequestID
 		}
-		if rec.Type == fcgiwire.TypeStdin && len(rec.Content) == 0 {
+		if rec.Type == fcgiwire.TypeStdin && len(rec.Content) == 0 || rec.RequestID == 0 {
 			break
 		}
 	}
@@ -163,6 +167,10 @@ func hostileConn(c net.Conn, kind string) {
 		resp = append(resp, record(fcgiwire.TypeGetValuesResult, 0, fcgiwire.EncodePairs([]fcgiwire.Pair{{Name: "FCGI_MPXS_CONNS", Value: "0"}}), 0)...)
 		resp = append(resp, record(fcgiwire.TypeStdout, id, out[20:], 0)...)
 		resp = append(resp, endRequest(id, 0, fcgiwire.RequestComplete)...)
+	case "unknown-type":
+		resp = record(fcgiwire.TypeUnknownType, 0, fcgiwire.UnknownTypeBody(fcgiwire.TypeGetValues), 0)
+	case "bad-values":
+		resp = record(fcgiwire.TypeGetValuesResult, 0, append([]byte{14, 0x80, 0, 0, 200}, "FCGI_MAX_CONNS"...), 5)
 	case "big-padding":
 		resp = append(record(fcgiwire.TypeStdout, id, out, 255), record(fcgiwire.TypeStdout, id, nil, 255)...)
 		resp = append(resp, record(fcgiwire.TypeEndRequest, id, fcgiwire.EndRequest{}.Encode(), 255)...)

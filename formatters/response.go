@@ -107,7 +107,8 @@ func newCompactEncoder(w io.Writer) *json.Encoder {
 	return enc
 }
 
-// writeJSON writes v indented, with each [name, value] pair on one line.
+// writeJSON writes v indented, with every array of strings (a header
+// pair, a list of names) on one line.
 func writeJSON(w io.Writer, v any) error {
 	var buf bytes.Buffer
 	enc := newCompactEncoder(&buf)
@@ -115,16 +116,33 @@ func writeJSON(w io.Writer, v any) error {
 	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	_, err := w.Write(pairLine().ReplaceAll(buf.Bytes(), []byte("[$1, $2]")))
+	out := stringArray().ReplaceAllFunc(buf.Bytes(), func(m []byte) []byte {
+		return elemSep().ReplaceAllFunc(m, func(sep []byte) []byte {
+			switch sep[0] {
+			case '[':
+				return []byte("[")
+			case ',':
+				return []byte(", ")
+			}
+			return []byte("]")
+		})
+	})
+	_, err := w.Write(out)
 	return err
 }
 
-// pairLine matches a two-string array as the indenting encoder spreads it
-// over four lines. JSON strings hold no raw newline, so it cannot match
-// inside one.
-var pairLine = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`\[\n\s*("(?:[^"\\]|\\.)*"),\n\s*("(?:[^"\\]|\\.)*")\n\s*\]`)
-})
+// stringArray matches an array of strings as the indenting encoder spreads
+// it over lines, and elemSep the breaks inside one. JSON strings hold no
+// raw newline, so neither can match inside a string.
+var (
+	stringArray = sync.OnceValue(func() *regexp.Regexp {
+		const str = `"(?:[^"\\]|\\.)*"`
+		return regexp.MustCompile(`\[\n\s*` + str + `(?:,\n\s*` + str + `)*\n\s*\]`)
+	})
+	elemSep = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\[\n\s*|,\n\s*|\n\s*\]`)
+	})
+)
 
 // WriteCGIHeaders writes the header block as -i shows it: a status line
 // "Status: CODE REASON", the other headers as received, and a blank line.
