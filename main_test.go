@@ -81,6 +81,7 @@ func TestScripts(t *testing.T) {
 			"waitfor":   cmdWaitfor,
 			"stalesock": cmdStaleSock,
 			"fcgiwrap":  cmdFcgiwrap,
+			"rawreq":    cmdRawreq,
 		},
 	})
 }

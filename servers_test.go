@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/fcgi"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +57,8 @@ func cmdGoFCGI(ts *testscript.TestScript, neg bool, args []string) {
 //	trickle            answers a valid response one byte per write
 //	mgmt-mid           puts a GET_VALUES_RESULT between two STDOUT records
 //	big-padding        answers with 255 bytes of padding on every record
+//	after-end          sends a STDOUT record after END_REQUEST
+//	stream-id0         sends STDOUT on request id 0
 //	unknown-type       answers a management record with UNKNOWN_TYPE (type 9)
 //	bad-values         answers GET_VALUES_RESULT with a pair running past it
 //
@@ -96,7 +99,7 @@ func cmdHostile(ts *testscript.TestScript, neg bool, args []string) {
 var hostileKinds = map[string]bool{
 	"hang": true, "close": true, "close-before-end": true, "wrong-id": true, "bad-version": true,
 	"bad-cgi": true, "app-status": true, "overloaded": true, "trickle": true, "mgmt-mid": true,
-	"big-padding": true, "unknown-type": true, "bad-values": true,
+	"big-padding": true, "unknown-type": true, "bad-values": true, "after-end": true, "stream-id0": true,
 }
 
 // record encodes one record with the given padding.
@@ -167,6 +170,11 @@ func hostileConn(c net.Conn, kind string) {
 		resp = append(resp, record(fcgiwire.TypeGetValuesResult, 0, fcgiwire.EncodePairs([]fcgiwire.Pair{{Name: "FCGI_MPXS_CONNS", Value: "0"}}), 0)...)
 		resp = append(resp, record(fcgiwire.TypeStdout, id, out[20:], 0)...)
 		resp = append(resp, endRequest(id, 0, fcgiwire.RequestComplete)...)
+	case "after-end":
+		resp = append(record(fcgiwire.TypeStdout, id, out, 0), endRequest(id, 0, fcgiwire.RequestComplete)...)
+		resp = append(resp, record(fcgiwire.TypeStdout, id, []byte("late"), 4)...)
+	case "stream-id0":
+		resp = record(fcgiwire.TypeStdout, 0, out, 0)
 	case "unknown-type":
 		resp = record(fcgiwire.TypeUnknownType, 0, fcgiwire.UnknownTypeBody(fcgiwire.TypeGetValues), 0)
 	case "bad-values":
@@ -177,4 +185,44 @@ func hostileConn(c net.Conn, kind string) {
 	}
 	c.Write(resp)
 	c.Close()
+}
+
+// rawreq FILE KIND: write a raw request for --send-raw:
+//
+//	split-pair    a responder request whose SCRIPT_FILENAME pair is split
+//	              across two PARAMS records (legal, php-fpm refuses it)
+//	bad-version   a BEGIN_REQUEST whose version byte is 2
+//	get-values    a GET_VALUES record for FCGI_MPXS_CONNS
+func cmdRawreq(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 && len(args) != 2 {
+		ts.Fatalf("usage: rawreq FILE KIND [SCRIPT]")
+	}
+	script := "/index.php"
+	if len(args) == 3 {
+		script = args[2]
+	}
+	begin := record(fcgiwire.TypeBeginRequest, 1, fcgiwire.BeginRequest{Role: fcgiwire.RoleResponder}.Encode(), 0)
+	var b []byte
+	switch args[1] {
+	case "split-pair":
+		params := fcgiwire.EncodePairs([]fcgiwire.Pair{
+			{Name: "REQUEST_METHOD", Value: "GET"},
+			{Name: "SCRIPT_NAME", Value: script},
+			{Name: "SCRIPT_FILENAME", Value: script},
+		})
+		cut := len(params) - 5
+		b = append(b, begin...)
+		b = append(b, record(fcgiwire.TypeParams, 1, params[:cut], fcgiwire.PaddingFor(cut))...)
+		b = append(b, record(fcgiwire.TypeParams, 1, params[cut:], fcgiwire.PaddingFor(len(params)-cut))...)
+		b = append(b, record(fcgiwire.TypeParams, 1, nil, 0)...)
+		b = append(b, record(fcgiwire.TypeStdin, 1, nil, 0)...)
+	case "bad-version":
+		b = append(b, begin...)
+		b[0] = 2
+	case "get-values":
+		b = record(fcgiwire.TypeGetValues, 0, fcgiwire.EncodePairs([]fcgiwire.Pair{{Name: fcgiwire.MpxsConns}}), 7)
+	default:
+		ts.Fatalf("unknown rawreq kind %q", args[1])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
 }
