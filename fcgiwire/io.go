@@ -3,6 +3,7 @@ package fcgiwire
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -77,6 +78,9 @@ func (r *Reader) ReadRecord() (Record, error) {
 	}
 	h := DecodeHeader(hb[:])
 	if h.Version != Version1 {
+		if string(hb[:5]) == "HTTP/" {
+			return Record{}, &ProtocolError{Offset: start, Err: ErrBadVersion, Reason: fmt.Sprintf("the peer answered in HTTP (%q), not FastCGI", hb[:])}
+		}
 		return Record{}, protoErr(start, h.Type, ErrBadVersion, "version byte is %d", h.Version)
 	}
 	body := r.buf[:int(h.ContentLength)+int(h.PaddingLength)]
