@@ -205,14 +205,11 @@ func streamX(c net.Conn, id uint16, stream string, size int64) {
 	} else if _, err := c.Write(record(t, id, []byte("Content-Type: text/plain\r\n\r\n"), 4)); err != nil {
 		return
 	}
-	chunk := record(t, id, bytes.Repeat([]byte("x"), 65528), 0)
+	xs := bytes.Repeat([]byte("x"), 65528)
 	for size > 0 {
-		n := min(size, 65528)
-		if _, err := c.Write(chunk[:fcgiwire.HeaderLen+n]); err != nil {
+		n := min(size, int64(len(xs)))
+		if _, err := c.Write(record(t, id, xs[:n], 0)); err != nil {
 			return
-		}
-		if n < 65528 {
-			break
 		}
 		size -= n
 	}

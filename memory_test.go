@@ -108,3 +108,74 @@ func (x *xChecker) Write(p []byte) (int, error) {
 	x.off += int64(len(p))
 	return len(p), nil
 }
+
+// TestHugeStreamsFlatMemory streams 1 GiB of stdout and 100 MiB of stderr
+// from a hostile server through fcgicli: every byte arrives, and the peak
+// resident memory is that of a 4 MiB stream, within a small margin.
+func TestHugeStreamsFlatMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 1 GiB")
+	}
+	for _, c := range []struct {
+		stream     string
+		small, big int
+	}{{"stdout", 4, 1024}, {"stderr", 4, 100}} {
+		t.Run(c.stream, func(t *testing.T) {
+			small := streamHostile(t, c.stream, c.small)
+			big := streamHostile(t, c.stream, c.big)
+			t.Logf("%s: peak RSS %.1f MiB for %d MiB, %.1f MiB for %d MiB", c.stream, float64(small)/(1<<20), c.small, float64(big)/(1<<20), c.big)
+			if big > small+16<<20 {
+				t.Fatalf("peak RSS grew from %d to %d bytes with the stream size: memory is not flat", small, big)
+			}
+		})
+	}
+}
+
+// streamHostile runs fcgicli against a hostile stdout-N or stderr-N server,
+// checks the stream's bytes and returns the peak RSS.
+func streamHostile(t *testing.T, stream string, mb int) int64 {
+	t.Helper()
+	h, err := startHostile("tcp", "127.0.0.1:0", fmt.Sprintf("%s-%d", stream, mb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	cmd := fcgicliCmd(t, "request", "-c", h.Addr, "/x", "-t", "5m")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errOut, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outCheck, errCheck := &xChecker{bad: -1}, &xChecker{bad: -1}
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(errCheck, errOut)
+		done <- err
+	}()
+	if _, err := io.Copy(outCheck, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("fcgicli: %v", err)
+	}
+	check, other := outCheck, errCheck
+	if stream == "stderr" {
+		check, other = errCheck, outCheck
+	}
+	if want := int64(mb) << 20; check.off != want || check.bad >= 0 {
+		t.Fatalf("%s: %d bytes (first bad byte at %d), want %d bytes of x", stream, check.off, check.bad, want)
+	}
+	if other.off != 0 {
+		t.Fatalf("%d stray bytes on the other stream", other.off)
+	}
+	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+}
