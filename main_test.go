@@ -69,19 +69,22 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":  cmdExitcode,
-			"echoserve": cmdEchoServe,
-			"gofcgi":    cmdGoFCGI,
-			"hostile":   cmdHostile,
-			"refused":   cmdRefused,
-			"phpfpm":    cmdPHPFPM,
-			"genfile":   cmdGenfile,
-			"genparams": cmdGenparams,
-			"sha256env": cmdSha256Env,
-			"waitfor":   cmdWaitfor,
-			"stalesock": cmdStaleSock,
-			"fcgiwrap":  cmdFcgiwrap,
-			"rawreq":    cmdRawreq,
+			"exitcode":   cmdExitcode,
+			"echoserve":  cmdEchoServe,
+			"gofcgi":     cmdGoFCGI,
+			"hostile":    cmdHostile,
+			"refused":    cmdRefused,
+			"phpfpm":     cmdPHPFPM,
+			"genfile":    cmdGenfile,
+			"genparams":  cmdGenparams,
+			"sha256env":  cmdSha256Env,
+			"waitfor":    cmdWaitfor,
+			"stalesock":  cmdStaleSock,
+			"fcgiwrap":   cmdFcgiwrap,
+			"rawreq":     cmdRawreq,
+			"fpmstart":   cmdFPMStart,
+			"fpmstop":    cmdFPMStop,
+			"waitstatus": cmdWaitStatus,
 		},
 	})
 }
@@ -251,47 +254,68 @@ func freePort(network, addr string) (string, error) {
 
 func (f *fpmInstance) start() (map[string]string, error) {
 	f.once.Do(func() {
-		if findFPM() == "" {
-			f.err = errors.New("php-fpm is not installed (apt-get install php-fpm)")
-			return
-		}
-		f.dir, f.err = os.MkdirTemp("", "fcgicli-fpm-")
-		if f.err != nil {
-			return
-		}
-		port, err := freePort("tcp", "127.0.0.1:0")
-		if err != nil {
-			f.err = err
-			return
-		}
-		args := []string{"scripts/php-fpm.sh", "start", f.dir, port}
-		if port6, err := freePort("tcp", "[::1]:0"); err == nil {
-			args = append(args, port6)
-		}
-		out, err := exec.Command("bash", args...).Output()
-		if err != nil {
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				err = fmt.Errorf("%v: %s", err, ee.Stderr)
-			}
-			f.err = fmt.Errorf("starting php-fpm: %w", err)
-			return
-		}
-		f.vars = map[string]string{}
-		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			if k, v, ok := strings.Cut(line, "="); ok {
-				f.vars[k] = v
-			}
-		}
+		f.dir, f.vars, f.err = startFPM("")
 	})
 	return f.vars, f.err
+}
+
+// startFPM starts a php-fpm with scripts/php-fpm.sh in dir (a new temp dir
+// when empty) on free loopback ports and returns its dir and addresses.
+func startFPM(dir string) (string, map[string]string, error) {
+	if findFPM() == "" {
+		return "", nil, errors.New("php-fpm is not installed (apt-get install php-fpm)")
+	}
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "fcgicli-fpm-"); err != nil {
+			return "", nil, err
+		}
+	}
+	var ports []string
+	for i := 0; i < 2; i++ {
+		port, err := freePort("tcp", "127.0.0.1:0")
+		if err != nil {
+			return dir, nil, err
+		}
+		ports = append(ports, port)
+	}
+	args := []string{scriptPath("php-fpm.sh"), "start", dir, ports[0], ports[1]}
+	if port6, err := freePort("tcp", "[::1]:0"); err == nil {
+		args = append(args, port6)
+	}
+	out, err := exec.Command("bash", args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%v: %s", err, ee.Stderr)
+		}
+		return dir, nil, fmt.Errorf("starting php-fpm: %w", err)
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vars[k] = v
+		}
+	}
+	return dir, vars, nil
+}
+
+// scriptPath returns the absolute path of a file in scripts/, whatever
+// directory a script has moved to.
+func scriptPath(name string) string {
+	wd, _ := os.Getwd()
+	return filepath.Join(wd, "scripts", name)
+}
+
+func stopFPM(dir string) {
+	_ = exec.Command("bash", scriptPath("php-fpm.sh"), "stop", dir).Run()
 }
 
 func (f *fpmInstance) stop() {
 	if f.dir == "" {
 		return
 	}
-	_ = exec.Command("bash", "scripts/php-fpm.sh", "stop", f.dir).Run()
+	stopFPM(f.dir)
 	os.RemoveAll(f.dir)
 }
 
@@ -382,4 +406,70 @@ func cmdFcgiwrap(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Setenv(args[0], sock)
+}
+
+// fpmstart PREFIX: start a php-fpm of the script's own in $WORK/PREFIX, for
+// counts no other script disturbs, and set PREFIX_TCP, PREFIX_SOCK,
+// PREFIX_SMALL, PREFIX_SMALL_STATUS and PREFIX_DIR (DOCROOT too). It is
+// stopped when the script ends, or by fpmstop PREFIX.
+func cmdFPMStart(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: fpmstart PREFIX")
+	}
+	dir, vars, err := startFPM(ts.MkAbs(args[0]))
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ts.Defer(func() { stopFPM(dir) })
+	for k, v := range vars {
+		if name, ok := strings.CutPrefix(k, "FPM_"); ok {
+			k = args[0] + "_" + name
+		}
+		ts.Setenv(k, v)
+	}
+}
+
+// fpmstop PREFIX: stop the php-fpm fpmstart PREFIX started.
+func cmdFPMStop(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: fpmstop PREFIX")
+	}
+	stopFPM(ts.MkAbs(args[0]))
+}
+
+// waitstatus STATUS_ADDR TEXT...: wait up to 10s until the JSON status
+// page at STATUS_ADDR (a pm.status_listen socket, so reading it does not
+// take a child) contains every TEXT, such as '"idle_processes": 0,'.
+func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: waitstatus STATUS_ADDR TEXT...")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var out string
+	for time.Now().Before(deadline) {
+		var err error
+		out, err = fcgicliOutput(ts, "status", "-c", args[0], "--no-full", "-o", "json")
+		if err == nil {
+			all := true
+			for _, want := range args[1:] {
+				all = all && strings.Contains(out, want)
+			}
+			if all {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("the status page at %s never showed %q; last:\n%s", args[0], args[1:], out)
+}
+
+// fcgicliOutput runs fcgicli in-process and returns its stdout.
+func fcgicliOutput(ts *testscript.TestScript, args ...string) (string, error) {
+	var out, errOut strings.Builder
+	env := &commands.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
+	if code := commands.RunEnv(context.Background(), env, append([]string{"fcgicli"}, args...)); code != 0 {
+		return out.String(), fmt.Errorf("exit %d: %s", code, errOut.String())
+	}
+	return out.String(), nil
 }

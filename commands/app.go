@@ -101,6 +101,8 @@ EXAMPLES:
 			requestCommand(env),
 			getValuesCommand(env),
 			rawDumpCommand(env),
+			pingCommand(env),
+			statusCommand(env),
 			serveCommand(env),
 		},
 		Action: func(c *cli.Context) error {

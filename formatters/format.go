@@ -17,6 +17,8 @@ const (
 	Raw   Format = "raw"
 	Table Format = "table"
 	Hex   Format = "hex"
+	// Prometheus is the Prometheus text exposition format.
+	Prometheus Format = "prometheus"
 )
 
 // ParseFormat returns s as a Format if it is one of allowed, else an error

@@ -2,11 +2,16 @@
 # Start or stop a private php-fpm for the integration tests, from a config
 # written into a directory of its own, so it never touches the system's.
 #
-#   scripts/php-fpm.sh start DIR TCP_PORT [TCP6_PORT]
-#       writes DIR/php-fpm.conf with three pools (TCP on 127.0.0.1:TCP_PORT,
-#       a unix socket DIR/php-fpm.sock, and [::1]:TCP6_PORT when given),
-#       serving testdata/php, starts php-fpm in the background, waits until
-#       it answers, and prints the addresses as NAME=VALUE lines.
+#   scripts/php-fpm.sh start DIR TCP_PORT SMALL_PORT [TCP6_PORT]
+#       writes DIR/php-fpm.conf with these pools, serving testdata/php:
+#         tcp    127.0.0.1:TCP_PORT, 4 static children
+#         unix   the unix socket DIR/php-fpm.sock, 4 static children
+#         small  127.0.0.1:SMALL_PORT, ondemand with 1 child, its status
+#                page also on DIR/small-status.sock (pm.status_listen),
+#                requests over 1s counted as slow
+#         ip6    [::1]:TCP6_PORT, when given
+#       starts php-fpm in the background, waits until it answers, and
+#       prints the addresses as NAME=VALUE lines.
 #   scripts/php-fpm.sh stop DIR
 #       stops it by the pid in DIR/php-fpm.pid.
 set -euo pipefail
@@ -27,6 +32,7 @@ pool() { # name listen
 [$1]
 listen = $2
 listen.mode = 0666
+listen.backlog = 511
 pm = static
 pm.max_children = 4
 pm.status_path = /status
@@ -39,7 +45,7 @@ CONF
 }
 
 start() {
-	local dir=$1 port=$2 port6=${3:-}
+	local dir=$1 port=$2 small=$3 port6=${4:-}
 	local fpm
 	fpm=$(find_fpm) || { echo "php-fpm: not found (install php-fpm)" >&2; exit 1; }
 	mkdir -p "$dir"
@@ -55,6 +61,13 @@ daemonize = no
 CONF
 		pool tcp "127.0.0.1:$port"
 		pool unix "$dir/php-fpm.sock"
+		pool small "127.0.0.1:$small" | sed 's/^pm = static$/pm = ondemand/; s/^pm.max_children = 4$/pm.max_children = 1/'
+		cat <<CONF
+pm.process_idle_timeout = 60s
+pm.status_listen = $dir/small-status.sock
+request_slowlog_timeout = 1s
+slowlog = $dir/slow.log
+CONF
 		if [ -n "$port6" ]; then pool ip6 "[::1]:$port6"; fi
 	} >"$dir/php-fpm.conf"
 	local asroot=()
@@ -62,9 +75,13 @@ CONF
 	"$fpm" "${asroot[@]}" -y "$dir/php-fpm.conf" -p "$dir" >"$dir/stdout.log" 2>&1 </dev/null &
 	local i
 	for i in $(seq 1 100); do
-		if [ -S "$dir/php-fpm.sock" ] && [ -s "$dir/php-fpm.pid" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		if [ -S "$dir/php-fpm.sock" ] && [ -S "$dir/small-status.sock" ] && [ -s "$dir/php-fpm.pid" ] &&
+			(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$small") 2>/dev/null; then
 			echo "FPM_TCP=127.0.0.1:$port"
 			echo "FPM_SOCK=$dir/php-fpm.sock"
+			echo "FPM_SMALL=127.0.0.1:$small"
+			echo "FPM_SMALL_STATUS=$dir/small-status.sock"
+			echo "FPM_DIR=$dir"
 			if [ -n "$port6" ]; then echo "FPM_TCP6=[::1]:$port6"; fi
 			echo "DOCROOT=$docroot"
 			echo "FPM_PID=$(cat "$dir/php-fpm.pid")"
@@ -92,5 +109,5 @@ stop() {
 case "${1:-}" in
 start) shift; start "$@" ;;
 stop) shift; stop "$@" ;;
-*) echo "usage: $0 start DIR TCP_PORT [TCP6_PORT] | stop DIR" >&2; exit 2 ;;
+*) echo "usage: $0 start DIR TCP_PORT SMALL_PORT [TCP6_PORT] | stop DIR" >&2; exit 2 ;;
 esac

@@ -1,0 +1,153 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/formatters"
+)
+
+func pingCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:  "ping",
+		Usage: "check that php-fpm pools answer their ping page",
+		Description: `Requests php-fpm's ping.path (--path, default /ping) and checks that the
+CGI status is 200 and the body is --expect (default pong; a trailing newline
+is ignored). Prints one line per pool, "OK pong 0.42ms" or "FAIL" with what
+came back, unless -q.
+
+--connect may be repeated, and may be a glob of unix sockets: every pool is
+checked. Exit 0 when all are healthy; otherwise the code of the first failing
+pool in the order given: 1 unhealthy (wrong status or body), 3 cannot
+connect, 4 timeout, 5 protocol error...
+
+EXAMPLES:
+   fcgicli ping -c 127.0.0.1:9000
+   fcgicli ping -c '/run/php/*.sock' -q || echo unhealthy
+   fcgicli ping -c /run/php/php8.2-fpm.sock --path /healthz --expect ok -t 1s`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "connect", Aliases: []string{"c"}, Usage: "pool `ADDR` (repeatable; a unix socket glob such as '/run/php/*.sock' checks every match; default $FCGI_CONNECT)"},
+			&cli.DurationFlag{Name: "connect-timeout", Value: 2 * time.Second, Usage: "give up connecting after `DURATION`"},
+			&cli.DurationFlag{Name: "timeout", Aliases: []string{"t"}, Value: 2 * time.Second, Usage: "give up on each pool after `DURATION` (0: never)"},
+			&cli.StringFlag{Name: "path", Value: "/ping", Usage: "php-fpm's ping.path `PATH`"},
+			&cli.StringFlag{Name: "expect", Value: "pong", Usage: "the body a healthy pool answers, `TEXT` (php-fpm's ping.response)"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing: the exit code says it all"},
+			colorFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("ping takes no arguments, got %q (the path is --path)", c.Args().First())
+			}
+			targets, err := pingTargets(c.StringSlice("connect"), env)
+			if err != nil {
+				return err
+			}
+			o := netOptions{ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")}
+			if o.ConnectTimeout < 0 || o.Timeout < 0 {
+				return usagef("timeouts cannot be negative")
+			}
+			path := c.String("path")
+			if !strings.HasPrefix(path, "/") {
+				return usagef("--path %q must start with /", path)
+			}
+			pal, err := palette(c, env, env.Stdout)
+			if err != nil {
+				return err
+			}
+			return runPing(c.Context, env, pal, o, targets, path, c.String("expect"), c.Bool("quiet"))
+		},
+	}
+}
+
+// pingTargets expands the --connect values: globs of unix sockets become
+// their matches, in order; a glob that matches nothing is an error.
+func pingTargets(values []string, env *Env) ([]string, error) {
+	if len(values) == 0 {
+		if v := env.Getenv("FCGI_CONNECT"); v != "" {
+			values = []string{v}
+		}
+	}
+	if len(values) == 0 {
+		return nil, usagef("no server address: give -c ADDR or set FCGI_CONNECT (forms: %s, or builtin)", fcgiwire.AddrForms)
+	}
+	var out []string
+	for _, v := range values {
+		if v != builtinAddr {
+			if _, err := fcgiwire.ParseAddr(v); err != nil {
+				return nil, err
+			}
+		}
+		pattern := strings.TrimPrefix(strings.TrimPrefix(v, "unix://"), "unix:")
+		if !strings.ContainsAny(pattern, "*?[") || !(strings.HasPrefix(pattern, "/") || strings.HasPrefix(pattern, ".")) {
+			out = append(out, v)
+			continue
+		}
+		matches, err := filepath.Glob(pattern)
+		if err != nil {
+			return nil, usagef("bad glob %q: %v", v, err)
+		}
+		if len(matches) == 0 {
+			return nil, &connectError{addr: v, err: fmt.Errorf("no socket matches")}
+		}
+		out = append(out, matches...)
+	}
+	return out, nil
+}
+
+// runPing checks each target in turn and returns the error of the first
+// that failed.
+func runPing(ctx context.Context, env *Env, pal *formatters.Palette, o netOptions, targets []string, path, expect string, quiet bool) error {
+	var first error
+	for _, t := range targets {
+		o.Connect = t
+		line, err := pingOne(ctx, o, path, expect, pal)
+		if !quiet {
+			if len(targets) > 1 {
+				line = t + " " + line
+			}
+			fmt.Fprintln(env.Stdout, line)
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if first != nil {
+		// The lines above say what failed; only the code is left to give.
+		code, _ := exitCode(first)
+		return &codeError{code: code}
+	}
+	return nil
+}
+
+// pingOne checks one pool and returns its report line.
+func pingOne(ctx context.Context, o netOptions, path, expect string, pal *formatters.Palette) (string, error) {
+	f, err := fetchPage(ctx, o, path)
+	if err != nil {
+		_, msg := exitCode(err)
+		return pal.Error.Sprint("FAIL") + " " + msg, err
+	}
+	body := strings.TrimSuffix(string(f.body), "\n")
+	took := fmtDuration(f.elapsed)
+	if f.cgi.Status != 200 || body != expect {
+		return fmt.Sprintf("%s status %d body %s %s", pal.Error.Sprint("FAIL"), f.cgi.Status, quoteBody(body), took),
+			&codeError{code: ExitCheckFailed, msg: "unhealthy"}
+	}
+	return fmt.Sprintf("%s %s %s", pal.Good.Sprint("OK"), formatters.Printable(body), took), nil
+}
+
+// quoteBody shows at most 60 bytes of a body, quoted.
+func quoteBody(b string) string {
+	if len(b) > 60 {
+		return fmt.Sprintf("%q...", b[:60])
+	}
+	return fmt.Sprintf("%q", b)
+}
