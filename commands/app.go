@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/mattn/go-isatty"
@@ -47,6 +48,10 @@ func RunEnv(ctx context.Context, env *Env, args []string) int {
 	errOut := &lineTracker{w: env.Stderr, atStart: true}
 	e := *env
 	e.Stderr = errOut
+	// Run as cgi-fcgi (a link made by install-cgi-fcgi), be cgi-fcgi.
+	if len(args) > 0 && filepath.Base(args[0]) == cgiFCGIName {
+		return runCGIFCGI(ctx, &e, args[1:])
+	}
 	app := newApp(&e)
 	err := app.RunContext(ctx, reorderArgs(app, args))
 	code, msg := exitCode(err)
@@ -104,6 +109,8 @@ EXAMPLES:
 			pingCommand(env),
 			statusCommand(env),
 			serveCommand(env),
+			cgiFCGICommand(env),
+			installCGIFCGICommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
@@ -168,7 +175,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 			cmd = c
 		}
 	}
-	if cmd == nil {
+	if cmd == nil || cmd.SkipFlagParsing {
 		return args
 	}
 	var flags, positional []string

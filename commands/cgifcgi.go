@@ -1,0 +1,521 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+)
+
+// cgiFCGIName is the program name that runs the cgi-fcgi mode: the
+// subcommand's name, and the name of the link install-cgi-fcgi makes.
+const cgiFCGIName = "cgi-fcgi"
+
+// Exit codes of the cgi-fcgi mode. They are cgi-fcgi's own, not the table
+// every other command uses: scripts written for libfcgi's cgi-fcgi test
+// these numbers. Besides them the mode exits with the application's app
+// status or with an errno (111 refused, 2 no such socket, 104 reset...).
+const (
+	// cgiExitUsage: a bad command line (cgi-fcgi's code), and what this
+	// mode adds: -start or -f, a bad FCGI_TIMEOUT or CONTENT_LENGTH, stdin
+	// shorter than CONTENT_LENGTH.
+	cgiExitUsage = 1
+	// cgiExitTimeout: FCGI_TIMEOUT passed (the code of timeout(1)).
+	cgiExitTimeout = 124
+	// cgiExitUnknownHost: cgi-fcgi calls exit(1000) for a host it cannot
+	// resolve or a socket path too long, which the shell sees as 232.
+	cgiExitUnknownHost = 1000 & 0xff
+	// cgiExitProtocol: libfcgi's FCGX_PROTOCOL_ERROR (-3) as an exit code.
+	cgiExitProtocol = 253
+	// cgiExitVersion: libfcgi's FCGX_UNSUPPORTED_VERSION (-2): a record
+	// whose version byte is not 1, such as an HTTP server's answer.
+	cgiExitVersion = 254
+	// cgiMaxAppStatus: app statuses above it exit with it, where cgi-fcgi
+	// keeps the low byte and so turns 256 into a success.
+	cgiMaxAppStatus = 255
+	// unixPathMax is the longest socket path Go can connect to: sun_path
+	// (108 bytes on Linux) less its terminating NUL. cgi-fcgi refuses
+	// paths longer than 108 bytes and tries one of exactly 108.
+	unixPathMax = 107
+)
+
+// cgiUsage is the usage text cgi-fcgi prints on stderr for a bad command
+// line, word for word, so that scripts and people see what they know.
+const cgiUsage = `Usage:
+    cgi-fcgi -f <cmdPath> , or
+    cgi-fcgi -connect <connName> <appPath> [<nServers>] , or
+    cgi-fcgi -start -connect <connName> <appPath> [<nServers>] , or
+    cgi-fcgi -bind -connect <connName> ,
+where <connName> is either the pathname of a UNIX domain socket
+or (if -bind is given) a hostName:portNumber specification
+or (if -start is given) a :portNumber specification (uses local host).
+`
+
+func cgiFCGICommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:      cgiFCGIName,
+		Usage:     "run as libfcgi's cgi-fcgi -bind -connect (also when installed as cgi-fcgi)",
+		UsageText: "fcgicli cgi-fcgi -bind -connect ADDR",
+		Description: `Behaves as libfcgi's "cgi-fcgi -bind -connect ADDR", for scripts written for
+it: the environment becomes the params, in order; stdin is the body when
+CONTENT_LENGTH is set (exactly that many bytes); the raw FCGI_STDOUT stream
+goes to stdout and FCGI_STDERR to stderr; the exit code is cgi-fcgi's (the
+app status, the errno of a failed connect or a reset, 253 for a protocol
+error, 254 for an answer that is not FastCGI). The usage text, the messages
+and the exit codes of a bad command line are cgi-fcgi's.
+
+Unlike cgi-fcgi it sends any amount of environment, reads records whatever
+the read boundaries, stops after FCGI_TIMEOUT (a duration such as 2s, exit
+124) and fails (exit 1) instead of hanging when stdin is shorter than
+CONTENT_LENGTH. ADDR may also be [::1]:port. -start and -f are not
+supported: fcgicli does not start applications.
+
+Run under the name cgi-fcgi (see install-cgi-fcgi), the binary runs this
+mode directly.
+
+EXAMPLES:
+   REQUEST_METHOD=GET SCRIPT_NAME=/ping SCRIPT_FILENAME=/ping fcgicli cgi-fcgi -bind -connect 127.0.0.1:9000
+   CONTENT_LENGTH=5 REQUEST_METHOD=POST SCRIPT_FILENAME=/srv/app/post.php fcgicli cgi-fcgi -bind -connect /run/php/fpm.sock <<<hello
+   FCGI_TIMEOUT=2s REQUEST_METHOD=GET SCRIPT_NAME=/status SCRIPT_FILENAME=/status fcgicli cgi-fcgi -bind -connect '[::1]:9000'`,
+		SkipFlagParsing: true,
+		HideHelp:        true,
+		Action: func(c *cli.Context) error {
+			if code := runCGIFCGI(c.Context, env, c.Args().Slice()); code != 0 {
+				return &codeError{code: code}
+			}
+			return nil
+		},
+	}
+}
+
+// cgiArgs is a cgi-fcgi command line.
+type cgiArgs struct {
+	bind, start bool // -bind, -start
+	commandFile bool // -f
+	connect     string
+	appPath     string
+	nServers    int
+}
+
+// parseCGIArgs reads a command line as cgi-fcgi does and returns the
+// complaints cgi-fcgi prints for it, in its words and order. -f stops
+// the parse: cgi-fcgi reads the rest of its command line from a file,
+// which this mode does not support.
+func parseCGIArgs(args []string) (cgiArgs, []string) {
+	var a cgiArgs
+	var problems []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case strings.HasPrefix(arg, "-"):
+			switch arg {
+			case "-f":
+				a.commandFile = true
+				return a, nil
+			case "-start":
+				a.start = true
+			case "-bind":
+				a.bind = true
+			case "-connect":
+				if i+1 == len(args) {
+					problems = append(problems, "Missing connection name after -connect")
+				} else {
+					i++
+					a.connect = args[i]
+				}
+			default:
+				problems = append(problems, "Unknown option "+arg)
+			}
+		case a.appPath == "":
+			a.appPath = arg
+		case arg != "" && arg[0] >= '0' && arg[0] <= '9' && a.nServers == 0:
+			if a.nServers = leadingInt(arg); a.nServers <= 0 {
+				problems = append(problems, "Number of servers must be greater than 0")
+			}
+		default:
+			problems = append(problems, "Unknown argument "+arg)
+		}
+	}
+	// Without -bind cgi-fcgi may start the application, so it needs its path.
+	if !a.bind && a.appPath == "" {
+		problems = append(problems, "Missing application pathname")
+	}
+	if a.connect == "" {
+		problems = append(problems, "Missing -connect <connName>")
+	}
+	return a, problems
+}
+
+// leadingInt is the number s starts with, as C's atoi reads it for the
+// strings that reach it here (digits first), capped instead of overflowing.
+func leadingInt(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = min(n*10+int(c-'0'), 1<<30)
+	}
+	return n
+}
+
+// cgiAddr parses ADDR as cgi-fcgi does: host:port when a port from 1 to
+// 65535 follows the first colon (an empty host is localhost), a unix
+// socket path otherwise. [v6]:port is also TCP, which cgi-fcgi cannot do.
+func cgiAddr(s string) fcgiwire.Addr {
+	if strings.HasPrefix(s, "[") {
+		if host, port, err := net.SplitHostPort(s); err == nil {
+			if n, err := strconv.Atoi(port); err == nil && n >= 1 && n <= 65535 {
+				return fcgiwire.Addr{Network: "tcp", Address: net.JoinHostPort(host, port)}
+			}
+		}
+	}
+	if host, rest, ok := strings.Cut(s, ":"); ok {
+		if n := leadingInt(rest); n >= 1 && n <= 65535 {
+			if host == "" {
+				host = "localhost"
+			}
+			return fcgiwire.Addr{Network: "tcp", Address: net.JoinHostPort(host, strconv.Itoa(n))}
+		}
+	}
+	return fcgiwire.Addr{Network: "unix", Address: s}
+}
+
+// cgiSettings is what the mode takes from its environment.
+type cgiSettings struct {
+	params        []fcgiwire.Pair
+	contentLength int64 // -1: no body
+	timeout       time.Duration
+}
+
+func cgiSettingsFrom(env *Env) (*cgiSettings, error) {
+	s := &cgiSettings{contentLength: -1}
+	if v := env.Getenv("FCGI_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("FCGI_TIMEOUT=%q is not a duration such as 2s or 500ms", v)
+		}
+		s.timeout = d
+	}
+	// cgi-fcgi reads CONTENT_LENGTH with atoi, so an empty one is no body.
+	if v := env.Getenv("CONTENT_LENGTH"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 || strings.HasPrefix(v, "+") {
+			return nil, fmt.Errorf("CONTENT_LENGTH=%q is not a number of bytes", v)
+		}
+		if n > 0 {
+			s.contentLength = n
+		}
+	}
+	for _, kv := range env.Environ() {
+		// An entry without "=" cannot be a param (cgi-fcgi exits 232 on one).
+		if name, value, ok := strings.Cut(kv, "="); ok {
+			s.params = append(s.params, fcgiwire.Pair{Name: name, Value: value})
+		}
+	}
+	if _, err := fcgiwire.SplitPairs(s.params); err != nil {
+		return nil, fmt.Errorf("the environment cannot be sent: %w", err)
+	}
+	return s, nil
+}
+
+// shortBodyError is stdin ending before CONTENT_LENGTH bytes.
+type shortBodyError struct{ want, got int64 }
+
+func (e *shortBodyError) Error() string {
+	return fmt.Sprintf("CONTENT_LENGTH is %d but stdin ended after %d bytes", e.want, e.got)
+}
+
+// contentReader yields exactly CONTENT_LENGTH bytes of stdin, and fails if
+// stdin ends first, closing short so that what the application answers to
+// the aborted request is not taken for its answer.
+type contentReader struct {
+	r          io.Reader
+	want, read int64
+	short      *atomic.Bool
+}
+
+func (c *contentReader) Read(p []byte) (int, error) {
+	left := c.want - c.read
+	if left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := c.r.Read(p)
+	c.read += int64(n)
+	if err == io.EOF && c.read < c.want {
+		c.short.Store(true)
+		return n, &shortBodyError{want: c.want, got: c.read}
+	}
+	if err == nil && c.read == c.want {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// unlessWriter writes to w until skip is set, and then discards.
+type unlessWriter struct {
+	w    io.Writer
+	skip *atomic.Bool
+}
+
+func (u *unlessWriter) Write(p []byte) (int, error) {
+	if u.skip.Load() {
+		return len(p), nil
+	}
+	return u.w.Write(p)
+}
+
+// readErrConn remembers the first read error other than EOF, whose errno
+// is the exit code when the application resets the connection.
+type readErrConn struct {
+	net.Conn
+	err error
+}
+
+func (c *readErrConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// errnoOf returns the errno inside err, if any.
+func errnoOf(err error) (int, bool) {
+	var errno syscall.Errno
+	if errors.As(err, &errno) && errno != 0 {
+		return int(errno) & 0xff, true
+	}
+	return 0, false
+}
+
+// runCGIFCGI runs the cgi-fcgi mode with args (the arguments after the
+// program name) and returns the exit code.
+func runCGIFCGI(ctx context.Context, env *Env, args []string) int {
+	say := func(line string) {
+		if lt, ok := env.Stderr.(*lineTracker); ok && !lt.atStart {
+			fmt.Fprintln(lt)
+		}
+		fmt.Fprintln(env.Stderr, line)
+	}
+	fail := func(code int, format string, a ...any) int {
+		say("fcgicli: " + fmt.Sprintf(format, a...))
+		return code
+	}
+
+	a, problems := parseCGIArgs(args)
+	switch {
+	case a.commandFile:
+		return fail(cgiExitUsage, "cgi-fcgi -f is not supported: give -bind -connect ADDR on the command line")
+	case len(problems) > 0:
+		fmt.Fprint(env.Stderr, strings.Join(problems, "\n")+"\n"+cgiUsage)
+		return cgiExitUsage
+	case a.start:
+		return fail(cgiExitUsage, "cgi-fcgi -start is not supported: fcgicli does not start applications; start it yourself and use -bind -connect ADDR")
+	case !a.bind:
+		return fail(cgiExitUsage, "cgi-fcgi without -bind starts %s when nothing answers on %s, which fcgicli does not do: start it yourself and use -bind -connect ADDR", a.appPath, a.connect)
+	}
+
+	s, err := cgiSettingsFrom(env)
+	if err != nil {
+		return fail(cgiExitUsage, "%v", err)
+	}
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	// ctxFail reports a deadline or an interrupt, whichever ended ctx.
+	ctxFail := func() int {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fail(cgiExitTimeout, "timed out after %s (FCGI_TIMEOUT)", s.timeout)
+		}
+		return fail(ExitInterrupted, "interrupted")
+	}
+
+	addr := cgiAddr(a.connect)
+	if addr.Network == "unix" && len(addr.Address) > unixPathMax {
+		say("Listening socket's path name is too long.")
+		return cgiExitUnknownHost
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, addr.Network, addr.Address)
+	if err != nil {
+		var dnsErr *net.DNSError
+		switch {
+		case ctx.Err() != nil:
+			return ctxFail()
+		case errors.As(err, &dnsErr):
+			host, _, _ := strings.Cut(a.connect, ":")
+			say("Unknown host: " + host)
+			return cgiExitUnknownHost
+		}
+		say("Could not connect to " + a.connect)
+		if code, ok := errnoOf(err); ok {
+			return code
+		}
+		return fail(cgiExitUsage, "%v", unwrapOp(err))
+	}
+	rc := &readErrConn{Conn: nc}
+	conn := fcgiwire.NewConn(rc)
+	defer conn.Close()
+
+	cut := new(atomic.Bool)
+	req := &fcgiwire.Request{
+		ID: 1, Role: fcgiwire.RoleResponder, Params: s.params,
+		Stdout: &unlessWriter{w: env.Stdout, skip: cut},
+		Stderr: &unlessWriter{w: env.Stderr, skip: cut},
+	}
+	if s.contentLength > 0 {
+		req.Stdin = &contentReader{r: env.Stdin, want: s.contentLength, short: cut}
+	}
+	res, err := conn.Do(ctx, req)
+	var (
+		short *shortBodyError
+		local *fcgiwire.LocalError
+	)
+	switch {
+	case err == nil && res.ProtocolStatus != fcgiwire.RequestComplete:
+		// cgi-fcgi's answer to any refusal, OVERLOADED included.
+		return fail(cgiExitProtocol, "the application refused the request: %s", res.ProtocolStatus)
+	case err == nil && res.AppStatus > cgiMaxAppStatus:
+		return fail(cgiMaxAppStatus, "the application ended with app status %d, which exits as %d", res.AppStatus, cgiMaxAppStatus)
+	case err == nil:
+		return int(res.AppStatus)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return ctxFail()
+	case errors.As(err, &short):
+		return fail(cgiExitUsage, "%v", short)
+	case errors.As(err, &local):
+		code, ok := errnoOf(local)
+		if !ok {
+			code = cgiExitUsage
+		}
+		return fail(code, "%v", local)
+	case errors.Is(err, fcgiwire.ErrBadVersion):
+		return fail(cgiExitVersion, "%v", err)
+	}
+	// A reset exits with its errno, as cgi-fcgi does; a clean close
+	// before FCGI_END_REQUEST, or malformed records, with 253.
+	if code, ok := errnoOf(rc.err); ok {
+		return fail(code, "%v", err)
+	}
+	return fail(cgiExitProtocol, "%v", err)
+}
+
+func installCGIFCGICommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:      "install-cgi-fcgi",
+		Usage:     "link DIR/cgi-fcgi to fcgicli, so scripts that run cgi-fcgi run fcgicli's cgi-fcgi mode",
+		ArgsUsage: "DIR",
+		Description: `Makes DIR/cgi-fcgi a symbolic link to this fcgicli binary. Run under the
+name cgi-fcgi, fcgicli behaves as libfcgi's cgi-fcgi -bind -connect, so
+health-check scripts written for cgi-fcgi (php-fpm-healthcheck, say) work
+unchanged without libfcgi in the image.
+
+A link that already points to this binary is left as it is (exit 0). Any
+other file in the way is an error (exit 1) unless --force, which replaces
+it. DIR must exist (exit 2 otherwise).
+
+EXAMPLES:
+   fcgicli install-cgi-fcgi /usr/local/bin
+   RUN fcgicli install-cgi-fcgi /usr/local/bin    (in a Dockerfile)`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Usage: "replace a DIR/cgi-fcgi that is not already a link to fcgicli"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("install-cgi-fcgi takes one DIR, got %d arguments (see 'fcgicli install-cgi-fcgi --help')", c.NArg())
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("cannot find the fcgicli binary: %w", err)
+			}
+			return runInstallCGIFCGI(&installOptions{dir: c.Args().First(), exe: exe, force: c.Bool("force")}, env)
+		},
+	}
+}
+
+// installOptions are install-cgi-fcgi's: the directory, the binary the
+// link points to, and --force.
+type installOptions struct {
+	dir   string
+	exe   string
+	force bool
+}
+
+func runInstallCGIFCGI(o *installOptions, env *Env) error {
+	fi, err := os.Stat(o.dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usagef("%s: no such directory", o.dir)
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return usagef("%s is not a directory", o.dir)
+	}
+	exe, err := filepath.Abs(o.exe)
+	if err != nil {
+		return err
+	}
+	link := filepath.Join(o.dir, cgiFCGIName)
+	if lfi, err := os.Lstat(link); err == nil {
+		efi, _ := os.Stat(exe)
+		// Already a way to run this binary: a link to it, or the binary
+		// itself (a hard link, or fcgicli installed as cgi-fcgi).
+		if tfi, err := os.Stat(link); err == nil && efi != nil && os.SameFile(tfi, efi) {
+			fmt.Fprintf(env.Stdout, "%s already runs %s\n", link, exe)
+			return nil
+		}
+		what := "a file"
+		if target, err := os.Readlink(link); err == nil {
+			what = "a link to " + target
+		} else if lfi.IsDir() {
+			return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%s already exists and is a directory", link)}
+		}
+		if !o.force {
+			return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%s already exists (%s): remove it, or use --force to replace it", link, what)}
+		}
+	}
+	// Make the link under a temporary name and rename it into place, so
+	// that a replaced cgi-fcgi never goes missing.
+	tmp := filepath.Join(o.dir, fmt.Sprintf(".%s.%d.tmp", cgiFCGIName, os.Getpid()))
+	os.Remove(tmp)
+	if err := os.Symlink(exe, tmp); err != nil {
+		return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("cannot create %s: %v", link, unwrapPath(err))}
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("cannot create %s: %v", link, unwrapPath(err))}
+	}
+	fmt.Fprintf(env.Stdout, "%s -> %s\n", link, exe)
+	return nil
+}
+
+// unwrapPath drops the "symlink a b: " prefix of a file error.
+func unwrapPath(err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

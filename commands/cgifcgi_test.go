@@ -1,0 +1,284 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+)
+
+func TestParseCGIArgs(t *testing.T) {
+	for _, c := range []struct {
+		args     string
+		want     cgiArgs
+		problems []string
+	}{
+		{"-bind -connect 127.0.0.1:9000", cgiArgs{bind: true, connect: "127.0.0.1:9000"}, nil},
+		{"-connect /s.sock -bind app 3", cgiArgs{bind: true, connect: "/s.sock", appPath: "app", nServers: 3}, nil},
+		{"-connect a -connect b -bind -bind", cgiArgs{bind: true, connect: "b"}, nil},
+		{"-start -connect :9000 /bin/app", cgiArgs{start: true, connect: ":9000", appPath: "/bin/app"}, nil},
+		{"-connect s app", cgiArgs{connect: "s", appPath: "app"}, nil},
+		{"", cgiArgs{}, []string{"Missing application pathname", "Missing -connect <connName>"}},
+		{"-bind", cgiArgs{bind: true}, []string{"Missing -connect <connName>"}},
+		{"-bind -connect", cgiArgs{bind: true}, []string{"Missing connection name after -connect", "Missing -connect <connName>"}},
+		{"-x --bind -", cgiArgs{}, []string{"Unknown option -x", "Unknown option --bind", "Unknown option -", "Missing application pathname", "Missing -connect <connName>"}},
+		{"-bind -connect s app 0", cgiArgs{bind: true, connect: "s", appPath: "app"}, []string{"Number of servers must be greater than 0"}},
+		// A zero count leaves room for another, as in cgi-fcgi.
+		{"-bind -connect s app 0 5", cgiArgs{bind: true, connect: "s", appPath: "app", nServers: 5}, []string{"Number of servers must be greater than 0"}},
+		{"-bind -connect s app 2x extra", cgiArgs{bind: true, connect: "s", appPath: "app", nServers: 2}, []string{"Unknown argument extra"}},
+		{"-bind -connect s app 2 3", cgiArgs{bind: true, connect: "s", appPath: "app", nServers: 2}, []string{"Unknown argument 3"}},
+		// -f ends the parse: the rest would come from the file.
+		{"-bind -f cmds -x", cgiArgs{bind: true, commandFile: true}, nil},
+	} {
+		got, problems := parseCGIArgs(strings.Fields(c.args))
+		if got != c.want || !reflect.DeepEqual(problems, c.problems) {
+			t.Errorf("parseCGIArgs(%q) = %+v, %q; want %+v, %q", c.args, got, problems, c.want, c.problems)
+		}
+	}
+}
+
+func TestCGIAddr(t *testing.T) {
+	for _, c := range []struct{ in, network, address string }{
+		{"127.0.0.1:9000", "tcp", "127.0.0.1:9000"},
+		{"php:9000", "tcp", "php:9000"},
+		{":9000", "tcp", "localhost:9000"},
+		{"127.0.0.1:9000x", "tcp", "127.0.0.1:9000"}, // atoi reads the leading digits
+		{"[::1]:9000", "tcp", "[::1]:9000"},
+		{"/run/php/fpm.sock", "unix", "/run/php/fpm.sock"},
+		{"fpm.sock", "unix", "fpm.sock"},
+		{"127.0.0.1", "unix", "127.0.0.1"},
+		{"127.0.0.1:0", "unix", "127.0.0.1:0"},
+		{"127.0.0.1:http", "unix", "127.0.0.1:http"},
+		{"127.0.0.1:70000", "unix", "127.0.0.1:70000"},
+		{"::1:9000", "unix", "::1:9000"},
+		{"[::1]", "unix", "[::1]"},
+	} {
+		got := cgiAddr(c.in)
+		if got.Network != c.network || got.Address != c.address {
+			t.Errorf("cgiAddr(%q) = %s %s, want %s %s", c.in, got.Network, got.Address, c.network, c.address)
+		}
+	}
+}
+
+func envOf(vars ...string) *Env {
+	return &Env{
+		Getenv: func(name string) string {
+			for _, kv := range vars {
+				if k, v, _ := strings.Cut(kv, "="); k == name {
+					return v
+				}
+			}
+			return ""
+		},
+		Environ: func() []string { return vars },
+	}
+}
+
+func TestCGISettings(t *testing.T) {
+	s, err := cgiSettingsFrom(envOf("Z=1", "A=2", "NOEQUALS", "FCGI_TIMEOUT=1m30s", "CONTENT_LENGTH=12", "E="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(s.params); !reflect.DeepEqual(got, []string{"Z=1", "A=2", "FCGI_TIMEOUT=1m30s", "CONTENT_LENGTH=12", "E="}) {
+		t.Errorf("params = %q", got)
+	}
+	if s.timeout != 90*time.Second || s.contentLength != 12 {
+		t.Errorf("timeout %s, content length %d", s.timeout, s.contentLength)
+	}
+	for _, c := range []struct {
+		vars  []string
+		want  int64
+		error string
+	}{
+		{nil, -1, ""},
+		{[]string{"CONTENT_LENGTH="}, -1, ""},
+		{[]string{"CONTENT_LENGTH=0"}, -1, ""},
+		{[]string{"CONTENT_LENGTH=abc"}, 0, `CONTENT_LENGTH="abc" is not a number of bytes`},
+		{[]string{"CONTENT_LENGTH=-1"}, 0, `CONTENT_LENGTH="-1" is not a number of bytes`},
+		{[]string{"CONTENT_LENGTH=+5"}, 0, `CONTENT_LENGTH="+5" is not a number of bytes`},
+		{[]string{"CONTENT_LENGTH= 5"}, 0, `CONTENT_LENGTH=" 5" is not a number of bytes`},
+		{[]string{"FCGI_TIMEOUT=5"}, 0, `FCGI_TIMEOUT="5" is not a duration such as 2s or 500ms`},
+		{[]string{"FCGI_TIMEOUT=-1s"}, 0, `FCGI_TIMEOUT="-1s" is not a duration such as 2s or 500ms`},
+		{[]string{"BIG=" + strings.Repeat("x", 70000)}, 0, "the environment cannot be sent: param BIG is 70008 bytes encoded; one record holds at most 65535"},
+	} {
+		s, err := cgiSettingsFrom(envOf(c.vars...))
+		switch {
+		case c.error != "" && (err == nil || err.Error() != c.error):
+			t.Errorf("%.40q: error %v, want %q", c.vars, err, c.error)
+		case c.error == "" && err != nil:
+			t.Errorf("%q: %v", c.vars, err)
+		case c.error == "" && s.contentLength != c.want:
+			t.Errorf("%q: content length %d, want %d", c.vars, s.contentLength, c.want)
+		}
+	}
+}
+
+func TestContentReader(t *testing.T) {
+	var cut atomic.Bool
+	b, err := io.ReadAll(&contentReader{r: strings.NewReader("hello world"), want: 5, short: &cut})
+	if string(b) != "hello" || err != nil || cut.Load() {
+		t.Errorf("longer stdin: %q, %v, cut %v", b, err, cut.Load())
+	}
+	b, err = io.ReadAll(&contentReader{r: strings.NewReader("hey"), want: 5, short: &cut})
+	var short *shortBodyError
+	if string(b) != "hey" || !errors.As(err, &short) || short.got != 3 || !cut.Load() {
+		t.Errorf("shorter stdin: %q, %v, cut %v", b, err, cut.Load())
+	}
+}
+
+// cgiServer serves h on 127.0.0.1 for the test and returns its address.
+func cgiServer(t *testing.T, h fcgiwire.HandlerFunc) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fcgiwire.Server{Handler: h}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return l.Addr().String()
+}
+
+// runCGI runs the command line args in-process with vars as the
+// environment and returns the exit code, stdout and stderr.
+func runCGI(ctx context.Context, args []string, stdin string, vars ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	env := envOf(vars...)
+	env.Stdin, env.Stdout, env.Stderr = strings.NewReader(stdin), &out, &errOut
+	code := RunEnv(ctx, env, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestCGIFCGIRun(t *testing.T) {
+	addr := cgiServer(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		body, _ := io.ReadAll(r.Stdin)
+		io.WriteString(w.Stdout(), "Content-Type: text/plain\r\n\r\n"+r.Param("SAY")+string(body))
+		io.WriteString(w.Stderr(), r.Param("WARN"))
+		switch r.Param("END") {
+		case "status":
+			w.SetAppStatus(7)
+		case "big":
+			w.SetAppStatus(300)
+		case "wait":
+			<-ctx.Done()
+		}
+	})
+	// The same request three ways: as cgi-fcgi (argv[0]), as the
+	// subcommand, and as the subcommand after a global flag.
+	for _, argv := range [][]string{
+		{"/usr/local/bin/cgi-fcgi", "-bind", "-connect", addr},
+		{"fcgicli", "cgi-fcgi", "-bind", "-connect", addr},
+		{"fcgicli", "--color", "never", "cgi-fcgi", "-connect", addr, "-bind"},
+	} {
+		code, out, errOut := runCGI(context.Background(), argv, "body!", "SAY=hi ", "WARN=careful\n", "END=status", "CONTENT_LENGTH=5")
+		if code != 7 || out != "Content-Type: text/plain\r\n\r\nhi body!" || errOut != "careful\n" {
+			t.Errorf("%q: %d, %q, %q", argv, code, out, errOut)
+		}
+	}
+	argv := []string{"cgi-fcgi", "-bind", "-connect", addr}
+
+	// An app status past 255 does not wrap to a success; the message goes
+	// on a line of its own after the application's unfinished stderr line.
+	code, _, errOut := runCGI(context.Background(), argv, "", "WARN=no newline", "END=big")
+	if code != 255 || errOut != "no newline\nfcgicli: the application ended with app status 300, which exits as 255\n" {
+		t.Errorf("app status 300: %d, %q", code, errOut)
+	}
+
+	// Stdin shorter than CONTENT_LENGTH: 1, and nothing of the aborted request.
+	code, out, errOut := runCGI(context.Background(), argv, "abc", "SAY=x", "CONTENT_LENGTH=9")
+	if code != 1 || out != "" || errOut != "fcgicli: CONTENT_LENGTH is 9 but stdin ended after 3 bytes\n" {
+		t.Errorf("short stdin: %d, %q, %q", code, out, errOut)
+	}
+
+	// Interrupted: 130, after FCGI_ABORT_REQUEST.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	ctx, stop := context.WithCancel(ctx)
+	time.AfterFunc(50*time.Millisecond, stop)
+	code, _, errOut = runCGI(ctx, argv, "", "END=wait")
+	if code != ExitInterrupted || errOut != "fcgicli: interrupted\n" {
+		t.Errorf("interrupted: %d, %q", code, errOut)
+	}
+
+	// FCGI_TIMEOUT: 124.
+	start := time.Now()
+	code, _, errOut = runCGI(context.Background(), argv, "", "END=wait", "FCGI_TIMEOUT=100ms")
+	if code != 124 || errOut != "fcgicli: timed out after 100ms (FCGI_TIMEOUT)\n" || time.Since(start) > 2*time.Second {
+		t.Errorf("FCGI_TIMEOUT: %d, %q after %s", code, errOut, time.Since(start))
+	}
+
+	// A socket path that does not fit in sun_path: cgi-fcgi's message and 232.
+	long := "/tmp/" + strings.Repeat("s", 103)
+	code, _, errOut = runCGI(context.Background(), []string{"cgi-fcgi", "-bind", "-connect", long}, "")
+	if code != 232 || errOut != "Listening socket's path name is too long.\n" {
+		t.Errorf("path of %d bytes: %d, %q", len(long), code, errOut)
+	}
+	code, _, errOut = runCGI(context.Background(), []string{"cgi-fcgi", "-bind", "-connect", long[:107]}, "")
+	if code != 2 || errOut != "Could not connect to "+long[:107]+"\n" {
+		t.Errorf("path of 107 bytes: %d, %q", code, errOut)
+	}
+}
+
+func TestInstallCGIFCGI(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "fcgicli")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	env := &Env{Stdout: &out}
+
+	// fcgicli installed under the name cgi-fcgi (a hard link): nothing to do.
+	bin := filepath.Join(dir, "bin")
+	os.Mkdir(bin, 0o755)
+	if err := os.Link(exe, filepath.Join(bin, "cgi-fcgi")); err != nil {
+		t.Fatal(err)
+	}
+	if err := runInstallCGIFCGI(&installOptions{dir: bin, exe: exe, force: true}, env); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(filepath.Join(bin, "cgi-fcgi")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the hard link was replaced: %v", err)
+	}
+	if want := filepath.Join(bin, "cgi-fcgi") + " already runs " + exe + "\n"; out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
+	}
+
+	// A relative executable path becomes absolute in the link.
+	out.Reset()
+	t.Chdir(dir)
+	other := filepath.Join(dir, "other")
+	os.Mkdir(other, 0o755)
+	if err := runInstallCGIFCGI(&installOptions{dir: "other", exe: "fcgicli"}, env); err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(filepath.Join(other, "cgi-fcgi")); err != nil || target != exe {
+		t.Errorf("link target %q, %v; want %q", target, err, exe)
+	}
+
+	// A directory that cannot be written: 1, with the reason.
+	if os.Geteuid() == 0 {
+		t.Skip("root writes anywhere")
+	}
+	ro := filepath.Join(dir, "ro")
+	os.Mkdir(ro, 0o555)
+	err := runInstallCGIFCGI(&installOptions{dir: ro, exe: exe}, env)
+	code, msg := exitCode(err)
+	if code != ExitCheckFailed || msg != "cannot create "+filepath.Join(ro, "cgi-fcgi")+": permission denied" {
+		t.Errorf("read-only dir: %d, %q", code, msg)
+	}
+}
