@@ -304,72 +304,71 @@ func errnoOf(err error) (int, bool) {
 	return 0, false
 }
 
+// cgiExit is how the mode ends: an exit code and at most one line on
+// stderr, either cgi-fcgi's own words (plain) or a "fcgicli: " message.
+type cgiExit struct {
+	code  int
+	line  string
+	plain bool
+}
+
+func cgiFail(code int, format string, a ...any) *cgiExit {
+	return &cgiExit{code: code, line: fmt.Sprintf(format, a...)}
+}
+
 // runCGIFCGI runs the cgi-fcgi mode with args (the arguments after the
 // program name) and returns the exit code.
 func runCGIFCGI(ctx context.Context, env *Env, args []string) int {
-	say := func(line string) {
+	x := cgiFCGI(ctx, env, args)
+	if x.line != "" {
 		if lt, ok := env.Stderr.(*lineTracker); ok && !lt.atStart {
+			// The application's stderr ended mid-line.
 			fmt.Fprintln(lt)
 		}
-		fmt.Fprintln(env.Stderr, line)
+		if !x.plain {
+			x.line = "fcgicli: " + x.line
+		}
+		fmt.Fprintln(env.Stderr, x.line)
 	}
-	fail := func(code int, format string, a ...any) int {
-		say("fcgicli: " + fmt.Sprintf(format, a...))
-		return code
-	}
+	return x.code
+}
 
+func cgiFCGI(ctx context.Context, env *Env, args []string) *cgiExit {
 	a, problems := parseCGIArgs(args)
 	switch {
 	case a.commandFile:
-		return fail(cgiExitUsage, "cgi-fcgi -f is not supported: give -bind -connect ADDR on the command line")
+		return cgiFail(cgiExitUsage, "cgi-fcgi -f is not supported: give -bind -connect ADDR on the command line")
 	case len(problems) > 0:
-		fmt.Fprint(env.Stderr, strings.Join(problems, "\n")+"\n"+cgiUsage)
-		return cgiExitUsage
+		problems = append(problems, strings.TrimSuffix(cgiUsage, "\n"))
+		return &cgiExit{code: cgiExitUsage, line: strings.Join(problems, "\n"), plain: true}
 	case a.start:
-		return fail(cgiExitUsage, "cgi-fcgi -start is not supported: fcgicli does not start applications; start it yourself and use -bind -connect ADDR")
+		return cgiFail(cgiExitUsage, "cgi-fcgi -start is not supported: fcgicli does not start applications; start it yourself and use -bind -connect ADDR")
 	case !a.bind:
-		return fail(cgiExitUsage, "cgi-fcgi without -bind starts %s when nothing answers on %s, which fcgicli does not do: start it yourself and use -bind -connect ADDR", a.appPath, a.connect)
+		return cgiFail(cgiExitUsage, "cgi-fcgi without -bind starts %s when nothing answers on %s, which fcgicli does not do: start it yourself and use -bind -connect ADDR", a.appPath, a.connect)
 	}
-
 	s, err := cgiSettingsFrom(env)
 	if err != nil {
-		return fail(cgiExitUsage, "%v", err)
+		return cgiFail(cgiExitUsage, "%v", err)
 	}
 	if s.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	// ctxFail reports a deadline or an interrupt, whichever ended ctx.
-	ctxFail := func() int {
+	// ctxExit reports a deadline or an interrupt, whichever ended ctx.
+	ctxExit := func() *cgiExit {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fail(cgiExitTimeout, "timed out after %s (FCGI_TIMEOUT)", s.timeout)
+			return cgiFail(cgiExitTimeout, "timed out after %s (FCGI_TIMEOUT)", s.timeout)
 		}
-		return fail(ExitInterrupted, "interrupted")
+		return cgiFail(ExitInterrupted, "interrupted")
 	}
 
-	addr := cgiAddr(a.connect)
-	if addr.Network == "unix" && len(addr.Address) > unixPathMax {
-		say("Listening socket's path name is too long.")
-		return cgiExitUnknownHost
-	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, addr.Network, addr.Address)
-	if err != nil {
-		var dnsErr *net.DNSError
-		switch {
-		case ctx.Err() != nil:
-			return ctxFail()
-		case errors.As(err, &dnsErr):
-			host, _, _ := strings.Cut(a.connect, ":")
-			say("Unknown host: " + host)
-			return cgiExitUnknownHost
+	nc, x := cgiDial(ctx, a.connect)
+	if x != nil {
+		if ctx.Err() != nil {
+			return ctxExit()
 		}
-		say("Could not connect to " + a.connect)
-		if code, ok := errnoOf(err); ok {
-			return code
-		}
-		return fail(cgiExitUsage, "%v", unwrapOp(err))
+		return x
 	}
 	rc := &readErrConn{Conn: nc}
 	conn := fcgiwire.NewConn(rc)
@@ -385,6 +384,40 @@ func runCGIFCGI(ctx context.Context, env *Env, args []string) int {
 		req.Stdin = &contentReader{r: env.Stdin, want: s.contentLength, short: cut}
 	}
 	res, err := conn.Do(ctx, req)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ctxExit()
+	}
+	return cgiOutcome(res, err, rc.err)
+}
+
+// cgiDial connects to ADDR, or says why not in cgi-fcgi's words.
+func cgiDial(ctx context.Context, connect string) (net.Conn, *cgiExit) {
+	addr := cgiAddr(connect)
+	if addr.Network == "unix" && len(addr.Address) > unixPathMax {
+		return nil, &cgiExit{code: cgiExitUnknownHost, line: "Listening socket's path name is too long.", plain: true}
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, addr.Network, addr.Address)
+	if err == nil {
+		return nc, nil
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		host, _, _ := strings.Cut(connect, ":")
+		return nil, &cgiExit{code: cgiExitUnknownHost, line: "Unknown host: " + host, plain: true}
+	}
+	code, ok := errnoOf(err)
+	if !ok {
+		// Not an errno (cgi-fcgi would exit with a stale one): say what.
+		return nil, cgiFail(cgiExitUsage, "could not connect to %s: %v", connect, unwrapOp(err))
+	}
+	return nil, &cgiExit{code: code, line: "Could not connect to " + connect, plain: true}
+}
+
+// cgiOutcome is the exit of a request that ran: the app status, or the
+// code cgi-fcgi gives for its failure. readErr is the connection's first
+// read error.
+func cgiOutcome(res *fcgiwire.Result, err, readErr error) *cgiExit {
 	var (
 		short *shortBodyError
 		local *fcgiwire.LocalError
@@ -392,30 +425,29 @@ func runCGIFCGI(ctx context.Context, env *Env, args []string) int {
 	switch {
 	case err == nil && res.ProtocolStatus != fcgiwire.RequestComplete:
 		// cgi-fcgi's answer to any refusal, OVERLOADED included.
-		return fail(cgiExitProtocol, "the application refused the request: %s", res.ProtocolStatus)
+		return cgiFail(cgiExitProtocol, "the application refused the request: %s", res.ProtocolStatus)
 	case err == nil && res.AppStatus > cgiMaxAppStatus:
-		return fail(cgiMaxAppStatus, "the application ended with app status %d, which exits as %d", res.AppStatus, cgiMaxAppStatus)
+		return cgiFail(cgiMaxAppStatus, "the application ended with app status %d, which exits as %d", res.AppStatus, cgiMaxAppStatus)
 	case err == nil:
-		return int(res.AppStatus)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return ctxFail()
+		// Silent, as a CGI program's exit status would be.
+		return &cgiExit{code: int(res.AppStatus)}
 	case errors.As(err, &short):
-		return fail(cgiExitUsage, "%v", short)
+		return cgiFail(cgiExitUsage, "%v", short)
 	case errors.As(err, &local):
 		code, ok := errnoOf(local)
 		if !ok {
 			code = cgiExitUsage
 		}
-		return fail(code, "%v", local)
+		return cgiFail(code, "%v", local)
 	case errors.Is(err, fcgiwire.ErrBadVersion):
-		return fail(cgiExitVersion, "%v", err)
+		return cgiFail(cgiExitVersion, "%v", err)
 	}
 	// A reset exits with its errno, as cgi-fcgi does; a clean close
 	// before FCGI_END_REQUEST, or malformed records, with 253.
-	if code, ok := errnoOf(rc.err); ok {
-		return fail(code, "%v", err)
+	if code, ok := errnoOf(readErr); ok {
+		return cgiFail(code, "%v", err)
 	}
-	return fail(cgiExitProtocol, "%v", err)
+	return cgiFail(cgiExitProtocol, "%v", err)
 }
 
 func installCGIFCGICommand(env *Env) *cli.Command {
