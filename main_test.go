@@ -25,6 +25,13 @@ import (
 // TestMain lets the test binary run as the fcgicli command inside the
 // scripts, and stops the shared php-fpm when the tests are done.
 func TestMain(m *testing.M) {
+	// Run through a link named cgi-fcgi (made by install-cgi-fcgi), be
+	// fcgicli, which then runs its cgi-fcgi mode. cgi-fcgi is not in the
+	// map below: testscript would put a copy of this binary by that name
+	// first in $PATH, hiding the real cgi-fcgi the scripts compare with.
+	if filepath.Base(os.Args[0]) == "cgi-fcgi" {
+		main()
+	}
 	testscript.Main(stopFPMAfter{m}, map[string]func(){
 		"fcgicli": main,
 	})
@@ -74,6 +81,7 @@ func TestScripts(t *testing.T) {
 			"gofcgi":     cmdGoFCGI,
 			"hostile":    cmdHostile,
 			"refused":    cmdRefused,
+			"rstserve":   cmdRstServe,
 			"phpfpm":     cmdPHPFPM,
 			"genfile":    cmdGenfile,
 			"genparams":  cmdGenparams,
@@ -162,6 +170,48 @@ func cmdRefused(ts *testscript.TestScript, neg bool, args []string) {
 	addr := l.Addr().String()
 	l.Close()
 	ts.Setenv(args[0], addr)
+}
+
+// rstserve VAR: start a server on 127.0.0.1 that reads each request up to
+// its empty FCGI_STDIN record, answers part of a response (a STDOUT record,
+// no END_REQUEST) and resets the connection; set VAR to its address.
+func cmdRstServe(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: rstserve VAR")
+	}
+	l := listenLoopback(ts, "tcp", "127.0.0.1:0")
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				br := bufio.NewReader(c)
+				for {
+					h, err := br.Peek(8)
+					if err != nil {
+						return
+					}
+					typ, content := h[1], int(h[4])<<8|int(h[5])
+					if _, err := br.Discard(8 + content + int(h[6])); err != nil {
+						return
+					}
+					if typ == 5 && content == 0 { // the request's last record
+						break
+					}
+				}
+				if _, err := c.Write(record(6, 1, []byte(hostileBody), 0)); err != nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond) // let the record leave before the reset
+				c.(*net.TCPConn).SetLinger(0)
+			}()
+		}
+	}()
+	ts.Setenv(args[0], l.Addr().String())
 }
 
 // genfile FILE SIZE: write SIZE deterministic bytes (all 256 values) to FILE.
