@@ -60,8 +60,10 @@ type Conn struct {
 	AbortGrace time.Duration
 
 	wmu      sync.Mutex
-	wStopped bool // no more records may be written for the current request
-	wFailed  bool // a write failed part way: the stream is unusable
+	wStopped bool        // no more records may be written for the current request
+	wFailed  bool        // a write failed part way: the stream is unusable
+	wSentAll bool        // the current request's last record is flushed
+	wBodyErr *LocalError // the request body could not be read (set before the abort)
 
 	broken error // set when the connection cannot carry another request
 }
@@ -119,6 +121,8 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 	c.wmu.Lock()
 	startW := c.w.Offset()
 	c.wStopped = false
+	c.wSentAll = false
+	c.wBodyErr = nil
 	c.wmu.Unlock()
 
 	var flags uint8
@@ -158,13 +162,24 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 		writerFinished = true
 	default:
 		c.wmu.Lock()
-		c.wStopped = true
+		sentAll := c.wSentAll
+		if !sentAll {
+			c.wStopped = true
+		}
 		c.wmu.Unlock()
-		_ = c.nc.SetWriteDeadline(time.Now())
+		if sentAll {
+			// The last record is out and the writer is only returning:
+			// the application may answer before it has.
+			<-writerDone
+			writerFinished = true
+		} else {
+			_ = c.nc.SetWriteDeadline(time.Now())
+		}
 	}
 	c.wmu.Lock()
 	res.BytesSent = c.w.Offset() - startW
 	failed := c.wFailed
+	bodyErr := c.wBodyErr
 	c.wmu.Unlock()
 	res.BytesReceived = c.r.Offset() - startR
 
@@ -173,6 +188,10 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 		werr = <-writeErr
 	}
 	var local *LocalError
+	if !errors.As(werr, &local) {
+		// The writer may still be returning from its abort.
+		local = bodyErr
+	}
 	switch {
 	case aborted && ctx.Err() != nil:
 		// The deadline or cancellation wins over what the read saw.
@@ -181,10 +200,10 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 		} else if _, isLocal := errors.AsType[*LocalError](err); !isLocal {
 			err = ctx.Err()
 		}
-	case errors.As(werr, &local):
+	case local != nil:
 		// The body could not be read: that is the cause, whatever the
 		// application did with the aborted request.
-		err = werr
+		err = local
 	}
 	if err != nil || aborted || failed || !writerFinished || !req.KeepConn {
 		c.broken = ErrConnBroken
@@ -212,11 +231,12 @@ func (c *Conn) send(id uint16, br BeginRequest, params [][]byte, req *Request) e
 	if err != nil {
 		return err
 	}
-	if err := c.sendStream(id, TypeStdin, req.Stdin); err != nil {
+	data := req.Data != nil || br.Role == RoleFilter
+	if err := c.sendStream(id, TypeStdin, req.Stdin, !data); err != nil {
 		return err
 	}
-	if req.Data != nil || br.Role == RoleFilter {
-		return c.sendStream(id, TypeData, req.Data)
+	if data {
+		return c.sendStream(id, TypeData, req.Data, true)
 	}
 	return nil
 }
@@ -240,7 +260,9 @@ func (c *Conn) locked(f func() error) error {
 	return err
 }
 
-func (c *Conn) sendStream(id uint16, t RecordType, src io.Reader) error {
+// sendStream sends src as a stream of type t and closes it; last says it
+// is the request's final stream.
+func (c *Conn) sendStream(id uint16, t RecordType, src io.Reader, last bool) error {
 	if src != nil {
 		buf := make([]byte, MaxContent)
 		for {
@@ -255,12 +277,24 @@ func (c *Conn) sendStream(id uint16, t RecordType, src io.Reader) error {
 			}
 			if rerr != nil {
 				lerr := &LocalError{Op: "read request body", Err: rerr}
+				c.wmu.Lock()
+				c.wBodyErr = lerr
+				c.wmu.Unlock()
 				c.abort(id)
 				return lerr
 			}
 		}
 	}
-	return c.locked(func() error { return c.w.WriteRecord(t, id, nil) })
+	return c.locked(func() error {
+		if err := c.w.WriteRecord(t, id, nil); err != nil {
+			return err
+		}
+		if err := c.w.Flush(); err != nil {
+			return err
+		}
+		c.wSentAll = last
+		return nil
+	})
 }
 
 func (c *Conn) grace() time.Duration {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // DefaultMaxParamsBytes bounds the PARAMS stream a Server accepts for one
@@ -206,9 +207,13 @@ func (c *serverConn) close() {
 	c.closing.Store(true)
 	c.nc.Close()
 	c.mu.Lock()
-	for _, r := range c.reqs {
+	for id, r := range c.reqs {
 		if r.cancel != nil {
 			r.cancel()
+		} else {
+			// Never started, so no handler will free its slot.
+			delete(c.reqs, id)
+			c.srv.active.Add(-1)
 		}
 		closePipes(r, io.ErrUnexpectedEOF)
 	}
@@ -247,6 +252,9 @@ func (c *serverConn) serve() error {
 				return nil
 			}
 			return err
+		}
+		if c.closing.Load() {
+			continue // draining after the last response
 		}
 		h := rec.Header
 		off := c.r.Offset() - int64(h.Len())
@@ -386,8 +394,7 @@ func (c *serverConn) begin(rec Record, off int64) error {
 			return err
 		}
 		if !br.KeepConn() && !busy {
-			c.closing.Store(true)
-			c.nc.Close()
+			c.closeAfterResponse()
 		}
 		return nil
 	}
@@ -445,7 +452,6 @@ func (c *serverConn) start(r *serverReq, off int64) error {
 
 func (c *serverConn) run(ctx context.Context, r *serverReq, stdinR, dataR *io.PipeReader) {
 	defer c.srv.inflight.Done()
-	defer c.srv.active.Add(-1)
 	w := &ResponseWriter{c: c, id: r.req.ID}
 	w.stdout.init(w, TypeStdout)
 	w.stderr.init(w, TypeStderr)
@@ -462,13 +468,37 @@ func (c *serverConn) run(ctx context.Context, r *serverReq, stdinR, dataR *io.Pi
 	c.mu.Lock()
 	delete(c.reqs, r.req.ID)
 	c.mu.Unlock()
+	// Free the slot before END_REQUEST: the client may send its next
+	// request as soon as it reads it.
+	c.srv.active.Add(-1)
 	if err == nil {
 		err = c.endRequest(r.req.ID, w.appStatus, RequestComplete)
 	}
-	if err != nil || !r.req.KeepConn() {
+	if err != nil {
 		c.closing.Store(true)
 		c.nc.Close()
+	} else if !r.req.KeepConn() {
+		c.closeAfterResponse()
 	}
+}
+
+// lingerTimeout bounds how long a connection whose last response is sent
+// goes on draining the client's input before it is closed.
+const lingerTimeout = 5 * time.Second
+
+// closeAfterResponse ends a connection whose last response is written. It
+// sends FIN at once, then lets serve read and discard what the client is
+// still sending until the client closes or lingerTimeout passes. Closing
+// with input unread would make the kernel reset the connection and drop
+// response bytes it has not sent yet.
+func (c *serverConn) closeAfterResponse() {
+	c.closing.Store(true)
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		c.nc.Close()
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
 }
 
 var errHandlerDone = errors.New("handler returned")

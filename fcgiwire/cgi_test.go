@@ -1,0 +1,315 @@
+package fcgiwire
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// parseCGI feeds in to a ResponseParser in chunks of size chunk (0: one
+// write), then closes it. It returns the parser, the body bytes, and the
+// number of OnHeaders calls.
+func parseCGI(t *testing.T, in []byte, chunk, maxHeader int) (*ResponseParser, []byte, int) {
+	t.Helper()
+	var body bytes.Buffer
+	calls := 0
+	p := &ResponseParser{Body: &body, MaxHeaderBytes: maxHeader}
+	p.OnHeaders = func(r *CGIResponse) error {
+		calls++
+		if body.Len() != 0 {
+			t.Errorf("OnHeaders called after %d body bytes", body.Len())
+		}
+		if r != &p.Response {
+			t.Errorf("OnHeaders got a copy, not the parser's Response")
+		}
+		return nil
+	}
+	if chunk <= 0 {
+		chunk = len(in) + 1
+	}
+	for rest := in; len(rest) > 0; {
+		k := min(chunk, len(rest))
+		n, err := p.Write(rest[:k])
+		if n != k || err != nil {
+			t.Fatalf("Write(%d bytes) = %d, %v", k, n, err)
+		}
+		rest = rest[k:]
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	return p, body.Bytes(), calls
+}
+
+func TestResponseParser(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		status  int
+		reason  string
+		headers []Pair
+		hbytes  int
+		body    string
+	}{
+		{
+			name:    "LF",
+			in:      "Content-Type: text/html\n\n<p>hi</p>\n",
+			status:  200,
+			headers: []Pair{{"Content-Type", "text/html"}},
+			hbytes:  25,
+			body:    "<p>hi</p>\n",
+		},
+		{
+			name:    "CRLF",
+			in:      "Content-Type: text/plain\r\nX-A: 1\r\n\r\nbody\r\n\r\nmore",
+			status:  200,
+			headers: []Pair{{"Content-Type", "text/plain"}, {"X-A", "1"}},
+			hbytes:  36,
+			body:    "body\r\n\r\nmore",
+		},
+		{
+			name:    "mixed line ends",
+			in:      "A: 1\r\nB: 2\n\r\nrest",
+			status:  200,
+			headers: []Pair{{"A", "1"}, {"B", "2"}},
+			hbytes:  13,
+			body:    "rest",
+		},
+		{
+			name:    "Status with reason",
+			in:      "Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nmissing",
+			status:  404,
+			reason:  "Not Found",
+			headers: []Pair{{"Status", "404 Not Found"}, {"Content-Type", "text/plain"}},
+			hbytes:  51,
+			body:    "missing",
+		},
+		{
+			name:    "Status without reason, any case, extra spaces",
+			in:      "status:   503  \n\n",
+			status:  503,
+			headers: []Pair{{"status", "503"}},
+			hbytes:  17,
+		},
+		{
+			name:    "Status after Location wins over 302",
+			in:      "Location: /x\nStatus: 301 Moved Permanently\n\n",
+			status:  301,
+			reason:  "Moved Permanently",
+			headers: []Pair{{"Location", "/x"}, {"Status", "301 Moved Permanently"}},
+			hbytes:  44,
+		},
+		{
+			name:    "Location only is 302",
+			in:      "location: http://example.com/\r\n\r\n",
+			status:  302,
+			headers: []Pair{{"location", "http://example.com/"}},
+			hbytes:  33,
+		},
+		{
+			name:    "repeated Set-Cookie kept in order",
+			in:      "Set-Cookie: a=1\nContent-Type: text/plain\nSet-Cookie: b=2\nset-cookie: c=3\n\nok",
+			status:  200,
+			headers: []Pair{{"Set-Cookie", "a=1"}, {"Content-Type", "text/plain"}, {"Set-Cookie", "b=2"}, {"set-cookie", "c=3"}},
+			hbytes:  74,
+			body:    "ok",
+		},
+		{
+			name:    "empty value and colon in value",
+			in:      "X-Empty:\nX-Url: http://h:1/p\n\n",
+			status:  200,
+			headers: []Pair{{"X-Empty", ""}, {"X-Url", "http://h:1/p"}},
+			hbytes:  30,
+		},
+		{
+			name:   "no headers at all",
+			in:     "\r\nbody",
+			status: 200,
+			hbytes: 2,
+			body:   "body",
+		},
+		{
+			name:    "binary body",
+			in:      "A: b\n\n\x00\xff\r\n\n\x00",
+			status:  200,
+			headers: []Pair{{"A", "b"}},
+			hbytes:  6,
+			body:    "\x00\xff\r\n\n\x00",
+		},
+	}
+	for _, tt := range tests {
+		for _, chunk := range []int{0, 1, 2, 3, 7} {
+			p, body, calls := parseCGI(t, []byte(tt.in), chunk, 0)
+			if p.Err != nil || !p.Done {
+				t.Errorf("%s/chunk %d: Done %v, Err %v", tt.name, chunk, p.Done, p.Err)
+				continue
+			}
+			want := CGIResponse{Status: tt.status, Reason: tt.reason, Headers: tt.headers, HeaderBytes: tt.hbytes}
+			if !reflect.DeepEqual(p.Response, want) {
+				t.Errorf("%s/chunk %d: Response = %+v, want %+v", tt.name, chunk, p.Response, want)
+			}
+			if string(body) != tt.body {
+				t.Errorf("%s/chunk %d: body = %q, want %q", tt.name, chunk, body, tt.body)
+			}
+			if calls != 1 {
+				t.Errorf("%s/chunk %d: OnHeaders called %d times", tt.name, chunk, calls)
+			}
+			if tt.in[:tt.hbytes]+string(body) != tt.in {
+				t.Errorf("%s: header bytes and body do not add up to the input", tt.name)
+			}
+		}
+	}
+}
+
+func TestResponseParserHeaderLookup(t *testing.T) {
+	p, _, _ := parseCGI(t, []byte("Set-Cookie: a\nContent-Type: x\nset-cookie: b\n\n"), 0, 0)
+	if v, ok := p.Response.Header("SET-COOKIE"); !ok || v != "a" {
+		t.Errorf("Header(SET-COOKIE) = %q, %v; want the first one", v, ok)
+	}
+	if v, ok := p.Response.Header("X-None"); ok || v != "" {
+		t.Errorf("Header(X-None) = %q, %v", v, ok)
+	}
+}
+
+func TestResponseParserBodyByteForByte(t *testing.T) {
+	body := make([]byte, 3000)
+	for i := range body {
+		body[i] = byte(i * 31)
+	}
+	in := cat("Status: 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n", body)
+	p, got, calls := parseCGI(t, in, 1, 0)
+	if p.Err != nil || !p.Done || calls != 1 {
+		t.Fatalf("Done %v, Err %v, OnHeaders calls %d", p.Done, p.Err, calls)
+	}
+	if !bytes.Equal(got, body) {
+		t.Errorf("body differs: %d bytes, want %d", len(got), len(body))
+	}
+	// Writes after the header block go straight to Body.
+	var out bytes.Buffer
+	p2 := &ResponseParser{Body: &out}
+	for _, b := range in {
+		if _, err := p2.Write([]byte{b}); err != nil {
+			t.Fatal(err)
+		}
+		if !p2.Done && out.Len() != 0 {
+			t.Fatal("body bytes before the header block ended")
+		}
+	}
+	if !bytes.Equal(out.Bytes(), body) {
+		t.Errorf("body differs without OnHeaders")
+	}
+}
+
+func TestResponseParserOnHeadersError(t *testing.T) {
+	errStop := errors.New("stop")
+	var out bytes.Buffer
+	calls := 0
+	p := &ResponseParser{Body: &out, OnHeaders: func(*CGIResponse) error { calls++; return errStop }}
+	n, err := p.Write([]byte("A: 1\n\nbody"))
+	if n != 10 || err != errStop {
+		t.Errorf("Write = %d, %v; want 10, the OnHeaders error", n, err)
+	}
+	if _, err := p.Write([]byte("more")); err != nil || calls != 1 {
+		t.Errorf("second Write: %v, OnHeaders calls %d", err, calls)
+	}
+}
+
+func TestResponseParserNilBody(t *testing.T) {
+	p := &ResponseParser{}
+	if n, err := p.Write([]byte("A: 1\n\nbody")); n != 10 || err != nil {
+		t.Errorf("Write = %d, %v", n, err)
+	}
+	if !p.Done || p.Response.Status != 200 {
+		t.Errorf("Done %v, Status %d", p.Done, p.Response.Status)
+	}
+}
+
+func TestResponseParserMalformed(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	tests := []struct {
+		name      string
+		in        string
+		maxHeader int
+		err       string // the text after "malformed CGI response header"
+	}{
+		{"no colon", "Content-Type text/html\n\nbody", 0, ` at byte 0 of stdout: line "Content-Type text/html" has no colon`},
+		{"no colon on a later line", "A: 1\r\nbroken\r\n\r\n", 0, ` at byte 6 of stdout: line "broken" has no colon`},
+		{"empty name", ": v\n\n", 0, ` at byte 0 of stdout: bad header name ""`},
+		{"space in name", "Content Type: x\n\n", 0, ` at byte 0 of stdout: bad header name "Content Type"`},
+		{"folded line", "A: 1\n continued\n\n", 0, ` at byte 5 of stdout: line " continued" has no colon`},
+		{"leading space in name", "A: 1\n X: y\n\n", 0, ` at byte 5 of stdout: bad header name " X"`},
+		{"Status not a number", "Status: abc\n\n", 0, ` at byte 0 of stdout: bad Status header "abc"`},
+		{"Status two digits", "Status: 20\n\n", 0, ` at byte 0 of stdout: bad Status header "20"`},
+		{"Status four digits", "Status: 2000 OK\n\n", 0, ` at byte 0 of stdout: bad Status header "2000 OK"`},
+		{"Status below 100", "Status: 099\n\n", 0, ` at byte 0 of stdout: bad Status header "099"`},
+		{"Status signed", "Status: +20\n\n", 0, ` at byte 0 of stdout: bad Status header "+20"`},
+		{"Status empty", "X: 1\nStatus:\n\nbody", 0, ` at byte 5 of stdout: bad Status header ""`},
+		{"long line is truncated in the message", long + "\n\n", 0, ` at byte 0 of stdout: line "` + long[:40] + `..." has no colon`},
+		{"unterminated at Close", "Content-Type: text/html\r\n", 0, ` at byte 25 of stdout: stream ended before the blank line that ends the headers`},
+		{"unterminated partial line at Close", "A: 1\nB: 2", 0, ` at byte 9 of stdout: stream ended before the blank line that ends the headers`},
+		{"empty response", "", 0, `: empty response`},
+		{"header block over MaxHeaderBytes", "A: 1\nB: " + long + "\n\nbody", 64, ` at byte 5 of stdout: header block exceeds 64 bytes`},
+		{"partial line over MaxHeaderBytes", long + long, 64, ` at byte 0 of stdout: header block exceeds 64 bytes`},
+	}
+	for _, tt := range tests {
+		for _, chunk := range []int{0, 1, 5} {
+			if tt.maxHeader > 0 && chunk == 0 {
+				continue // the limit is checked per write
+			}
+			p, body, calls := parseCGI(t, []byte(tt.in), chunk, tt.maxHeader)
+			if p.Done {
+				t.Errorf("%s/chunk %d: Done", tt.name, chunk)
+			}
+			if !errors.Is(p.Err, ErrCGIHeader) {
+				t.Errorf("%s/chunk %d: Err = %v, want ErrCGIHeader", tt.name, chunk, p.Err)
+				continue
+			}
+			if want := "malformed CGI response header" + tt.err; p.Err.Error() != want {
+				t.Errorf("%s/chunk %d: Err =\n%q, want\n%q", tt.name, chunk, p.Err, want)
+			}
+			if string(body) != tt.in {
+				t.Errorf("%s/chunk %d: body = %q, want every input byte %q", tt.name, chunk, body, tt.in)
+			}
+			if calls != 0 {
+				t.Errorf("%s/chunk %d: OnHeaders called %d times", tt.name, chunk, calls)
+			}
+			if !reflect.DeepEqual(p.Response, CGIResponse{}) {
+				t.Errorf("%s/chunk %d: Response = %+v, want zero", tt.name, chunk, p.Response)
+			}
+		}
+	}
+}
+
+func TestResponseParserWritesAfterFailure(t *testing.T) {
+	var out bytes.Buffer
+	p := &ResponseParser{Body: &out}
+	for _, s := range []string{"bad line\n", "more\n\n", "tail"} {
+		if n, err := p.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "bad line\nmore\n\ntail" || p.Err == nil || p.Done {
+		t.Errorf("body %q, Err %v, Done %v", out.String(), p.Err, p.Done)
+	}
+}
+
+// errWriterAfter fails every Write.
+type errWriterAfter struct{}
+
+func (errWriterAfter) Write([]byte) (int, error) { return 0, errWrite }
+
+func TestResponseParserBodyError(t *testing.T) {
+	p := &ResponseParser{Body: errWriterAfter{}}
+	if _, err := p.Write([]byte("A: 1\n\nbody")); err != errWrite {
+		t.Errorf("Write = %v, want Body's error", err)
+	}
+	p = &ResponseParser{Body: errWriterAfter{}}
+	if _, err := p.Write([]byte("A: 1\n\n")); err != nil {
+		t.Errorf("Write without body bytes = %v", err)
+	}
+}

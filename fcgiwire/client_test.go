@@ -1,0 +1,649 @@
+package fcgiwire
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hostile accepts one connection on 127.0.0.1 and runs serve on it; the
+// connection is closed when serve returns. The test's cleanup waits for
+// the goroutine.
+func hostile(t *testing.T, serve func(nc *net.TCPConn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(testBound))
+		serve(nc.(*net.TCPConn))
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		select {
+		case <-done:
+		case <-time.After(testBound):
+			t.Errorf("hostile server goroutine did not end")
+		}
+	})
+	return l.Addr().String()
+}
+
+// readRequest reads a client's records up to the empty STDIN record (or
+// an ABORT_REQUEST) and returns their headers.
+func readRequest(r *Reader) ([]Header, error) {
+	var hs []Header
+	for range 10000 {
+		rec, err := r.ReadRecord()
+		if err != nil {
+			return hs, err
+		}
+		hs = append(hs, rec.Header)
+		if (rec.Type == TypeStdin && rec.ContentLength == 0) || rec.Type == TypeAbortRequest {
+			return hs, nil
+		}
+	}
+	return hs, errors.New("readRequest: too many records")
+}
+
+// answer returns a hostile server that reads the request, then writes
+// resp and closes.
+func answer(resp []byte) func(nc *net.TCPConn) {
+	return func(nc *net.TCPConn) {
+		if _, err := readRequest(NewReader(nc)); err != nil {
+			return
+		}
+		nc.Write(resp)
+	}
+}
+
+func TestDoHostileServers(t *testing.T) {
+	good := streamRec(TypeStdout, 1, "Status: 200 OK\r\n\r\nhi") // 21 bytes + 3 padding
+	if len(good) != 32 {
+		t.Fatalf("good record is %d bytes", len(good))
+	}
+	tests := []struct {
+		name     string
+		resp     []byte
+		stdout   string
+		sentinel error // nil: no error
+		offset   int64
+		rt       RecordType
+		res      Result // Ended, AppStatus, ProtocolStatus checked
+	}{
+		{
+			name:   "complete response",
+			resp:   cat(good, rec(TypeStdout, 1, "", 0), endRec(1, 0, RequestComplete)),
+			stdout: "Status: 200 OK\r\n\r\nhi",
+			res:    Result{Ended: true},
+		},
+		{
+			name:   "OVERLOADED answer is not an error",
+			resp:   endRec(1, 0, Overloaded),
+			res:    Result{Ended: true, ProtocolStatus: Overloaded},
+			stdout: "",
+		},
+		{
+			name:   "app status and odd padding",
+			resp:   cat(hdr(TypeStdout, 1, 2, 255), "ok", make([]byte, 255), endRec(1, 7, RequestComplete)),
+			stdout: "ok",
+			res:    Result{Ended: true, AppStatus: 7},
+		},
+		{
+			name: "management records mid-response are skipped",
+			resp: cat(
+				streamRec(TypeStdout, 1, "hello"),
+				rec(TypeGetValuesResult, 0, string(EncodePairs([]Pair{{MaxConns, "1"}})), 0),
+				rec(TypeUnknownType, 0, string(UnknownTypeBody(20)), 8),
+				rec(30, 0, "junk", 4),
+				streamRec(TypeStdout, 1, " world"),
+				rec(TypeStdout, 1, "", 0),
+				endRec(1, 0, RequestComplete)),
+			stdout: "hello world",
+			res:    Result{Ended: true},
+		},
+		{
+			name:     "wrong request id",
+			resp:     cat(good, streamRec(TypeStdout, 2, "other"), endRec(1, 0, RequestComplete)),
+			stdout:   "Status: 200 OK\r\n\r\nhi",
+			sentinel: ErrRequestID,
+			offset:   32,
+			rt:       TypeStdout,
+		},
+		{
+			name:     "END_REQUEST for another id",
+			resp:     endRec(9, 0, RequestComplete),
+			sentinel: ErrRequestID,
+			offset:   0,
+			rt:       TypeEndRequest,
+		},
+		{
+			name:     "stream record with id 0",
+			resp:     cat(good, streamRec(TypeStdout, 0, "x")),
+			stdout:   "Status: 200 OK\r\n\r\nhi",
+			sentinel: ErrRequestID,
+			offset:   32,
+			rt:       TypeStdout,
+		},
+		{
+			name:     "close before END_REQUEST",
+			resp:     cat(good, streamRec(TypeStdout, 1, "partial")),
+			stdout:   "Status: 200 OK\r\n\r\nhipartial",
+			sentinel: ErrNoEndRequest,
+			offset:   48,
+		},
+		{
+			name:     "close after the empty STDOUT",
+			resp:     cat(good, rec(TypeStdout, 1, "", 0)),
+			stdout:   "Status: 200 OK\r\n\r\nhi",
+			sentinel: ErrNoEndRequest,
+			offset:   40,
+		},
+		{
+			name:     "close without a byte",
+			resp:     nil,
+			sentinel: ErrNoEndRequest,
+			offset:   0,
+		},
+		{
+			name:     "version 2",
+			resp:     cat(good, []byte{2, 6, 0, 1, 0, 1, 7, 0}, "x", make([]byte, 7), endRec(1, 0, RequestComplete)),
+			stdout:   "Status: 200 OK\r\n\r\nhi",
+			sentinel: ErrBadVersion,
+			offset:   32,
+			rt:       TypeStdout,
+		},
+		{
+			name:     "version 0 first",
+			resp:     []byte{0, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+			sentinel: ErrBadVersion,
+			offset:   0,
+			rt:       TypeEndRequest,
+		},
+		{
+			name:     "END_REQUEST body of 4 bytes",
+			resp:     cat(good, rec(TypeEndRequest, 1, "\x00\x00\x00\x00", 4)),
+			stdout:   "Status: 200 OK\r\n\r\nhi",
+			sentinel: ErrBadBody,
+			offset:   32,
+			rt:       TypeEndRequest,
+		},
+		{
+			name:     "END_REQUEST body of 16 bytes",
+			resp:     rec(TypeEndRequest, 1, strings.Repeat("\x00", 16), 0),
+			sentinel: ErrBadBody,
+			offset:   0,
+			rt:       TypeEndRequest,
+		},
+		{
+			name:     "truncated header",
+			resp:     cat(good, []byte{1, 6, 0}),
+			stdout:   "Status: 200 OK\r\n\r\nhi",
+			sentinel: ErrTruncated,
+			offset:   32,
+		},
+		{
+			name:     "truncated body",
+			resp:     cat(good, hdr(TypeStdout, 1, 100, 4), "only this"),
+			stdout:   "Status: 200 OK\r\n\r\nhi",
+			sentinel: ErrTruncated,
+			offset:   32,
+			rt:       TypeStdout,
+		},
+		{
+			name:     "STDIN sent to a client",
+			resp:     streamRec(TypeStdin, 1, "x"),
+			sentinel: ErrUnexpectedType,
+			offset:   0,
+			rt:       TypeStdin,
+		},
+		{
+			name:     "BEGIN_REQUEST sent to a client",
+			resp:     beginRec(1, RoleResponder, 0),
+			sentinel: ErrUnexpectedType,
+			offset:   0,
+			rt:       TypeBeginRequest,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			addr := hostile(t, answer(tt.resp))
+			c := dialConn(t, "tcp", addr)
+			var stdout, stderr bytes.Buffer
+			res, err := c.Do(context.Background(), &Request{
+				Params: []Pair{{"A", "1"}}, Stdin: strings.NewReader("body"), Stdout: &stdout, Stderr: &stderr, KeepConn: true,
+			})
+			if stdout.String() != tt.stdout {
+				t.Errorf("stdout = %q, want %q", stdout.String(), tt.stdout)
+			}
+			if res == nil {
+				t.Fatal("nil Result")
+			}
+			if tt.sentinel == nil {
+				if err != nil {
+					t.Fatalf("Do error %v", err)
+				}
+				if res.Ended != tt.res.Ended || res.AppStatus != tt.res.AppStatus || res.ProtocolStatus != tt.res.ProtocolStatus {
+					t.Errorf("Result = %+v, want %+v", res, tt.res)
+				}
+				if res.BytesReceived != int64(len(tt.resp)) {
+					t.Errorf("BytesReceived = %d, want %d", res.BytesReceived, len(tt.resp))
+				}
+				return
+			}
+			if !errors.Is(err, tt.sentinel) {
+				t.Fatalf("Do error %v, want %v", err, tt.sentinel)
+			}
+			var pe *ProtocolError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %T is not a *ProtocolError", err)
+			}
+			if pe.Offset != tt.offset || pe.RecordType != tt.rt {
+				t.Errorf("ProtocolError at %d (%v), want %d (%v): %v", pe.Offset, pe.RecordType, tt.offset, tt.rt, err)
+			}
+			if res.Ended {
+				t.Errorf("Result.Ended after %v", err)
+			}
+			if c.Reusable() {
+				t.Errorf("Conn reusable after %v", err)
+			}
+			if _, err2 := c.Do(context.Background(), &Request{}); !errors.Is(err2, ErrConnBroken) {
+				t.Errorf("next Do = %v, want ErrConnBroken", err2)
+			}
+		})
+	}
+}
+
+func TestDoOneBytePerWrite(t *testing.T) {
+	body := strings.Repeat("0123456789", 30)
+	resp := cat(
+		streamRec(TypeStdout, 5, "Content-Type: text/plain\r\n\r\n"),
+		streamRec(TypeStderr, 5, "warning"),
+		streamRec(TypeStdout, 5, body),
+		rec(TypeGetValuesResult, 0, "", 8),
+		rec(TypeStdout, 5, "", 0),
+		rec(TypeStderr, 5, "", 0),
+		endRec(5, 3, RequestComplete),
+	)
+	addr := hostile(t, func(nc *net.TCPConn) {
+		if _, err := readRequest(NewReader(nc)); err != nil {
+			return
+		}
+		nc.SetNoDelay(true)
+		for i := range resp {
+			if _, err := nc.Write(resp[i : i+1]); err != nil {
+				return
+			}
+		}
+	})
+	c := dialConn(t, "tcp", addr)
+	var stdout, stderr bytes.Buffer
+	res, err := c.Do(context.Background(), &Request{ID: 5, Stdout: &stdout, Stderr: &stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Content-Type: text/plain\r\n\r\n" + body; stdout.String() != want {
+		t.Errorf("stdout = %q, want %q", stdout.String(), want)
+	}
+	if stderr.String() != "warning" {
+		t.Errorf("stderr = %q", stderr.String())
+	}
+	if !res.Ended || res.AppStatus != 3 || res.BytesReceived != int64(len(resp)) {
+		t.Errorf("Result = %+v", res)
+	}
+}
+
+func TestDoRequestBytes(t *testing.T) {
+	// What a client sends, exactly.
+	got := make(chan []byte, 1)
+	resp := endRec(0x0102, 0, RequestComplete)
+	addr := hostile(t, func(nc *net.TCPConn) {
+		var buf bytes.Buffer
+		if _, err := readRequest(NewReader(io.TeeReader(nc, &buf))); err != nil {
+			return
+		}
+		got <- buf.Bytes()
+		nc.Write(resp)
+	})
+	c := dialConn(t, "tcp", addr)
+	if _, err := c.Do(context.Background(), &Request{
+		ID: 0x0102, Role: RoleResponder, KeepConn: true,
+		Params: []Pair{{"SCRIPT_NAME", "/a"}, {"Q", ""}},
+		Stdin:  strings.NewReader("hello"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	params := cat([]byte{11, 2}, "SCRIPT_NAME/a", []byte{1, 0}, "Q")
+	want := cat(
+		[]byte{1, 1, 1, 2, 0, 8, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0},
+		[]byte{1, 4, 1, 2, 0, 18, 6, 0}, params, make([]byte, 6),
+		[]byte{1, 4, 1, 2, 0, 0, 0, 0},
+		[]byte{1, 5, 1, 2, 0, 5, 3, 0}, "hello", make([]byte, 3),
+		[]byte{1, 5, 1, 2, 0, 0, 0, 0},
+	)
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Errorf("request bytes\n% x\nwant\n% x", b, want)
+	}
+}
+
+func TestDoCloseRightAfterAccept(t *testing.T) {
+	addr := hostile(t, func(nc *net.TCPConn) {})
+	c := dialConn(t, "tcp", addr)
+	res, err := c.Do(context.Background(), &Request{Stdin: strings.NewReader("x")})
+	if !errors.Is(err, ErrNoEndRequest) {
+		t.Fatalf("Do = %v, want ErrNoEndRequest", err)
+	}
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || pe.Offset != 0 {
+		t.Errorf("error %v: want a ProtocolError at offset 0", err)
+	}
+	if res.Ended || c.Reusable() {
+		t.Errorf("Result %+v, Reusable %v", res, c.Reusable())
+	}
+}
+
+func TestDoConnectionReset(t *testing.T) {
+	addr := hostile(t, func(nc *net.TCPConn) {
+		if _, err := readRequest(NewReader(nc)); err != nil {
+			return
+		}
+		nc.Write(streamRec(TypeStdout, 1, "part"))
+		nc.SetLinger(0) // close with a reset
+	})
+	c := dialConn(t, "tcp", addr)
+	var stdout bytes.Buffer
+	_, err := c.Do(context.Background(), &Request{Stdout: &stdout})
+	if !errors.Is(err, ErrNoEndRequest) {
+		t.Fatalf("Do = %v, want ErrNoEndRequest", err)
+	}
+	var pe *ProtocolError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %T", err)
+	}
+	// The reset may come before or after the STDOUT record is read.
+	switch {
+	case pe.Offset == 16 && stdout.String() == "part":
+	case pe.Offset == 0 && stdout.Len() == 0:
+	default:
+		t.Errorf("error at %d with stdout %q", pe.Offset, stdout.String())
+	}
+	if pe.Reason != "connection reset by peer" {
+		t.Errorf("Reason = %q, want the bare cause", pe.Reason)
+	}
+}
+
+func TestDoTimeoutSendsAbort(t *testing.T) {
+	seen := make(chan []Header, 1)
+	addr := hostile(t, func(nc *net.TCPConn) {
+		r := NewReader(nc)
+		var hs []Header
+		for range 100 {
+			rec, err := r.ReadRecord()
+			if err != nil {
+				break
+			}
+			hs = append(hs, rec.Header)
+			if rec.Type == TypeAbortRequest {
+				break
+			}
+		}
+		seen <- hs
+		// Never answer; hold the connection until the client closes it.
+		io.Copy(io.Discard, nc)
+	})
+	c := dialConn(t, "tcp", addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := c.Do(ctx, &Request{ID: 7, KeepConn: true, Stdin: strings.NewReader("body")})
+	elapsed := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Do = %v, want context.DeadlineExceeded", err)
+	}
+	if elapsed < 200*time.Millisecond || elapsed > 2*time.Second {
+		t.Errorf("Do took %v, want the 200ms timeout plus the abort grace", elapsed)
+	}
+	if res.Ended || c.Reusable() {
+		t.Errorf("Result %+v, Reusable %v", res, c.Reusable())
+	}
+	var hs []Header
+	select {
+	case hs = <-seen:
+	case <-time.After(testBound):
+		t.Fatal("the server saw no ABORT_REQUEST")
+	}
+	if len(hs) == 0 {
+		t.Fatal("the server saw no records")
+	}
+	last := hs[len(hs)-1]
+	if want := (Header{Version: 1, Type: TypeAbortRequest, RequestID: 7}); last != want {
+		t.Errorf("last record %+v, want %+v", last, want)
+	}
+	types := make([]RecordType, len(hs))
+	for i, h := range hs {
+		types[i] = h.Type
+	}
+	wantTypes := []RecordType{TypeBeginRequest, TypeParams, TypeStdin, TypeStdin, TypeAbortRequest}
+	if !reflect.DeepEqual(types, wantTypes) {
+		t.Errorf("server saw %v, want %v", types, wantTypes)
+	}
+	// Every byte sent was counted.
+	var sent int64
+	for _, h := range hs {
+		sent += int64(h.Len())
+	}
+	if res.BytesSent != sent {
+		t.Errorf("BytesSent = %d, server read %d", res.BytesSent, sent)
+	}
+}
+
+func TestDoCancelAnsweredAbort(t *testing.T) {
+	// A server that answers the abort: Do returns at once with
+	// context.Canceled and the END_REQUEST it got.
+	gotRequest := make(chan struct{})
+	addr := hostile(t, func(nc *net.TCPConn) {
+		r := NewReader(nc)
+		if _, err := readRequest(r); err != nil {
+			return
+		}
+		close(gotRequest)
+		rec, err := r.ReadRecord()
+		if err != nil || rec.Type != TypeAbortRequest {
+			return
+		}
+		nc.Write(cat(streamRec(TypeStdout, 1, "aborted"), endRec(1, 0, RequestComplete)))
+	})
+	c := dialConn(t, "tcp", addr)
+	c.AbortGrace = testBound // only the answer ends the wait
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-gotRequest:
+		case <-time.After(testBound):
+		}
+		cancel()
+	}()
+	var stdout bytes.Buffer
+	res, err := c.Do(ctx, &Request{Stdout: &stdout})
+	if err != context.Canceled {
+		t.Fatalf("Do = %v, want context.Canceled", err)
+	}
+	if !res.Ended || stdout.String() != "aborted" {
+		t.Errorf("Result %+v, stdout %q", res, stdout.String())
+	}
+	if c.Reusable() {
+		t.Errorf("Conn reusable after an abort")
+	}
+}
+
+func TestDoContextAlreadyDone(t *testing.T) {
+	cs, ss := net.Pipe()
+	defer cs.Close()
+	defer ss.Close()
+	c := NewConn(cs)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// net.Pipe is unbuffered: any write would block, nobody reads ss.
+	res, err := c.Do(ctx, &Request{})
+	if err != context.Canceled || res.BytesSent != 0 {
+		t.Errorf("Do = %+v, %v", res, err)
+	}
+	if !c.Reusable() {
+		t.Errorf("nothing was sent, yet the Conn is not reusable")
+	}
+}
+
+func TestDoPairTooLarge(t *testing.T) {
+	cs, ss := net.Pipe()
+	defer cs.Close()
+	defer ss.Close()
+	c := NewConn(cs)
+	res, err := c.Do(context.Background(), &Request{Params: []Pair{{"A", "1"}, {"HUGE", strings.Repeat("x", 70000)}}})
+	var pe *PairTooLargeError
+	if !errors.As(err, &pe) || pe.Name != "HUGE" || !errors.Is(err, ErrPairTooLarge) {
+		t.Fatalf("Do = %v, want a *PairTooLargeError for HUGE", err)
+	}
+	if res.BytesSent != 0 || !c.Reusable() {
+		t.Errorf("Result %+v, Reusable %v; nothing should have been sent", res, c.Reusable())
+	}
+}
+
+// failingReader returns data, then an error.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failingReader) Read(b []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(b, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+func TestDoStdinReadError(t *testing.T) {
+	errDisk := errors.New("disk on fire")
+	var log eventLog
+	srv := &Server{Handler: HandlerFunc(echoHandler), Observer: func(uint64) Observer { return log.observe }}
+	addr := startTCP(t, srv)
+	for i := range 5 {
+		c := dialConn(t, "tcp", addr)
+		res, err := c.Do(context.Background(), &Request{
+			ID:     uint16(i + 1),
+			Stdin:  &failingReader{data: make([]byte, 70000), err: errDisk},
+			Stdout: io.Discard,
+		})
+		var le *LocalError
+		if !errors.As(err, &le) || le.Op != "read request body" || !errors.Is(err, errDisk) {
+			t.Fatalf("Do = %v, want a LocalError wrapping the read error", err)
+		}
+		if err.Error() != "read request body: disk on fire" {
+			t.Errorf("message %q", err)
+		}
+		if c.Reusable() || res == nil {
+			t.Errorf("Reusable after a failed body")
+		}
+	}
+	// Each time, the server got an ABORT_REQUEST for the request.
+	aborts := 0
+	for _, e := range log.list(Received) {
+		if e.Header.Type == TypeAbortRequest {
+			aborts++
+		}
+	}
+	if aborts != 5 {
+		t.Errorf("server saw %d ABORT_REQUEST records, want 5", aborts)
+	}
+}
+
+func TestDoStdoutWriteError(t *testing.T) {
+	addr := startTCP(t, &Server{Handler: HandlerFunc(echoHandler)})
+	c := dialConn(t, "tcp", addr)
+	_, err := c.Do(context.Background(), &Request{KeepConn: true, Stdout: errWriterAfter{}})
+	var le *LocalError
+	if !errors.As(err, &le) || le.Op != "write stdout" || !errors.Is(err, errWrite) {
+		t.Fatalf("Do = %v, want a LocalError for stdout", err)
+	}
+	if c.Reusable() {
+		t.Errorf("Reusable after a failed stdout write")
+	}
+	_, err = dialConn(t, "tcp", addr).Do(context.Background(), &Request{Params: []Pair{{"STDERR", "x"}}, Stderr: errWriterAfter{}})
+	if !errors.As(err, &le) || le.Op != "write stderr" {
+		t.Errorf("Do = %v, want a LocalError for stderr", err)
+	}
+}
+
+func TestDoAnswerBeforeStdinEnds(t *testing.T) {
+	// An application that answers without reading stdin: Do returns
+	// with its answer, stops sending, and the Conn is not reusable.
+	h := HandlerFunc(func(_ context.Context, w *ResponseWriter, r *ServerRequest) {
+		io.WriteString(w.Stdout(), "early")
+	})
+	addr := startTCP(t, &Server{Handler: h})
+	c := dialConn(t, "tcp", addr)
+	pr, pw := io.Pipe() // a body that never ends
+	defer pw.Close()
+	var stdout bytes.Buffer
+	res, err := c.Do(context.Background(), &Request{KeepConn: true, Stdin: pr, Stdout: &stdout})
+	if err != nil || !res.Ended || stdout.String() != "early" {
+		t.Fatalf("Do = %+v, %v, stdout %q", res, err, stdout.String())
+	}
+	if c.Reusable() {
+		t.Errorf("Reusable although the request was not fully sent")
+	}
+}
+
+func TestConnObserverBothWays(t *testing.T) {
+	addr := startTCP(t, &Server{Handler: HandlerFunc(echoHandler)})
+	c := dialConn(t, "tcp", addr)
+	var log eventLog
+	c.SetObserver(log.observe)
+	if c.NetConn() == nil {
+		t.Fatal("NetConn is nil")
+	}
+	for range 2 {
+		if _, err := c.Do(context.Background(), &Request{KeepConn: true, Stdin: strings.NewReader("abc")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range []Direction{Sent, Received} {
+		var off int64
+		for i, e := range log.list(dir) {
+			if e.Offset != off {
+				t.Errorf("%v event %d at offset %d, want %d", dir, i, e.Offset, off)
+			}
+			off += int64(e.Header.Len())
+		}
+	}
+	sent := log.list(Sent)
+	var types []RecordType
+	for _, e := range sent {
+		types = append(types, e.Header.Type)
+	}
+	want := []RecordType{
+		TypeBeginRequest, TypeParams, TypeStdin, TypeStdin,
+		TypeBeginRequest, TypeParams, TypeStdin, TypeStdin,
+	}
+	if !reflect.DeepEqual(types, want) {
+		t.Fatalf("sent %v, want %v", types, want)
+	}
+	if recv := log.list(Received); recv[len(recv)-1].Header.Type != TypeEndRequest {
+		t.Errorf("last received %v", recv[len(recv)-1].Header.Type)
+	}
+}
