@@ -239,12 +239,13 @@ func (e *shortBodyError) Error() string {
 }
 
 // contentReader yields exactly CONTENT_LENGTH bytes of stdin, and fails if
-// stdin ends first, closing short so that what the application answers to
-// the aborted request is not taken for its answer.
+// stdin ends first. It then also records the failure in short, for the
+// outcome whatever the request did next, and for the output writers to stop
+// passing on what the application answers to the aborted request.
 type contentReader struct {
 	r          io.Reader
 	want, read int64
-	short      *atomic.Bool
+	short      *atomic.Pointer[shortBodyError]
 }
 
 func (c *contentReader) Read(p []byte) (int, error) {
@@ -258,8 +259,9 @@ func (c *contentReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.read += int64(n)
 	if err == io.EOF && c.read < c.want {
-		c.short.Store(true)
-		return n, &shortBodyError{want: c.want, got: c.read}
+		e := &shortBodyError{want: c.want, got: c.read}
+		c.short.Store(e)
+		return n, e
 	}
 	if err == nil && c.read == c.want {
 		err = io.EOF
@@ -267,14 +269,14 @@ func (c *contentReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// unlessWriter writes to w until skip is set, and then discards.
+// unlessWriter writes to w until stdin came out short, and then discards.
 type unlessWriter struct {
-	w    io.Writer
-	skip *atomic.Bool
+	w     io.Writer
+	short *atomic.Pointer[shortBodyError]
 }
 
 func (u *unlessWriter) Write(p []byte) (int, error) {
-	if u.skip.Load() {
+	if u.short.Load() != nil {
 		return len(p), nil
 	}
 	return u.w.Write(p)
@@ -374,18 +376,22 @@ func cgiFCGI(ctx context.Context, env *Env, args []string) *cgiExit {
 	conn := fcgiwire.NewConn(rc)
 	defer conn.Close()
 
-	cut := new(atomic.Bool)
+	short := new(atomic.Pointer[shortBodyError])
 	req := &fcgiwire.Request{
 		ID: 1, Role: fcgiwire.RoleResponder, Params: s.params,
-		Stdout: &unlessWriter{w: env.Stdout, skip: cut},
-		Stderr: &unlessWriter{w: env.Stderr, skip: cut},
+		Stdout: &unlessWriter{w: env.Stdout, short: short},
+		Stderr: &unlessWriter{w: env.Stderr, short: short},
 	}
 	if s.contentLength > 0 {
-		req.Stdin = &contentReader{r: env.Stdin, want: s.contentLength, short: cut}
+		req.Stdin = &contentReader{r: env.Stdin, want: s.contentLength, short: short}
 	}
 	res, err := conn.Do(ctx, req)
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return ctxExit()
+	case short.Load() != nil:
+		// Whatever the application made of the aborted request.
+		return cgiFail(cgiExitUsage, "%v", short.Load())
 	}
 	return cgiOutcome(res, err, rc.err)
 }
@@ -418,10 +424,7 @@ func cgiDial(ctx context.Context, connect string) (net.Conn, *cgiExit) {
 // code cgi-fcgi gives for its failure. readErr is the connection's first
 // read error.
 func cgiOutcome(res *fcgiwire.Result, err, readErr error) *cgiExit {
-	var (
-		short *shortBodyError
-		local *fcgiwire.LocalError
-	)
+	var local *fcgiwire.LocalError
 	switch {
 	case err == nil && res.ProtocolStatus != fcgiwire.RequestComplete:
 		// cgi-fcgi's answer to any refusal, OVERLOADED included.
@@ -431,8 +434,6 @@ func cgiOutcome(res *fcgiwire.Result, err, readErr error) *cgiExit {
 	case err == nil:
 		// Silent, as a CGI program's exit status would be.
 		return &cgiExit{code: int(res.AppStatus)}
-	case errors.As(err, &short):
-		return cgiFail(cgiExitUsage, "%v", short)
 	case errors.As(err, &local):
 		code, ok := errnoOf(local)
 		if !ok {
