@@ -109,6 +109,7 @@ EXAMPLES:
 			pingCommand(env),
 			statusCommand(env),
 			serveCommand(env),
+			proxyCommand(env),
 			cgiFCGICommand(env),
 			installCGIFCGICommand(env),
 		},

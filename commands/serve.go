@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -42,17 +43,9 @@ EXAMPLES:
 			if c.NArg() > 0 {
 				return usagef("serve takes no arguments, got %q", c.Args().First())
 			}
-			addrs := c.StringSlice("listen")
-			if len(addrs) == 0 {
-				return usagef("give at least one --listen ADDR")
-			}
-			var parsed []fcgiwire.Addr
-			for _, a := range addrs {
-				pa, err := fcgiwire.ParseAddr(a)
-				if err != nil {
-					return err
-				}
-				parsed = append(parsed, pa)
+			parsed, err := parseListens(c.StringSlice("listen"))
+			if err != nil {
+				return err
 			}
 			return runServe(c.Context, env, parsed, c.Duration("shutdown-timeout"))
 		},
@@ -69,7 +62,7 @@ func runServe(ctx context.Context, env *Env, addrs []fcgiwire.Addr, shutdownTime
 	srv := NewEchoServer(logf, true)
 	var listeners []net.Listener
 	for _, a := range addrs {
-		l, err := listen(a)
+		l, err := listen(a, 0)
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
@@ -108,9 +101,48 @@ func listenerAddr(l net.Listener) string {
 	return a.String()
 }
 
+// parseListens parses the --listen values; at least one is needed.
+func parseListens(values []string) ([]fcgiwire.Addr, error) {
+	if len(values) == 0 {
+		return nil, usagef("give at least one --listen ADDR")
+	}
+	var out []fcgiwire.Addr
+	for _, v := range values {
+		a, err := fcgiwire.ParseAddr(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// parseSocketMode parses --socket-mode, an octal file mode; "" is none.
+func parseSocketMode(s string) (os.FileMode, error) {
+	if s == "" {
+		return 0, nil
+	}
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, usagef("--socket-mode %q: want an octal mode such as 0660", s)
+	}
+	return os.FileMode(m), nil
+}
+
 // listen listens on a, first removing a stale unix socket that nothing
-// answers on any more.
-func listen(a fcgiwire.Addr) (net.Listener, error) {
+// answers on any more, and gives a unix socket file the mode when set.
+func listen(a fcgiwire.Addr, mode os.FileMode) (net.Listener, error) {
+	l, err := listenOnce(a)
+	if err == nil && mode != 0 && a.Network == "unix" && a.Address[0] != '@' {
+		if cerr := os.Chmod(a.Address, mode); cerr != nil {
+			l.Close()
+			return nil, fmt.Errorf("--socket-mode: %w", cerr)
+		}
+	}
+	return l, err
+}
+
+func listenOnce(a fcgiwire.Addr) (net.Listener, error) {
 	l, err := net.Listen(a.Network, a.Address)
 	if err == nil || a.Network != "unix" || a.Address[0] == '@' || !errors.Is(err, syscall.EADDRINUSE) {
 		if err != nil {

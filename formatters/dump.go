@@ -23,6 +23,12 @@ type Dumper struct {
 	P        *Palette
 	Format   Format // Text or JSON
 	MaxBytes int    // stream content shown per record; 0 for all
+	// Conn, when set, labels every record with a connection number (the
+	// proxy dumps many connections into one stream).
+	Conn uint64
+	// Lock, when set, is held while a record is written, so that dumpers
+	// of several connections can share one writer.
+	Lock sync.Locker
 
 	mu    sync.Mutex
 	dirs  [3]dumpDir // indexed by fcgiwire.Direction
@@ -68,6 +74,11 @@ func (d *Dumper) Observe(ev fcgiwire.Event) {
 	defer d.mu.Unlock()
 	d.Count++
 	rec := d.decode(ev)
+	rec.Conn = d.Conn
+	if d.Lock != nil {
+		d.Lock.Lock()
+		defer d.Lock.Unlock()
+	}
 	var err error
 	if d.Format == JSON {
 		err = writeJSONLine(d.W, rec)
@@ -101,6 +112,7 @@ func (d *Dumper) Warn(format string, args ...any) {
 // dumpRecord is a record decoded for output; its JSON form is raw-dump's
 // JSON Lines schema.
 type dumpRecord struct {
+	Conn           uint64      `json:"conn,omitempty"`
 	Dir            string      `json:"dir"`
 	Offset         int64       `json:"offset"`
 	Version        uint8       `json:"version"`
@@ -269,6 +281,9 @@ func (d *Dumper) text(r *dumpRecord) string {
 	mark := "<"
 	if r.ev.Dir == fcgiwire.Sent {
 		mark = ">"
+	}
+	if r.Conn != 0 {
+		mark = fmt.Sprintf("c%d %s", r.Conn, mark)
 	}
 	h := r.ev.Header
 	fmt.Fprintf(&b, "%s %s %s %s %s\n",

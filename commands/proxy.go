@@ -1,0 +1,464 @@
+package commands
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/formatters"
+)
+
+func proxyCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:  "proxy",
+		Usage: "a transparent FastCGI proxy that shows every request passing through",
+		Description: `Listens on --listen and forwards every connection, byte for byte, to
+--upstream (one upstream connection per client connection, so keep-alive and
+multiplexing pass through unchanged), while showing what passes: per request
+the params in arrival order, the stdin size and sha256, the response's status
+and headers, stderr, the app and protocol status and the duration. Point the
+web server's fastcgi_pass at --listen to see exactly what it sends.
+
+--records shows every record as raw-dump does instead; -o json writes one
+JSON line per request (or per record); --save DIR writes each connection's
+bytes in both directions for 'raw-dump --decode'. Any mix of TCP and unix
+sockets on either side. SIGINT or SIGTERM stops it gracefully (exit 0).
+
+EXAMPLES:
+   fcgicli proxy --listen 127.0.0.1:9001 --upstream /run/php/php8.2-fpm.sock
+   fcgicli proxy --listen /run/php/tap.sock --upstream 127.0.0.1:9000 -o json | jq .params
+   fcgicli proxy --listen 127.0.0.1:9001 --upstream 127.0.0.1:9000 --records --max-bytes 64
+   fcgicli proxy --listen 127.0.0.1:9001 --upstream 127.0.0.1:9000 --save /tmp/capture`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"l"}, Usage: "listen on `ADDR` (repeatable; same forms as --connect)"},
+			&cli.StringFlag{Name: "upstream", Aliases: []string{"u"}, Usage: "forward to the FastCGI application at `ADDR`"},
+			&cli.DurationFlag{Name: "connect-timeout", Value: 5 * time.Second, Usage: "give up connecting upstream after `DURATION`"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text or json (one line per request, or per record with --records)"},
+			&cli.BoolFlag{Name: "records", Usage: "show every record, as raw-dump does"},
+			&cli.IntFlag{Name: "max-bytes", Value: 256, Usage: "with --records, show at most `N` bytes of each stream record (0: all)"},
+			&cli.StringFlag{Name: "save", Usage: "write each connection's bytes to `DIR`/conn-N-request.bin and -response.bin"},
+			&cli.StringFlag{Name: "socket-mode", Usage: "file mode for unix socket listeners, octal `MODE` such as 0660"},
+			&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Second, Usage: "on SIGINT/SIGTERM, wait up to `DURATION` for connections in flight"},
+			colorFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("proxy takes no arguments, got %q", c.Args().First())
+			}
+			listens, err := parseListens(c.StringSlice("listen"))
+			if err != nil {
+				return err
+			}
+			if c.String("upstream") == "" {
+				return usagef("give --upstream ADDR, the FastCGI application to forward to")
+			}
+			up, err := fcgiwire.ParseAddr(c.String("upstream"))
+			if err != nil {
+				return err
+			}
+			format, err := formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON)
+			if err != nil {
+				return &usageError{msg: err.Error()}
+			}
+			mode, err := parseSocketMode(c.String("socket-mode"))
+			if err != nil {
+				return err
+			}
+			pal, err := palette(c, env, env.Stdout)
+			if err != nil {
+				return err
+			}
+			if dir := c.String("save"); dir != "" {
+				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+					return usagef("--save %s: not a directory", dir)
+				}
+			}
+			p := &proxy{
+				env: env, upstream: up, connectTimeout: c.Duration("connect-timeout"), format: format,
+				records: c.Bool("records"), maxBytes: c.Int("max-bytes"), save: c.String("save"), pal: pal,
+			}
+			return p.run(c.Context, listens, mode, c.Duration("shutdown-timeout"))
+		},
+	}
+}
+
+// proxy forwards connections and reports what passes.
+type proxy struct {
+	env            *Env
+	upstream       fcgiwire.Addr
+	connectTimeout time.Duration
+	format         formatters.Format
+	records        bool
+	maxBytes       int
+	save           string
+	pal            *formatters.Palette
+
+	outMu sync.Mutex // one report at a time on stdout
+	logMu sync.Mutex
+	conns atomic.Uint64
+	seq   atomic.Uint64
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	live  map[net.Conn]struct{}
+}
+
+func (p *proxy) logf(format string, args ...any) {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	fmt.Fprintf(p.env.Stderr, "fcgicli: proxy: "+format+"\n", args...)
+}
+
+func (p *proxy) run(ctx context.Context, addrs []fcgiwire.Addr, mode os.FileMode, shutdownTimeout time.Duration) error {
+	var listeners []net.Listener
+	for _, a := range addrs {
+		l, err := listen(a, mode)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return err
+		}
+		listeners = append(listeners, l)
+	}
+	p.live = map[net.Conn]struct{}{}
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		p.logf("listening on %s, forwarding to %s", listenerAddr(l), p.upstream)
+		go func() { errc <- p.accept(l) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+		p.logf("shutting down")
+	case err = <-errc:
+	}
+	for _, l := range listeners {
+		l.Close()
+	}
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownTimeout):
+		p.logf("closing connections still open after %s", shutdownTimeout)
+		p.mu.Lock()
+		for c := range p.live {
+			c.Close()
+		}
+		p.mu.Unlock()
+		<-done
+	}
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	return nil
+}
+
+func (p *proxy) accept(l net.Listener) error {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.serveConn(c)
+		}()
+	}
+}
+
+func (p *proxy) track(cs ...net.Conn) func() {
+	p.mu.Lock()
+	for _, c := range cs {
+		p.live[c] = struct{}{}
+	}
+	p.mu.Unlock()
+	return func() {
+		p.mu.Lock()
+		for _, c := range cs {
+			delete(p.live, c)
+			c.Close()
+		}
+		p.mu.Unlock()
+	}
+}
+
+// serveConn forwards one client connection to its own upstream connection
+// until both directions are done.
+func (p *proxy) serveConn(client net.Conn) {
+	id := p.conns.Add(1)
+	d := net.Dialer{Timeout: p.connectTimeout}
+	up, err := d.Dial(p.upstream.Network, p.upstream.Address)
+	if err != nil {
+		p.logf("conn %d: upstream %s unreachable: %v; closing the client connection", id, p.upstream, unwrapOp(err))
+		client.Close()
+		return
+	}
+	untrack := p.track(client, up)
+	defer untrack()
+	t := &tap{p: p, conn: id, reqs: map[uint16]*tapReq{}}
+	var reqSave, respSave io.Writer
+	if p.save != "" {
+		files, err := openTee(filepath.Join(p.save, fmt.Sprintf("conn-%d-request.bin", id)), filepath.Join(p.save, fmt.Sprintf("conn-%d-response.bin", id)))
+		if err != nil {
+			p.logf("conn %d: %v", id, err)
+		} else {
+			defer func() {
+				if err := files.close(); err != nil {
+					p.logf("conn %d: %v", id, err)
+				}
+			}()
+			reqSave, respSave = files.req, files.resp
+		}
+	}
+	var dumper *formatters.Dumper
+	if p.records {
+		dumper = &formatters.Dumper{W: p.env.Stdout, P: p.pal, Format: p.format, MaxBytes: p.maxBytes, Conn: id, Lock: &p.outMu}
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		err := p.pump(client, up, reqSave, fcgiwire.Sent, t, dumper)
+		t.clientDone(err)
+	}()
+	go func() {
+		defer wg.Done()
+		err := p.pump(up, client, respSave, fcgiwire.Received, t, dumper)
+		t.upstreamDone(err)
+	}()
+	wg.Wait()
+	t.flush()
+}
+
+// pump copies src to dst byte for byte, decoding the records on the way
+// for the report. Each record is reported before its bytes go on, so the
+// report of a request always comes before the application can answer it;
+// a record is forwarded as soon as it is complete (never a whole body).
+// Where the stream stops decoding, everything else, the bytes of the bad
+// record included, is copied undecoded. At the end it half-closes dst so
+// the other side sees the end too.
+func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, t *tap, dumper *formatters.Dumper) error {
+	var w io.Writer = dst
+	if save != nil {
+		w = io.MultiWriter(dst, save)
+	}
+	pend := &pendingReader{src: src}
+	r := fcgiwire.NewReader(pend)
+	var werr error
+	r.Observe = func(ev fcgiwire.Event) {
+		ev.Dir = dir
+		if dumper != nil {
+			dumper.Observe(ev)
+		}
+		t.record(ev)
+		if werr == nil {
+			werr = pend.forward(w, ev.Offset+int64(ev.Header.Len()))
+		}
+	}
+	var err error
+	for werr == nil {
+		if _, err = r.ReadRecord(); err != nil {
+			break
+		}
+	}
+	if werr == nil {
+		// What was read but not forwarded: a bad or cut record.
+		werr = pend.forward(w, pend.end())
+		var pe *fcgiwire.ProtocolError
+		if werr == nil && errors.As(err, &pe) {
+			p.logf("conn %d: %s stream stopped decoding: %v; copying the rest undecoded", t.conn, dir, err)
+			_, err = io.Copy(w, src)
+		}
+	}
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	} else {
+		dst.Close()
+	}
+	if werr != nil {
+		return werr
+	}
+	if err == io.EOF {
+		return nil
+	}
+	return err
+}
+
+// pendingReader keeps the bytes read from src until they are forwarded.
+type pendingReader struct {
+	src  io.Reader
+	buf  []byte
+	base int64 // stream offset of buf[0]
+}
+
+func (p *pendingReader) Read(b []byte) (int, error) {
+	n, err := p.src.Read(b)
+	p.buf = append(p.buf, b[:n]...)
+	return n, err
+}
+
+// end is the stream offset after the last byte read.
+func (p *pendingReader) end() int64 { return p.base + int64(len(p.buf)) }
+
+// forward writes the pending bytes up to stream offset end.
+func (p *pendingReader) forward(w io.Writer, end int64) error {
+	k := int(end - p.base)
+	if k <= 0 {
+		return nil
+	}
+	if _, err := w.Write(p.buf[:k]); err != nil {
+		return err
+	}
+	p.buf = append(p.buf[:0], p.buf[k:]...)
+	p.base = end
+	return nil
+}
+
+// tap follows the requests of one connection through their records.
+type tap struct {
+	p    *proxy
+	conn uint64
+	mu   sync.Mutex
+	reqs map[uint16]*tapReq
+}
+
+type tapReq struct {
+	ex     formatters.Exchange
+	start  time.Time
+	params []byte
+	stdin  hash.Hash
+	parser *fcgiwire.ResponseParser
+	body   *countWriter
+	stderr capBuffer
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// maxTapParams bounds the PARAMS bytes kept per request for the report.
+const maxTapParams = 1 << 20
+
+func (t *tap) record(ev fcgiwire.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := ev.Header
+	if h.RequestID == 0 {
+		return
+	}
+	r := t.reqs[h.RequestID]
+	if ev.Dir == fcgiwire.Sent {
+		switch h.Type {
+		case fcgiwire.TypeBeginRequest:
+			br, err := fcgiwire.DecodeBeginRequest(ev.Content)
+			if err != nil {
+				return
+			}
+			r = &tapReq{start: time.Now(), stdin: sha256.New(), body: &countWriter{}, stderr: capBuffer{max: 64 << 10}}
+			r.ex = formatters.Exchange{Conn: t.conn, RequestID: h.RequestID, Role: br.Role, KeepConn: br.KeepConn()}
+			r.parser = &fcgiwire.ResponseParser{Body: r.body}
+			t.reqs[h.RequestID] = r
+		case fcgiwire.TypeParams:
+			if r != nil && len(r.params)+len(ev.Content) <= maxTapParams {
+				r.params = append(r.params, ev.Content...)
+			}
+		case fcgiwire.TypeStdin:
+			if r != nil {
+				r.ex.StdinBytes += int64(len(ev.Content))
+				r.stdin.Write(ev.Content)
+			}
+		case fcgiwire.TypeData:
+			if r != nil {
+				r.ex.DataBytes += int64(len(ev.Content))
+			}
+		case fcgiwire.TypeAbortRequest:
+			if r != nil {
+				r.ex.Note = "aborted by the client"
+			}
+		}
+		return
+	}
+	if r == nil {
+		return
+	}
+	switch h.Type {
+	case fcgiwire.TypeStdout:
+		_, _ = r.parser.Write(ev.Content)
+	case fcgiwire.TypeStderr:
+		_, _ = r.stderr.Write(ev.Content)
+	case fcgiwire.TypeEndRequest:
+		if er, err := fcgiwire.DecodeEndRequest(ev.Content); err == nil {
+			r.ex.Ended, r.ex.AppStatus, r.ex.ProtocolStatus = true, er.AppStatus, er.ProtocolStatus
+		}
+		t.finish(h.RequestID, r)
+	}
+}
+
+// finish reports a request and forgets it. Called with t.mu held.
+func (t *tap) finish(id uint16, r *tapReq) {
+	delete(t.reqs, id)
+	r.parser.Close()
+	if r.parser.Done {
+		r.ex.CGI = &r.parser.Response
+	}
+	r.ex.BodyBytes = r.body.n
+	r.ex.Stderr = r.stderr.buf
+	r.ex.DurationUS = time.Since(r.start).Microseconds()
+	r.ex.StdinSHA256 = hex.EncodeToString(r.stdin.Sum(nil))
+	if pairs, err := fcgiwire.DecodePairs(r.params, 0); err == nil || len(pairs) > 0 {
+		r.ex.Params = pairs
+	}
+	if t.p.records {
+		return // the records are the report
+	}
+	r.ex.Seq = t.p.seq.Add(1)
+	t.p.outMu.Lock()
+	defer t.p.outMu.Unlock()
+	if err := formatters.WriteExchange(t.p.env.Stdout, &r.ex, t.p.format, t.p.pal); err != nil {
+		t.p.logf("writing the report: %v", err)
+	}
+}
+
+func (t *tap) clientDone(err error) {
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		t.p.logf("conn %d: client: %s", t.conn, netReasonOf(err))
+	}
+}
+
+func (t *tap) upstreamDone(err error) {
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		t.p.logf("conn %d: upstream: %s", t.conn, netReasonOf(err))
+	}
+}
+
+// flush reports the requests that never got their END_REQUEST.
+func (t *tap) flush() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, r := range t.reqs {
+		if r.ex.Note == "" {
+			r.ex.Note = "connection closed before END_REQUEST"
+		}
+		t.finish(id, r)
+	}
+}
+
+func netReasonOf(err error) string { return unwrapOp(err).Error() }

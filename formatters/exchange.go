@@ -1,0 +1,140 @@
+package formatters
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+)
+
+// Exchange is one request and its response as the proxy (or the echo
+// server) saw it pass.
+type Exchange struct {
+	Seq         uint64 // the how-manieth request the tool has seen
+	Conn        uint64
+	RequestID   uint16
+	Role        fcgiwire.Role
+	KeepConn    bool
+	Params      []fcgiwire.Pair
+	StdinBytes  int64
+	StdinSHA256 string
+	DataBytes   int64 // FCGI_DATA, filter role
+	// The response, when there is one.
+	CGI            *fcgiwire.CGIResponse
+	BodyBytes      int64
+	Stderr         []byte
+	Ended          bool
+	AppStatus      uint32
+	ProtocolStatus fcgiwire.ProtocolStatus
+	DurationUS     int64
+	Note           string // what went wrong, if anything (aborted, upstream closed...)
+}
+
+func (e *Exchange) param(name string) string {
+	v := ""
+	for _, p := range e.Params {
+		if p.Name == name {
+			v = p.Value
+		}
+	}
+	return v
+}
+
+type exchangeJSON struct {
+	Seq            uint64      `json:"seq"`
+	Conn           uint64      `json:"conn"`
+	RequestID      uint16      `json:"request_id"`
+	Role           string      `json:"role"`
+	KeepConn       bool        `json:"keep_conn"`
+	Params         [][2]string `json:"params"`
+	StdinBytes     int64       `json:"stdin_bytes"`
+	StdinSHA256    string      `json:"stdin_sha256,omitempty"`
+	DataBytes      int64       `json:"data_bytes,omitempty"`
+	Status         *int        `json:"status"`
+	Headers        [][2]string `json:"headers"`
+	BodyBytes      int64       `json:"body_bytes"`
+	Stderr         *string     `json:"stderr,omitempty"`
+	StderrBase64   *string     `json:"stderr_base64,omitempty"`
+	AppStatus      *uint32     `json:"app_status"`
+	ProtocolStatus *string     `json:"protocol_status"`
+	DurationUS     int64       `json:"duration_us"`
+	Note           string      `json:"note,omitempty"`
+}
+
+// WriteExchange writes one exchange: a JSON line with Format JSON, else a
+// block of text (the params in arrival order, the body's size and
+// checksum, the response's status, headers and stderr, and how it ended).
+func WriteExchange(w io.Writer, e *Exchange, f Format, p *Palette) error {
+	if f == JSON {
+		out := exchangeJSON{
+			Seq: e.Seq, Conn: e.Conn, RequestID: e.RequestID, Role: e.Role.String(), KeepConn: e.KeepConn,
+			Params: [][2]string{}, StdinBytes: e.StdinBytes, StdinSHA256: e.StdinSHA256, DataBytes: e.DataBytes,
+			Headers: [][2]string{}, BodyBytes: e.BodyBytes, DurationUS: e.DurationUS, Note: e.Note,
+		}
+		for _, pr := range e.Params {
+			out.Params = append(out.Params, [2]string{pr.Name, pr.Value})
+		}
+		if e.CGI != nil {
+			st := e.CGI.Status
+			out.Status = &st
+			for _, h := range e.CGI.Headers {
+				out.Headers = append(out.Headers, [2]string{h.Name, h.Value})
+			}
+		}
+		if len(e.Stderr) > 0 {
+			out.Stderr, out.StderrBase64 = textOrBase64(e.Stderr)
+		}
+		if e.Ended {
+			app, ps := e.AppStatus, e.ProtocolStatus.String()
+			out.AppStatus, out.ProtocolStatus = &app, &ps
+		}
+		return writeJSONLine(w, out)
+	}
+	var b strings.Builder
+	status := "-"
+	if e.CGI != nil {
+		status = fmt.Sprint(e.CGI.Status)
+	}
+	keep := ""
+	if e.KeepConn {
+		keep = " keep-conn"
+	}
+	fmt.Fprintf(&b, "%s %s %s -> %s  %s\n",
+		p.Header.Sprintf("#%d conn %d req %d %s%s", e.Seq, e.Conn, e.RequestID, e.Role, keep),
+		e.param("REQUEST_METHOD"), e.param("REQUEST_URI"), status,
+		fmtUS(e.DurationUS))
+	fmt.Fprintf(&b, "  params (%d):\n", len(e.Params))
+	for _, pr := range e.Params {
+		fmt.Fprintf(&b, "    %s = %s\n", p.Sent.Sprint(pr.Name), Printable(pr.Value))
+	}
+	fmt.Fprintf(&b, "  stdin: %d bytes", e.StdinBytes)
+	if e.StdinSHA256 != "" {
+		fmt.Fprintf(&b, ", sha256 %s", e.StdinSHA256)
+	}
+	b.WriteByte('\n')
+	if e.Role == fcgiwire.RoleFilter {
+		fmt.Fprintf(&b, "  data: %d bytes\n", e.DataBytes)
+	}
+	if e.CGI != nil {
+		fmt.Fprintf(&b, "  response: %d, %d headers, %d body bytes\n", e.CGI.Status, len(e.CGI.Headers), e.BodyBytes)
+		for _, h := range e.CGI.Headers {
+			fmt.Fprintf(&b, "    %s: %s\n", p.Received.Sprint(h.Name), h.Value)
+		}
+	}
+	if len(e.Stderr) > 0 {
+		fmt.Fprintf(&b, "  stderr: %s\n", p.Info.Sprint(Printable(string(e.Stderr))))
+	}
+	if e.Ended {
+		fmt.Fprintf(&b, "  end: app_status=%d protocol_status=%s\n", e.AppStatus, e.ProtocolStatus)
+	}
+	if e.Note != "" {
+		fmt.Fprintf(&b, "  %s\n", p.Error.Sprint("! "+e.Note))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func fmtUS(us int64) string {
+	return fmt.Sprintf("%.2fms", float64(us)/1000)
+}
