@@ -240,8 +240,8 @@ func (e *shortBodyError) Error() string {
 
 // contentReader yields exactly CONTENT_LENGTH bytes of stdin, and fails if
 // stdin ends first. It then also records the failure in short, for the
-// outcome whatever the request did next, and for the output writers to stop
-// passing on what the application answers to the aborted request.
+// outcome whatever the request did next, and for the output writers to
+// stop.
 type contentReader struct {
 	r          io.Reader
 	want, read int64
@@ -269,14 +269,16 @@ func (c *contentReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// unlessWriter writes to w until stdin came out short, and then discards.
+// unlessWriter writes to w until over says the request was aborted, and
+// then discards: what the application answers to an aborted request is
+// not its answer.
 type unlessWriter struct {
-	w     io.Writer
-	short *atomic.Pointer[shortBodyError]
+	w    io.Writer
+	over func() bool
 }
 
 func (u *unlessWriter) Write(p []byte) (int, error) {
-	if u.short.Load() != nil {
+	if u.over() {
 		return len(p), nil
 	}
 	return u.w.Write(p)
@@ -376,11 +378,14 @@ func cgiFCGI(ctx context.Context, env *Env, args []string) *cgiExit {
 	conn := fcgiwire.NewConn(rc)
 	defer conn.Close()
 
+	// The request is aborted when stdin comes out short, or at the
+	// deadline or an interrupt.
 	short := new(atomic.Pointer[shortBodyError])
+	over := func() bool { return short.Load() != nil || ctx.Err() != nil }
 	req := &fcgiwire.Request{
 		ID: 1, Role: fcgiwire.RoleResponder, Params: s.params,
-		Stdout: &unlessWriter{w: env.Stdout, short: short},
-		Stderr: &unlessWriter{w: env.Stderr, short: short},
+		Stdout: &unlessWriter{w: env.Stdout, over: over},
+		Stderr: &unlessWriter{w: env.Stderr, over: over},
 	}
 	if s.contentLength > 0 {
 		req.Stdin = &contentReader{r: env.Stdin, want: s.contentLength, short: short}
