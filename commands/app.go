@@ -104,6 +104,7 @@ EXAMPLES:
 		Flags:                     []cli.Flag{colorFlag()},
 		Commands: []*cli.Command{
 			requestCommand(env),
+			benchCommand(env),
 			getValuesCommand(env),
 			rawDumpCommand(env),
 			pingCommand(env),

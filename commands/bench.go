@@ -1,0 +1,913 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/formatters"
+)
+
+func benchCommand(env *Env) *cli.Command {
+	return &cli.Command{
+		Name:      "bench",
+		Usage:     "load-test an application: many requests on many connections, with latency percentiles",
+		ArgsUsage: "SCRIPT[?QUERY]",
+		Description: `Sends the request that "fcgicli request" would send (same flags, same
+params) over -C connections, as fast as the application answers or at
+--rate requests per second, for -n requests or -z time (default: 10s), and
+reports requests/s, bytes, latency percentiles with a histogram, and the
+responses by CGI status, app status, protocol status and error class.
+
+Connections are kept alive (FCGI_KEEP_CONN) unless --no-keep-conn, and
+redialled when the application closes one (php-fpm children exiting at
+pm.max_requests): a request that got nothing back is then sent again.
+php-fpm gives each kept-alive connection a child of its own until the
+client closes it: with more connections than children the rest wait in the
+listen queue, and the report says how many connections were served.
+
+With --rate the load is open-loop: each request has its intended start
+time, and its latency counts from then, so a stalling application cannot
+hide behind requests that were never sent.
+
+Exit 0 when every request succeeded, 1 when any failed (an error, a body
+without --expect's text, with --fail a CGI status of 400 or more, a non-zero
+app status), 3 when no connection could be made at all, 4 at --timeout and
+130 on Ctrl-C, both after printing the report for what was done.
+
+EXAMPLES:
+   fcgicli bench -c 127.0.0.1:9000 /var/www/html/index.php -C 16 -z 10s
+   fcgicli bench -c /run/php/php8.2-fpm.sock -r /var/www/html /index.php -n 10000 --expect 'Welcome'
+   fcgicli bench -c 127.0.0.1:9000 /srv/api.php -d @payload.json -H 'Content-Type: application/json' --rate 500 -z 30s
+   fcgicli bench -c 127.0.0.1:9000 /ping -C 4 -n 1000 -o json | jq .latency_us`,
+		Flags: flagList(networkFlags(0), benchShapeFlags(), benchFlags(), []cli.Flag{colorFlag()}),
+		Action: func(c *cli.Context) error {
+			o, err := benchOptionsFrom(c, env)
+			if err != nil {
+				return err
+			}
+			outPal, err := palette(c, env, env.Stdout)
+			if err != nil {
+				return err
+			}
+			errPal, _ := palette(c, env, env.Stderr)
+			return runBench(c.Context, o, env, outPal, errPal)
+		},
+	}
+}
+
+// benchShapeFlags are the request flags, with --keep-conn on by default.
+func benchShapeFlags() []cli.Flag {
+	var out []cli.Flag
+	for _, f := range shapeFlags() {
+		if f.Names()[0] == "keep-conn" {
+			continue
+		}
+		out = append(out, f)
+	}
+	return append(out,
+		&cli.BoolFlag{Name: "keep-conn", Value: true, Usage: "keep each connection for the next request (FCGI_KEEP_CONN)"},
+		&cli.BoolFlag{Name: "no-keep-conn", Usage: "open a new connection for every request"},
+	)
+}
+
+func benchFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "concurrency", Aliases: []string{"C"}, Value: 1, Usage: "run `N` connections at once"},
+		&cli.Int64Flag{Name: "requests", Aliases: []string{"n"}, Usage: "stop after `N` requests"},
+		&cli.DurationFlag{Name: "duration", Aliases: []string{"z"}, Usage: "stop after `DURATION` (default 10s when -n is not given)"},
+		&cli.Float64Flag{Name: "rate", Usage: "send `R` requests per second in all, open-loop (0: as fast as answered)"},
+		&cli.DurationFlag{Name: "warmup", Usage: "run for `DURATION` first without measuring"},
+		&cli.DurationFlag{Name: "request-timeout", Value: 10 * time.Second, Usage: "give up on one request after `DURATION`"},
+		&cli.StringFlag{Name: "expect", Usage: "count a response whose body lacks `TEXT` as failed"},
+		&cli.BoolFlag{Name: "fail", Aliases: []string{"f"}, Usage: "count a CGI status of 400 or more as failed"},
+		&cli.StringFlag{Name: "status-path", Value: "/status", Usage: "php-fpm's pm.status_path `PATH`, read to explain unserved connections (empty: never)"},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text or json"},
+	}
+}
+
+type benchOptions struct {
+	shape
+	concurrency    int
+	requests       int64
+	duration       time.Duration
+	rate           float64
+	warmup         time.Duration
+	requestTimeout time.Duration
+	expect         []byte
+	fail           bool
+	statusPath     string
+	output         formatters.Format
+	// progress is how often the progress line is redrawn; 0: never.
+	progress time.Duration
+}
+
+// defaultBenchDuration is how long a run lasts without -n or -z.
+const defaultBenchDuration = 10 * time.Second
+
+func benchOptionsFrom(c *cli.Context, env *Env) (*benchOptions, error) {
+	sh, err := shapeFrom(c, env)
+	if err != nil {
+		return nil, err
+	}
+	o := &benchOptions{
+		shape:          *sh,
+		concurrency:    c.Int("concurrency"),
+		requests:       c.Int64("requests"),
+		duration:       c.Duration("duration"),
+		rate:           c.Float64("rate"),
+		warmup:         c.Duration("warmup"),
+		requestTimeout: c.Duration("request-timeout"),
+		expect:         []byte(c.String("expect")),
+		fail:           c.Bool("fail"),
+		statusPath:     c.String("status-path"),
+	}
+	o.keepConn = c.Bool("keep-conn") && !c.Bool("no-keep-conn")
+	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON); err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	switch {
+	case o.concurrency < 1:
+		return nil, usagef("-C must be at least 1, got %d", o.concurrency)
+	case o.requests < 0:
+		return nil, usagef("-n cannot be negative")
+	case c.IsSet("requests") && o.requests == 0:
+		return nil, usagef("-n must be at least 1")
+	case o.duration < 0 || o.warmup < 0:
+		return nil, usagef("-z and --warmup cannot be negative")
+	case c.IsSet("duration") && o.duration == 0:
+		return nil, usagef("-z must be more than 0")
+	case o.rate < 0:
+		return nil, usagef("--rate cannot be negative")
+	case o.requestTimeout <= 0:
+		return nil, usagef("--request-timeout must be more than 0")
+	case c.IsSet("expect") && len(o.expect) == 0:
+		return nil, usagef("--expect needs a TEXT")
+	}
+	if o.requests == 0 && o.duration == 0 {
+		o.duration = defaultBenchDuration
+	}
+	if isTerminal(env.Stderr) {
+		o.progress = 200 * time.Millisecond
+	}
+	return o, nil
+}
+
+// maxMemoryBody is the largest request body kept in memory; a larger one
+// is read again from its file for every request.
+const maxMemoryBody = 1 << 20
+
+// replayable is a request body that is sent again with every request,
+// byte for byte, always the size its CONTENT_LENGTH announced.
+type replayable struct {
+	mem  []byte
+	file *os.File // when not nil, the body is size bytes of file from off
+	off  int64
+	size int64
+}
+
+// newReplayable makes b sendable again and again: a small body is read
+// into memory, a large file is read again from its offset each time (a
+// body from a pipe was spooled to a temporary file by openBody).
+func newReplayable(b *body) (*replayable, error) {
+	if er, ok := b.r.(*exactReader); ok && b.size > maxMemoryBody {
+		if f, ok := er.r.(*os.File); ok {
+			off, err := f.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return nil, err
+			}
+			return &replayable{file: f, off: off, size: b.size}, nil
+		}
+	}
+	mem := make([]byte, b.size)
+	if _, err := io.ReadFull(b.r, mem); err != nil {
+		return nil, fmt.Errorf("reading the request body: %w", err)
+	}
+	return &replayable{mem: mem, size: b.size}, nil
+}
+
+// reader returns a fresh reader of the whole body; nil for no body.
+func (r *replayable) reader() io.Reader {
+	if r == nil {
+		return nil
+	}
+	if r.file == nil {
+		return bytes.NewReader(r.mem)
+	}
+	return &exactReader{r: io.NewSectionReader(r.file, r.off, r.size), left: r.size}
+}
+
+// benchRequest is the request of a run, built once.
+type benchRequest struct {
+	pairs       []fcgiwire.Pair
+	stdin, data *replayable
+	closers     []func()
+}
+
+func (r *benchRequest) close() {
+	for _, c := range r.closers {
+		c()
+	}
+}
+
+// prepareBench opens the body and filter data and builds the params, as
+// prepare does for one request, but keeps the bodies replayable.
+func prepareBench(ctx context.Context, s *shape, env *Env) (*benchRequest, error) {
+	r := &benchRequest{}
+	spec := s.spec
+	open := func(flag, value string) (*replayable, *body, error) {
+		b, err := openBody(ctx, flag, value, env.Stdin)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.closers = append(r.closers, b.close)
+		rp, err := newReplayable(b)
+		return rp, b, err
+	}
+	if s.data != nil {
+		rp, b, err := open("-d", *s.data)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		r.stdin, spec.BodyLen = rp, b.size
+	}
+	if spec.Role == fcgiwire.RoleFilter && s.filterData != nil {
+		rp, b, err := open("--filter-data", *s.filterData)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		r.data, spec.DataLen, spec.DataLastMod = rp, b.size, b.lastMod
+	}
+	var err error
+	if r.pairs, err = buildParams(spec); err == nil {
+		_, err = fcgiwire.SplitPairs(r.pairs)
+	}
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// benchPhase is one stretch of a run (the warmup, the measurement): who
+// may send next and when.
+type benchPhase struct {
+	measure  bool
+	start    time.Time
+	end      time.Time // zero: no time limit
+	limit    int64     // 0: no count limit
+	rate     float64   // 0: closed loop
+	tickets  atomic.Int64
+	stopping atomic.Bool // the phase's context ended: what is in flight is unfinished
+}
+
+// next claims the next request and returns its intended start time, after
+// waiting for it under --rate; false when the phase is over.
+func (p *benchPhase) next(ctx context.Context, timer *time.Timer) (time.Time, bool) {
+	i := p.tickets.Add(1) - 1
+	if p.limit > 0 && i >= p.limit {
+		return time.Time{}, false
+	}
+	now := time.Now()
+	if p.rate <= 0 {
+		if !p.end.IsZero() && !now.Before(p.end) {
+			return time.Time{}, false
+		}
+		return now, true
+	}
+	at := p.start.Add(time.Duration(float64(i) * float64(time.Second) / p.rate))
+	if !p.end.IsZero() && !at.Before(p.end) {
+		return time.Time{}, false
+	}
+	if wait := at.Sub(now); wait > 0 {
+		timer.Reset(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			return time.Time{}, false
+		}
+	}
+	return at, ctx.Err() == nil
+}
+
+// benchStats is what one worker measured; the workers' are added up at
+// the end, so the hot path takes no lock.
+type benchStats struct {
+	succeeded, failed, unfinished int64
+	bytesSent, bytesReceived      int64
+	status                        map[int]int64
+	app                           map[uint32]int64
+	proto                         map[string]int64
+	errs                          formatters.BenchErrors
+	samples                       map[string]string
+	expectFailed, statusFailed    int64
+	appFailed, reconnects         int64
+}
+
+func newBenchStats() *benchStats {
+	return &benchStats{status: map[int]int64{}, app: map[uint32]int64{}, proto: map[string]int64{}, samples: map[string]string{}}
+}
+
+func (s *benchStats) add(o *benchStats) {
+	s.succeeded += o.succeeded
+	s.failed += o.failed
+	s.unfinished += o.unfinished
+	s.bytesSent += o.bytesSent
+	s.bytesReceived += o.bytesReceived
+	for k, v := range o.status {
+		s.status[k] += v
+	}
+	for k, v := range o.app {
+		s.app[k] += v
+	}
+	for k, v := range o.proto {
+		s.proto[k] += v
+	}
+	s.errs.Connect += o.errs.Connect
+	s.errs.Timeout += o.errs.Timeout
+	s.errs.Protocol += o.errs.Protocol
+	s.errs.Refused += o.errs.Refused
+	s.errs.Other += o.errs.Other
+	for k, v := range o.samples {
+		if _, ok := s.samples[k]; !ok {
+			s.samples[k] = v
+		}
+	}
+	s.expectFailed += o.expectFailed
+	s.statusFailed += o.statusFailed
+	s.appFailed += o.appFailed
+	s.reconnects += o.reconnects
+}
+
+// benchWorker is one of the -C connections.
+type benchWorker struct {
+	conn   *fcgiwire.Conn
+	used   bool // conn has carried a request: it may have been closed since
+	tried  bool // this slot sent a request while measuring
+	served bool // one of this slot's connections got an answer while measuring
+	stats  *benchStats
+	expect containsWriter
+	timer  *time.Timer
+}
+
+func (w *benchWorker) closeConn() {
+	if w.conn != nil {
+		w.conn.Close()
+		w.conn = nil
+	}
+}
+
+// bencher runs a load test.
+type bencher struct {
+	o      *benchOptions
+	tgt    *target
+	req    *benchRequest
+	hist   *histogram
+	done   atomic.Int64 // requests finished while measuring, for the progress line
+	errors atomic.Int64
+	dialed atomic.Bool // a connection was made at least once
+}
+
+func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *formatters.Palette) error {
+	ctx, cancel := o.net.withTimeout(ctx)
+	defer cancel()
+	req, err := prepareBench(ctx, &o.shape, env)
+	if err != nil {
+		return err
+	}
+	defer req.close()
+	tgt, err := openTarget(o.net, nil)
+	if err != nil {
+		return err
+	}
+	defer tgt.close()
+	b := &bencher{o: o, tgt: tgt, req: req, hist: newHistogram()}
+	workers := make([]*benchWorker, o.concurrency)
+	for i := range workers {
+		t := time.NewTimer(time.Hour)
+		t.Stop()
+		workers[i] = &benchWorker{stats: newBenchStats(), expect: containsWriter{needle: o.expect}, timer: t}
+	}
+	defer func() {
+		for _, w := range workers {
+			w.closeConn()
+		}
+	}()
+	if err := b.connectAll(ctx, workers); err != nil {
+		return err
+	}
+
+	var stopProgress func()
+	if o.progress > 0 {
+		stopProgress = b.showProgress(env, o.progress)
+	}
+	if o.warmup > 0 {
+		b.runPhase(ctx, workers, &benchPhase{start: time.Now(), end: time.Now().Add(o.warmup), rate: o.rate}, false)
+	}
+	start := time.Now()
+	ph := &benchPhase{measure: true, start: start, limit: o.requests, rate: o.rate}
+	if o.duration > 0 {
+		ph.end = start.Add(o.duration)
+	}
+	var end time.Time
+	if ctx.Err() == nil {
+		end = b.runPhase(ctx, workers, ph, true)
+	} else {
+		end = start
+	}
+	if stopProgress != nil {
+		stopProgress()
+	}
+	for _, w := range workers {
+		w.closeConn()
+	}
+
+	total := newBenchStats()
+	served, unserved := 0, 0
+	for _, w := range workers {
+		total.add(w.stats)
+		if w.served {
+			served++
+		} else if w.tried {
+			unserved++
+		}
+	}
+	rep := b.report(total, served, end.Sub(start))
+	rep.Interrupted = ctx.Err() != nil
+	var werr error
+	if o.output == formatters.JSON {
+		werr = formatters.WriteBenchJSON(env.Stdout, rep)
+	} else {
+		werr = formatters.WriteBenchText(env.Stdout, rep, outPal)
+	}
+	if ctx.Err() == nil {
+		b.warn(ctx, env, errPal, rep, unserved)
+	}
+	switch {
+	case ctx.Err() != nil:
+		if cause := context.Cause(ctx); cause != context.Canceled {
+			return timeoutCause(ctx, cause)
+		}
+		return &codeError{code: ExitInterrupted, msg: "interrupted"}
+	case werr != nil:
+		return werr
+	case rep.Failed > 0:
+		return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%d of %d requests failed", rep.Failed, rep.Requests)}
+	}
+	return nil
+}
+
+// connectAll makes the workers' first connections, all at once, before
+// the clock starts: with keep-conn, connecting is not what is measured.
+// Without keep-conn one connection is made and closed, to tell a server
+// that is not there (exit 3) from one that fails requests.
+func (b *bencher) connectAll(ctx context.Context, workers []*benchWorker) error {
+	n := len(workers)
+	if !b.o.keepConn {
+		n = 1
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			nc, err := b.tgt.dial(ctx, b.o.net.ConnectTimeout)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			b.dialed.Store(true)
+			if b.o.keepConn {
+				workers[i].conn = fcgiwire.NewConn(nc)
+			} else {
+				nc.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if b.dialed.Load() {
+		return nil
+	}
+	return errs[0]
+}
+
+// runPhase runs the workers until the phase is over or ctx ends, and
+// returns when the phase ended: the time limit, the moment ctx ended, or
+// when the last request finished.
+func (b *bencher) runPhase(ctx context.Context, workers []*benchWorker, ph *benchPhase, last bool) time.Time {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stoppedAt atomic.Int64
+	stopAt := func() {
+		stoppedAt.CompareAndSwap(0, time.Now().UnixNano())
+		ph.stopping.Store(true)
+		cancel()
+	}
+	if !ph.end.IsZero() {
+		t := time.AfterFunc(time.Until(ph.end), stopAt)
+		defer t.Stop()
+	}
+	unwatch := context.AfterFunc(ctx, stopAt)
+	defer unwatch()
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Go(func() {
+			for {
+				intended, ok := ph.next(pctx, w.timer)
+				if !ok {
+					break
+				}
+				b.one(pctx, w, ph, intended)
+			}
+			if last {
+				// Free the server's worker at once: php-fpm serves a
+				// queued connection only when a child's connection closes.
+				w.closeConn()
+			}
+		})
+	}
+	wg.Wait()
+	end := time.Now()
+	if s := stoppedAt.Load(); s != 0 && time.Unix(0, s).Before(end) {
+		end = time.Unix(0, s)
+	}
+	return end
+}
+
+// errBenchTimeout ends a request at --request-timeout.
+var errBenchTimeout = errors.New("request timeout")
+
+// one runs one request on w's connection, redialling when needed.
+func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, intended time.Time) {
+	ctx, cancel := context.WithTimeoutCause(pctx, b.o.requestTimeout, errBenchTimeout)
+	defer cancel()
+	parser := fcgiwire.ResponseParser{}
+	if len(b.o.expect) > 0 {
+		w.expect.reset()
+		parser.Body = &w.expect
+	}
+	req := &fcgiwire.Request{
+		ID: b.o.requestID, Role: b.o.spec.Role, KeepConn: b.o.keepConn, Params: b.req.pairs,
+		Stdin: b.req.stdin.reader(), Data: b.req.data.reader(), Stdout: &parser,
+	}
+	var res *fcgiwire.Result
+	var err error
+	reconnected := false
+	for attempt := 0; ; attempt++ {
+		if w.conn == nil {
+			if err = b.dial(ctx, w); err != nil {
+				break
+			}
+		}
+		reused := w.used
+		w.used = true
+		res, err = w.conn.Do(ctx, req)
+		if err != nil || !w.conn.Reusable() {
+			w.closeConn()
+		}
+		// A kept-alive connection the server has closed since (php-fpm
+		// at pm.max_requests) fails before anything comes back: send the
+		// request again on a new connection, once.
+		if err != nil && reused && attempt == 0 && res.BytesReceived == 0 && ctx.Err() == nil &&
+			(errors.Is(err, fcgiwire.ErrNoEndRequest) || errors.Is(err, fcgiwire.ErrConnBroken)) {
+			reconnected = true
+			parser = fcgiwire.ResponseParser{Body: parser.Body}
+			w.expect.reset()
+			req.Stdin, req.Data = b.req.stdin.reader(), b.req.data.reader()
+			continue
+		}
+		break
+	}
+	if res != nil && res.Ended {
+		parser.Close()
+	}
+	finished := time.Now()
+	if !ph.measure {
+		return
+	}
+	s := w.stats
+	w.tried = true
+	if reconnected {
+		s.reconnects++
+	}
+	if err != nil && ph.stopping.Load() && pctx.Err() != nil {
+		// The run ended (its time was up, Ctrl-C, --timeout) with this
+		// request in flight: it is neither a success nor a failure.
+		s.unfinished++
+		return
+	}
+	if res != nil {
+		s.bytesSent += res.BytesSent
+		s.bytesReceived += res.BytesReceived
+		if res.BytesReceived > 0 {
+			w.served = true
+		}
+	}
+	failed := b.judge(ctx, s, &w.expect, &parser, res, err)
+	if err == nil {
+		b.hist.Record(finished.Sub(intended))
+	}
+	b.done.Add(1)
+	if failed {
+		s.failed++
+		b.errors.Add(1)
+	} else {
+		s.succeeded++
+	}
+}
+
+// dial opens a new connection for w.
+func (b *bencher) dial(ctx context.Context, w *benchWorker) error {
+	nc, err := b.tgt.dial(ctx, b.o.net.ConnectTimeout)
+	if err != nil {
+		return err
+	}
+	b.dialed.Store(true)
+	w.conn = fcgiwire.NewConn(nc)
+	w.used = false
+	return nil
+}
+
+// judge counts a finished request by its outcome and reports whether it
+// failed.
+func (b *bencher) judge(ctx context.Context, s *benchStats, expect *containsWriter, parser *fcgiwire.ResponseParser, res *fcgiwire.Result, err error) bool {
+	if err != nil {
+		class := errorClass(ctx, err)
+		switch class {
+		case "connect":
+			s.errs.Connect++
+		case "timeout":
+			s.errs.Timeout++
+		case "protocol":
+			s.errs.Protocol++
+		default:
+			s.errs.Other++
+		}
+		if _, ok := s.samples[class]; !ok {
+			s.samples[class] = errorMessage(ctx, err)
+		}
+		return true
+	}
+	s.proto[res.ProtocolStatus.String()]++
+	s.app[res.AppStatus]++
+	if res.ProtocolStatus != fcgiwire.RequestComplete {
+		s.errs.Refused++
+		if _, ok := s.samples["refused"]; !ok {
+			s.samples["refused"] = "the application refused the request: " + res.ProtocolStatus.String()
+		}
+		return true
+	}
+	failed := false
+	if parser.Err != nil {
+		s.errs.Protocol++
+		if _, ok := s.samples["protocol"]; !ok {
+			s.samples["protocol"] = parser.Err.Error()
+		}
+		failed = true
+	} else if parser.Done {
+		s.status[parser.Response.Status]++
+		if b.o.fail && parser.Response.Status >= 400 {
+			s.statusFailed++
+			failed = true
+		}
+	}
+	if res.AppStatus != 0 {
+		s.appFailed++
+		failed = true
+	}
+	if len(b.o.expect) > 0 && !expect.found {
+		s.expectFailed++
+		failed = true
+	}
+	return failed
+}
+
+// errorClass sorts a failed request's error into connect, timeout,
+// protocol or other.
+func errorClass(ctx context.Context, err error) string {
+	var (
+		ce *connectError
+		te *timeoutError
+		pe *fcgiwire.ProtocolError
+		le *fcgiwire.LocalError
+	)
+	switch {
+	case errors.Is(context.Cause(ctx), errBenchTimeout), errors.As(err, &te),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "timeout"
+	case errors.As(err, &ce):
+		return "connect"
+	case errors.As(err, &le):
+		return "other"
+	case errors.As(err, &pe), errors.Is(err, fcgiwire.ErrConnBroken):
+		return "protocol"
+	}
+	return "other"
+}
+
+// errorMessage is the message a failed request is remembered by.
+func errorMessage(ctx context.Context, err error) string {
+	if errors.Is(context.Cause(ctx), errBenchTimeout) {
+		return "no answer within --request-timeout"
+	}
+	_, msg := exitCode(err)
+	return msg
+}
+
+// report assembles the report from the added-up stats.
+func (b *bencher) report(s *benchStats, served int, d time.Duration) *formatters.BenchReport {
+	h := b.hist
+	bars := h.Bars(16)
+	out := make([]formatters.BenchBar, len(bars))
+	for i, bar := range bars {
+		out[i] = formatters.BenchBar{UpTo: bar.UpTo, Count: bar.Count}
+	}
+	return &formatters.BenchReport{
+		Target: b.o.net.Connect, Script: b.o.spec.Script, Concurrency: b.o.concurrency, KeepConn: b.o.keepConn, Rate: b.o.rate,
+		Requests: s.succeeded + s.failed, Succeeded: s.succeeded, Failed: s.failed, Unfinished: s.unfinished,
+		Duration: d, BytesSent: s.bytesSent, BytesReceived: s.bytesReceived,
+		Latency: formatters.BenchLatency{
+			Min: h.Min(), Mean: h.Mean(), P50: h.Percentile(50), P90: h.Percentile(90),
+			P99: h.Percentile(99), P999: h.Percentile(99.9), Max: h.Max(),
+		},
+		Histogram:   out,
+		StatusCodes: s.status, AppStatus: s.app, ProtocolStatus: s.proto,
+		Errors: s.errs, ErrorSamples: s.samples,
+		ExpectFailed: s.expectFailed, StatusFailed: s.statusFailed, AppFailed: s.appFailed,
+		Reconnects: s.reconnects, ConnectionsServed: served,
+	}
+}
+
+// showProgress redraws the progress line every interval until the
+// returned function is called, which erases it.
+func (b *bencher) showProgress(env *Env, every time.Duration) func() {
+	w := env.Stderr
+	if lt, ok := w.(*lineTracker); ok {
+		// The line is erased at the end: it leaves no partial line behind.
+		w = lt.w
+	}
+	start := time.Now()
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		var lastN int64
+		last := start
+		for {
+			select {
+			case <-stop:
+				_ = formatters.ClearProgress(w)
+				return
+			case now := <-t.C:
+				n := b.done.Load()
+				rate := float64(n-lastN) / now.Sub(last).Seconds()
+				lastN, last = n, now
+				_ = formatters.WriteBenchProgress(w, now.Sub(start), n, rate, b.errors.Load())
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-finished
+	}
+}
+
+// containsWriter notes whether the bytes written to it contain needle,
+// across write boundaries, keeping only len(needle)-1 bytes.
+type containsWriter struct {
+	needle  []byte
+	found   bool
+	tail    []byte
+	scratch []byte
+}
+
+func (c *containsWriter) reset() {
+	c.found = false
+	c.tail = c.tail[:0]
+}
+
+func (c *containsWriter) Write(p []byte) (int, error) {
+	if c.found || len(c.needle) == 0 {
+		return len(p), nil
+	}
+	k := len(c.needle) - 1
+	if len(c.tail) > 0 {
+		c.scratch = append(append(c.scratch[:0], c.tail...), p[:min(len(p), k)]...)
+		if bytes.Contains(c.scratch, c.needle) {
+			c.found = true
+			return len(p), nil
+		}
+	}
+	if bytes.Contains(p, c.needle) {
+		c.found = true
+		return len(p), nil
+	}
+	if len(p) >= k {
+		c.tail = append(c.tail[:0], p[len(p)-k:]...)
+	} else {
+		c.tail = append(c.tail, p...)
+		if len(c.tail) > k {
+			c.tail = append(c.tail[:0], c.tail[len(c.tail)-k:]...)
+		}
+	}
+	return len(p), nil
+}
+
+// warn writes the run's warnings on stderr: connections that were never
+// served (with what the application says about its limits), and a --rate
+// the application could not keep up with.
+func (b *bencher) warn(ctx context.Context, env *Env, pal *formatters.Palette, rep *formatters.BenchReport, unserved int) {
+	say := func(format string, args ...any) {
+		fmt.Fprintf(env.Stderr, "fcgicli: %s %s\n", pal.Info.Sprint("warning:"), fmt.Sprintf(format, args...))
+	}
+	if unserved > 0 {
+		say("only %d of %d connections got an answer; the other %d waited the whole run", rep.ConnectionsServed, rep.ConnectionsServed+unserved, unserved)
+		for _, line := range b.explainUnserved(ctx) {
+			fmt.Fprintf(env.Stderr, "fcgicli: %s\n", line)
+		}
+	}
+	if b.o.rate > 0 && rep.Requests > 0 && rep.RPS() < 0.9*b.o.rate {
+		say("asked for %g requests/s, got %.1f: the application could not keep up, and the latencies include the wait", b.o.rate, rep.RPS())
+	}
+}
+
+// explainUnserved asks the application, after the run, why connections
+// went unanswered: its FCGI_GET_VALUES limits and, for php-fpm, its
+// status page. Each question is bounded to a second.
+func (b *bencher) explainUnserved(ctx context.Context) []string {
+	var lines []string
+	limits := ""
+	if vals, err := b.getValues(ctx); err == nil {
+		for _, p := range vals {
+			if p.Name == fcgiwire.MaxConns || p.Name == fcgiwire.MaxReqs {
+				limits += fmt.Sprintf(" %s=%s", p.Name, p.Value)
+			}
+		}
+	}
+	if limits != "" {
+		lines = append(lines, "the application reports"+limits)
+	}
+	if b.o.statusPath != "" {
+		if s, err := b.fpmStatus(ctx); err == nil {
+			lines = append(lines, fmt.Sprintf("php-fpm pool %q (pm %s) has %d processes, at most %d active at once since it started, max children reached %d times",
+				s.Pool, s.ProcessManager, s.TotalProcesses, s.MaxActiveProcesses, s.MaxChildrenReached))
+		}
+	}
+	lines = append(lines, "php-fpm gives each kept-alive connection a child of its own until the client closes it, and leaves the other connections in the listen queue: use -C no higher than pm.max_children, or --no-keep-conn")
+	return lines
+}
+
+// getValues asks for FCGI_MAX_CONNS and FCGI_MAX_REQS on a connection of
+// its own.
+func (b *bencher) getValues(ctx context.Context) ([]fcgiwire.Pair, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	nc, err := b.tgt.dial(ctx, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	conn := fcgiwire.NewConn(nc)
+	defer conn.Close()
+	return conn.GetValues(ctx, []string{fcgiwire.MaxConns, fcgiwire.MaxReqs})
+}
+
+// fpmStatus reads php-fpm's status page at --status-path.
+func (b *bencher) fpmStatus(ctx context.Context) (*formatters.FPMStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	pairs, err := buildParams(paramSpec{Script: b.o.statusPath + "?json", Role: fcgiwire.RoleResponder, BodyLen: -1})
+	if err != nil {
+		return nil, err
+	}
+	nc, err := b.tgt.dial(ctx, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	conn := fcgiwire.NewConn(nc)
+	defer conn.Close()
+	body := &capBuffer{max: maxPage}
+	parser := &fcgiwire.ResponseParser{Body: body}
+	res, err := conn.Do(ctx, &fcgiwire.Request{Role: fcgiwire.RoleResponder, Params: pairs, Stdout: parser})
+	if err != nil {
+		return nil, err
+	}
+	if res.Ended {
+		parser.Close()
+	}
+	if !parser.Done || parser.Response.Status != 200 {
+		return nil, formatters.ErrNotStatusPage
+	}
+	return formatters.ParseFPMStatus(body.buf)
+}
