@@ -347,6 +347,19 @@ func startFPM(dir string) (string, map[string]string, error) {
 			vars[k] = v
 		}
 	}
+	// php-fpm listens before it has forked all the static children: wait
+	// until the tcp pool shows its 4, or counts in the tests would vary.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		page, err := fcgicliOutput(nil, "status", "-c", vars["FPM_TCP"], "--no-full", "-o", "json")
+		if err == nil && strings.Contains(page, `"total_processes": 4,`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return dir, vars, fmt.Errorf("php-fpm's tcp pool never showed 4 processes: %v\n%s", err, page)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return dir, vars, nil
 }
 
@@ -514,7 +527,7 @@ func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // fcgicliOutput runs fcgicli in-process and returns its stdout.
-func fcgicliOutput(ts *testscript.TestScript, args ...string) (string, error) {
+func fcgicliOutput(_ *testscript.TestScript, args ...string) (string, error) {
 	var out, errOut strings.Builder
 	env := &commands.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
 		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -14,30 +16,56 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/formatters"
 )
 
 func serveCommand(env *Env) *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
-		Usage: "run the built-in echo responder",
-		Description: `Runs a FastCGI responder that answers every request with a CGI response
-listing what it received: the params in arrival order, the stdin size and
-sha256, the request id, role and keep-conn flag. The answer is text, or JSON
-when the request carries HTTP_ACCEPT: application/json. One line per request
-is logged to stderr. It answers FCGI_GET_VALUES with its limits and serves
-kept-alive and multiplexed connections. SIGINT or SIGTERM stops it
-gracefully (exit 0).
+		Usage: "a FastCGI application for testing web servers and clients: echo, mock and faults",
+		Description: `Runs a FastCGI application. By default it echoes: each request is answered
+with what it received (params in arrival order, stdin size and sha256,
+request id, role, keep-conn flag), as text, JSON or HTML by --echo-format or
+the request's Accept header. --status, --body (either turns the echo off),
+--header, --stderr, --app-status and --delay make it a mock; --script FILE
+maps params to answers (see the README). FILTER requests get their
+FCGI_DATA back, AUTHORIZER requests the echo (200, allow) unless a rule
+says otherwise, and --refuse-role answers UNKNOWN_ROLE. --fault injects
+failures for testing clients.
 
-The same responder runs in-process for any command given --connect builtin.
+Each request is reported on stdout as it ends (-o json: one JSON line per
+request); the listeners and faults are logged on stderr. It answers
+FCGI_GET_VALUES with --max-conns, --max-reqs and multiplexing, and enforces
+them (OVERLOADED past max-reqs or max-conns, CANT_MPX_CONN with --no-mpxs).
+SIGINT or SIGTERM stops it gracefully (exit 0).
+
+The echo alone runs in-process for any command given --connect builtin.
 
 EXAMPLES:
    fcgicli serve --listen 127.0.0.1:9000
-   fcgicli serve --listen /tmp/echo.sock --listen '[::1]:9001'
-   fcgicli request -c 127.0.0.1:9000 /index.php -H 'Accept: application/json'`,
+   fcgicli serve --listen /tmp/echo.sock --socket-mode 0666 -o json
+   fcgicli serve --listen 127.0.0.1:9000 --status 503 --body 'down for maintenance'
+   fcgicli serve --listen 127.0.0.1:9000 --script rules.txt
+   fcgicli serve --listen 127.0.0.1:9000 --fault close-before-end:0.1`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"l"}, Usage: "listen on `ADDR` (repeatable; same forms as --connect; port 0 picks a free one)"},
-			colorFlag(),
+			&cli.StringFlag{Name: "socket-mode", Usage: "file mode for unix socket listeners, octal `MODE` such as 0660"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "report `FORMAT` on stdout: text or json (one line per request)"},
+			&cli.StringFlag{Name: "echo-format", Usage: "echo as `FORMAT` text, json or html (default: by the Accept header, else text)"},
+			&cli.IntFlag{Name: "status", Usage: "answer with CGI status `CODE` instead of the echo"},
+			&cli.StringFlag{Name: "body", Usage: "answer with `TEXT` or @FILE instead of the echo"},
+			&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "add `'Name: value'` to every answer (repeatable)"},
+			&cli.StringFlag{Name: "stderr", Usage: "send `TEXT` on FCGI_STDERR with a mock answer"},
+			&cli.UintFlag{Name: "app-status", Usage: "end mock answers with app status `N`"},
+			&cli.DurationFlag{Name: "delay", Usage: "wait `DURATION` before a mock answer"},
+			&cli.StringFlag{Name: "script", Usage: "answer by the rules in `FILE` (first match wins; no match: mock or echo)"},
+			&cli.StringSliceFlag{Name: "refuse-role", Usage: "answer UNKNOWN_ROLE to `ROLE` responder, authorizer or filter (repeatable)"},
+			&cli.IntFlag{Name: "max-conns", Value: echoMaxConns, Usage: "FCGI_MAX_CONNS: requests on connections past `N` get OVERLOADED"},
+			&cli.IntFlag{Name: "max-reqs", Value: echoMaxReqs, Usage: "FCGI_MAX_REQS: requests past `N` at once get OVERLOADED"},
+			&cli.BoolFlag{Name: "no-mpxs", Usage: "FCGI_MPXS_CONNS=0: a second request on a busy connection gets CANT_MPX_CONN"},
+			&cli.StringSliceFlag{Name: "fault", Usage: "inject `KIND[:PROBABILITY]` (repeatable): " + faultList()},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Second, Usage: "on SIGINT/SIGTERM, wait up to `DURATION` for requests in flight"},
+			colorFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -47,22 +75,132 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			return runServe(c.Context, env, parsed, c.Duration("shutdown-timeout"))
+			mode, err := parseSocketMode(c.String("socket-mode"))
+			if err != nil {
+				return err
+			}
+			format, err := formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON)
+			if err != nil {
+				return &usageError{msg: err.Error()}
+			}
+			h, err := responderFrom(c, env)
+			if err != nil {
+				return err
+			}
+			if c.Int("max-conns") < 1 || c.Int("max-reqs") < 1 {
+				return usagef("--max-conns and --max-reqs must be at least 1")
+			}
+			pal, err := palette(c, env, env.Stdout)
+			if err != nil {
+				return err
+			}
+			var outMu sync.Mutex
+			h.report = func(ex *formatters.Exchange) {
+				outMu.Lock()
+				defer outMu.Unlock()
+				_ = formatters.WriteExchange(env.Stdout, ex, format, pal)
+			}
+			return runServe(c.Context, env, h, parsed, mode, serveLimits{c.Int("max-conns"), c.Int("max-reqs"), !c.Bool("no-mpxs")}, c.Duration("shutdown-timeout"))
 		},
 	}
 }
 
-func runServe(ctx context.Context, env *Env, addrs []fcgiwire.Addr, shutdownTimeout time.Duration) error {
+func faultList() string {
+	var names []string
+	for k := range faultKinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// responderFrom builds the responder from serve's flags.
+func responderFrom(c *cli.Context, env *Env) (*responder, error) {
+	h := &responder{headers: c.StringSlice("header"), refuse: map[fcgiwire.Role]bool{}}
+	for _, hd := range h.headers {
+		if n, _, ok := strings.Cut(hd, ":"); !ok || strings.TrimSpace(n) == "" {
+			return nil, usagef("bad --header %q: want 'Name: value'", hd)
+		}
+	}
+	if f := c.String("echo-format"); f != "" {
+		ef, err := formatters.ParseFormat(f, formatters.Text, formatters.JSON, formatters.HTML)
+		if err != nil {
+			return nil, usagef("--echo-format: %v", err)
+		}
+		h.echoFormat = ef
+	}
+	if c.IsSet("status") || c.IsSet("body") || c.IsSet("stderr") || c.IsSet("app-status") || c.IsSet("delay") {
+		m := &mockResponse{status: c.Int("status"), stderr: c.String("stderr"), appStatus: uint32(c.Uint("app-status")), delay: c.Duration("delay")}
+		if c.IsSet("status") && (m.status < 100 || m.status > 999) {
+			return nil, usagef("--status %d: want a number from 100 to 999", m.status)
+		}
+		if m.delay < 0 {
+			return nil, usagef("--delay cannot be negative")
+		}
+		if body := c.String("body"); strings.HasPrefix(body, "@") {
+			b, err := os.ReadFile(body[1:])
+			if err != nil {
+				return nil, usagef("--body: %v", err)
+			}
+			m.body = b
+		} else {
+			m.body = []byte(body)
+		}
+		if c.IsSet("status") || c.IsSet("body") {
+			h.mock = m
+		} else {
+			// --stderr, --app-status or --delay alone keep the echo.
+			return nil, usagef("--stderr, --app-status and --delay go with --status or --body (the mock answer)")
+		}
+	}
+	if f := c.String("script"); f != "" {
+		rules, err := parseRules(f)
+		if err != nil {
+			return nil, err
+		}
+		h.rules = rules
+	}
+	for _, r := range c.StringSlice("refuse-role") {
+		role, err := parseRole(r)
+		if err != nil {
+			return nil, usagef("--refuse-role: %v", err)
+		}
+		h.refuse[role] = true
+	}
+	for _, f := range c.StringSlice("fault") {
+		kind, prob, hasProb := strings.Cut(f, ":")
+		if _, ok := faultKinds[kind]; !ok {
+			return nil, usagef("unknown --fault %q (known: %s)", kind, faultList())
+		}
+		p := 1.0
+		if hasProb {
+			var err error
+			if p, err = strconv.ParseFloat(prob, 64); err != nil || p < 0 || p > 1 {
+				return nil, usagef("--fault %s: the probability must be from 0 to 1", f)
+			}
+		}
+		h.faults = append(h.faults, fault{kind: kind, prob: p})
+	}
+	return h, nil
+}
+
+// serveLimits are what GET_VALUES reports and the server enforces.
+type serveLimits struct {
+	maxConns, maxReqs int
+	mpxs              bool
+}
+
+func runServe(ctx context.Context, env *Env, h *responder, addrs []fcgiwire.Addr, mode os.FileMode, lim serveLimits, shutdownTimeout time.Duration) error {
 	var logMu sync.Mutex
 	logf := func(line string) {
 		logMu.Lock()
 		defer logMu.Unlock()
 		fmt.Fprintf(env.Stderr, "fcgicli: serve: %s\n", line)
 	}
-	srv := NewEchoServer(logf, true)
+	srv := newResponderServer(h, logf, lim.maxConns, lim.maxReqs, lim.mpxs)
 	var listeners []net.Listener
 	for _, a := range addrs {
-		l, err := listen(a, 0)
+		l, err := listen(a, mode)
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
@@ -75,6 +213,9 @@ func runServe(ctx context.Context, env *Env, addrs []fcgiwire.Addr, shutdownTime
 	for _, l := range listeners {
 		logf("listening on " + listenerAddr(l))
 		go func() { errc <- srv.Serve(l) }()
+	}
+	for _, f := range h.faults {
+		logf(fmt.Sprintf("fault %s with probability %g: %s", f.kind, f.prob, faultKinds[f.kind]))
 	}
 	select {
 	case <-ctx.Done():

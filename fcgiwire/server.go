@@ -72,12 +72,16 @@ func (f HandlerFunc) ServeFCGI(ctx context.Context, w *ResponseWriter, r *Server
 type Server struct {
 	Handler Handler
 	// Values reported for FCGI_MAX_CONNS and FCGI_MAX_REQS (0 reports 1).
-	// MaxReqs is enforced: a request beyond it gets OVERLOADED.
+	// Both are enforced when set: a request beyond MaxReqs at once, or on
+	// a connection beyond MaxConns open at once, gets OVERLOADED.
 	MaxConns int
 	MaxReqs  int
 	// MultiplexConns allows several requests at once on a connection; a
 	// second request on a connection without it gets CANT_MPX_CONN.
 	MultiplexConns bool
+	// RefuseRole, when set, says which roles to answer UNKNOWN_ROLE (roles
+	// other than the three of the specification always are).
+	RefuseRole func(Role) bool
 	// MaxParamsBytes bounds one request's PARAMS stream (0: the default).
 	MaxParamsBytes int
 	// Observer, when set, returns the observer for a new connection.
@@ -170,6 +174,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 	if s.conns == nil {
 		s.conns = map[*serverConn]struct{}{}
 	}
+	c.overLimit = s.MaxConns > 0 && len(s.conns) >= s.MaxConns
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	err := c.serve()
@@ -192,6 +197,9 @@ type serverConn struct {
 	mu      sync.Mutex // guards reqs
 	reqs    map[uint16]*serverReq
 	closing atomic.Bool
+	// overLimit: the connection came past MaxConns; its requests get
+	// OVERLOADED.
+	overLimit bool
 }
 
 type serverReq struct {
@@ -401,9 +409,9 @@ func (c *serverConn) begin(rec Record, off int64) error {
 	switch {
 	case busy && !c.srv.MultiplexConns:
 		return refuse(CantMpxConn)
-	case br.Role < RoleResponder || br.Role > RoleFilter:
+	case br.Role < RoleResponder || br.Role > RoleFilter, c.srv.RefuseRole != nil && c.srv.RefuseRole(br.Role):
 		return refuse(UnknownRole)
-	case c.srv.MaxReqs > 0 && c.srv.active.Load() >= int64(c.srv.MaxReqs):
+	case c.overLimit, c.srv.MaxReqs > 0 && c.srv.active.Load() >= int64(c.srv.MaxReqs):
 		return refuse(Overloaded)
 	}
 	c.srv.active.Add(1)
@@ -461,9 +469,14 @@ func (c *serverConn) run(ctx context.Context, r *serverReq, stdinR, dataR *io.Pi
 	r.cancel()
 	stdinR.CloseWithError(errHandlerDone)
 	dataR.CloseWithError(errHandlerDone)
-	err := w.stdout.close()
-	if err == nil && w.stderr.used {
-		err = w.stderr.close()
+	var err error
+	if w.abandoned {
+		err = errAbandoned
+	} else {
+		err = w.stdout.close()
+		if err == nil && w.stderr.used {
+			err = w.stderr.close()
+		}
 	}
 	c.mu.Lock()
 	delete(c.reqs, r.req.ID)
@@ -472,7 +485,7 @@ func (c *serverConn) run(ctx context.Context, r *serverReq, stdinR, dataR *io.Pi
 	// request as soon as it reads it.
 	c.srv.active.Add(-1)
 	if err == nil {
-		err = c.endRequest(r.req.ID, w.appStatus, RequestComplete)
+		err = c.endRequest(r.req.ID, w.appStatus, w.protocolStatus)
 	}
 	if err != nil {
 		c.closing.Store(true)
@@ -501,15 +514,20 @@ func (c *serverConn) closeAfterResponse() {
 	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
 }
 
-var errHandlerDone = errors.New("handler returned")
+var (
+	errHandlerDone = errors.New("handler returned")
+	errAbandoned   = errors.New("response abandoned")
+)
 
 // ResponseWriter is a handler's side of the response.
 type ResponseWriter struct {
-	c         *serverConn
-	id        uint16
-	stdout    streamWriter
-	stderr    streamWriter
-	appStatus uint32
+	c              *serverConn
+	id             uint16
+	stdout         streamWriter
+	stderr         streamWriter
+	appStatus      uint32
+	protocolStatus ProtocolStatus
+	abandoned      bool
 }
 
 // Stdout returns the FCGI_STDOUT stream (the CGI response).
@@ -520,6 +538,26 @@ func (w *ResponseWriter) Stderr() io.Writer { return &w.stderr }
 
 // SetAppStatus sets the appStatus of FCGI_END_REQUEST.
 func (w *ResponseWriter) SetAppStatus(s uint32) { w.appStatus = s }
+
+// SetProtocolStatus sets the protocolStatus of FCGI_END_REQUEST, so a
+// handler can answer OVERLOADED, say, after reading the request.
+func (w *ResponseWriter) SetProtocolStatus(s ProtocolStatus) { w.protocolStatus = s }
+
+// WriteRaw writes bytes to the connection as they are, between records of
+// other requests, for handlers that inject faults (a record of another
+// request id, a bad version byte, a response trickled byte by byte). Flush
+// the streams first if their order matters.
+func (w *ResponseWriter) WriteRaw(b []byte) error {
+	return w.c.write(func() error {
+		_, err := w.c.w.bw.Write(b)
+		return err
+	})
+}
+
+// Abandon makes the server close the connection when the handler returns,
+// without closing the streams or sending FCGI_END_REQUEST: a handler's way
+// to fail as a crashing application would.
+func (w *ResponseWriter) Abandon() { w.abandoned = true }
 
 // Flush sends what Stdout and Stderr hold so far.
 func (w *ResponseWriter) Flush() error {

@@ -2,6 +2,7 @@ package formatters
 
 import (
 	"fmt"
+	"html"
 	"io"
 	"strings"
 
@@ -49,6 +50,9 @@ func WriteEcho(w io.Writer, r *EchoReport, f Format) error {
 		}
 		return writeJSON(w, out)
 	}
+	if f == HTML {
+		return writeEchoHTML(w, r)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "request_id: %d\nrole: %s\nkeep_conn: %t\nconnection: %d\nparams: %d\n",
 		r.RequestID, r.Role, r.KeepConn, r.ConnID, len(r.Params))
@@ -59,6 +63,25 @@ func WriteEcho(w io.Writer, r *EchoReport, f Format) error {
 	if r.Role == fcgiwire.RoleFilter {
 		fmt.Fprintf(&b, "data_bytes: %d\ndata_sha256: %s\n", r.DataBytes, r.DataSHA256)
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeEchoHTML writes the echo as a small web page, every value escaped.
+func writeEchoHTML(w io.Writer, r *EchoReport) error {
+	var b strings.Builder
+	e := html.EscapeString
+	b.WriteString("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>fcgicli echo</title></head><body>\n")
+	fmt.Fprintf(&b, "<h1>FastCGI request %d</h1>\n<p>role %s, keep_conn %t, connection %d</p>\n", r.RequestID, e(r.Role.String()), r.KeepConn, r.ConnID)
+	fmt.Fprintf(&b, "<table>\n<tr><th>param</th><th>value</th></tr>\n")
+	for _, p := range r.Params {
+		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td></tr>\n", e(p.Name), e(p.Value))
+	}
+	fmt.Fprintf(&b, "</table>\n<p>stdin: %d bytes, sha256 %s</p>\n", r.StdinBytes, r.StdinSHA256)
+	if r.Role == fcgiwire.RoleFilter {
+		fmt.Fprintf(&b, "<p>data: %d bytes, sha256 %s</p>\n", r.DataBytes, r.DataSHA256)
+	}
+	b.WriteString("</body></html>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -17,6 +17,8 @@ const (
 	Raw   Format = "raw"
 	Table Format = "table"
 	Hex   Format = "hex"
+	// HTML is a web page.
+	HTML Format = "html"
 	// Prometheus is the Prometheus text exposition format.
 	Prometheus Format = "prometheus"
 )
