@@ -121,7 +121,8 @@ func (w *Writer) Flush() error { return w.bw.Flush() }
 var zeroPad [MaxPadding]byte
 
 // WriteRecord writes one record of type t for request id with the given
-// content (at most MaxContent bytes), padded to a multiple of 8.
+// content (at most MaxContent bytes), padded to a multiple of 8 unless
+// content and padding would pass 65535 bytes, in which case it gets none.
 // Management records (request id 0) are always padded, with 8 bytes when
 // the content is already a multiple of 8.
 func (w *Writer) WriteRecord(t RecordType, id uint16, content []byte) error {
@@ -131,6 +132,12 @@ func (w *Writer) WriteRecord(t RecordType, id uint16, content []byte) error {
 	pad := PaddingFor(len(content))
 	if id == 0 {
 		pad = managementPadding(len(content))
+	}
+	if len(content)+pad > MaxContent {
+		// Padding is only a recommendation, and php-fpm drops the
+		// connection on a PARAMS record whose content and padding
+		// together pass 65535 bytes.
+		pad = 0
 	}
 	h := Header{Version: Version1, Type: t, RequestID: id, ContentLength: uint16(len(content)), PaddingLength: uint8(pad)}
 	return w.WriteRawRecord(h, content, zeroPad[:pad])

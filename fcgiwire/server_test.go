@@ -73,8 +73,9 @@ func TestDoStdin5MiB(t *testing.T) {
 		t.Errorf("stdout = %q, want %q", stdout.String(), want)
 	}
 	// BEGIN (16) + PARAMS (8+4+4) + empty PARAMS (8) + 80 STDIN records of
-	// 65535 bytes (+1 padding) + one of the last 80 bytes + empty STDIN.
-	wantSent := int64(16 + 16 + 8 + 80*(8+65535+1) + (8 + 80) + 8)
+	// 65535 bytes (no padding: it would pass 65535) + one of the last 80
+	// bytes + empty STDIN.
+	wantSent := int64(16 + 16 + 8 + 80*(8+65535) + (8 + 80) + 8)
 	if res.BytesSent != wantSent {
 		t.Errorf("BytesSent = %d, want %d", res.BytesSent, wantSent)
 	}
