@@ -33,11 +33,12 @@ func NewEchoServer(logf func(string), multiplex bool) *fcgiwire.Server {
 
 func newResponderServer(h *responder, logf func(string), maxConns, maxReqs int, multiplex bool) *fcgiwire.Server {
 	return &fcgiwire.Server{
-		Handler:        h,
-		MaxConns:       maxConns,
-		MaxReqs:        maxReqs,
-		MultiplexConns: multiplex,
-		RefuseRole:     h.refuseRole,
+		Handler:           h,
+		MaxConns:          maxConns,
+		MaxReqs:           maxReqs,
+		MultiplexConns:    multiplex,
+		RefuseRole:        h.refuseRole,
+		SplitValuesResult: h.splitPairs,
 		OnError: func(connID uint64, err error) {
 			if logf != nil {
 				logf(fmt.Sprintf("conn %d: %v", connID, err))
@@ -71,6 +72,16 @@ type mockResponse struct {
 }
 
 func (h *responder) refuseRole(r fcgiwire.Role) bool { return h.refuse[r] }
+
+// splitPairs says whether the split-pairs fault strikes a GET_VALUES.
+func (h *responder) splitPairs() bool {
+	for _, f := range h.faults {
+		if f.kind == "split-pairs" && (f.prob >= 1 || rand.Float64() < f.prob) {
+			return true
+		}
+	}
+	return false
+}
 
 // hashingReader hashes and counts what is read through it.
 type hashingReader struct {
@@ -265,11 +276,15 @@ var faultKinds = map[string]string{
 	"slow-trickle":     "sends the answer one byte every 50ms",
 	"never-answer":     "never answers (until the client gives up)",
 	"app-error":        "answers, then ends with app status 1",
+	"split-pairs":      "answers GET_VALUES with a pair split across two GET_VALUES_RESULT records",
 }
 
-// pickFault returns the first fault that strikes, or "".
+// pickFault returns the first request fault that strikes, or "".
 func pickFault(faults []fault) string {
 	for _, f := range faults {
+		if f.kind == "split-pairs" {
+			continue // a management fault: see splitPairs
+		}
 		if f.prob >= 1 || rand.Float64() < f.prob {
 			return f.kind
 		}

@@ -82,6 +82,10 @@ type Server struct {
 	// RefuseRole, when set, says which roles to answer UNKNOWN_ROLE (roles
 	// other than the three of the specification always are).
 	RefuseRole func(Role) bool
+	// SplitValuesResult, when set and returning true, makes the server
+	// answer a GET_VALUES with its pairs split across two
+	// GET_VALUES_RESULT records: a protocol violation, for testing clients.
+	SplitValuesResult func() bool
 	// MaxParamsBytes bounds one request's PARAMS stream (0: the default).
 	MaxParamsBytes int
 	// Observer, when set, returns the observer for a new connection.
@@ -380,6 +384,15 @@ func (c *serverConn) management(rec Record, off int64) error {
 	body := EncodePairs(out)
 	if len(body) > MaxContent {
 		return protoErr(off, h.Type, ErrTooLarge, "GET_VALUES asks for more than one record can answer")
+	}
+	if c.srv.SplitValuesResult != nil && len(body) > 1 && c.srv.SplitValuesResult() {
+		// A deliberate violation: a management record is one record.
+		return c.write(func() error {
+			if err := c.w.WriteRecord(TypeGetValuesResult, 0, body[:len(body)/2]); err != nil {
+				return err
+			}
+			return c.w.WriteRecord(TypeGetValuesResult, 0, body[len(body)/2:])
+		})
 	}
 	return c.write(func() error { return c.w.WriteRecord(TypeGetValuesResult, 0, body) })
 }
