@@ -66,6 +66,8 @@ type Conn struct {
 	wBodyErr *LocalError // the request body could not be read (set before the abort)
 
 	broken error // set when the connection cannot carry another request
+
+	beginBody [8]byte // BEGIN_REQUEST's body, reused: no allocation per request
 }
 
 // NewConn wraps an established connection.
@@ -129,30 +131,35 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 	if req.KeepConn {
 		flags = FlagKeepConn
 	}
+	// When ctx ends, abort: no goroutine waits for it meanwhile.
+	var aborted bool
+	abortDone := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		defer close(abortDone)
+		c.abort(id)
+		aborted = true
+	})
+
 	writeErr := make(chan error, 1)
 	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		writeErr <- c.send(id, BeginRequest{Role: role, Flags: flags}, bodies, req)
-	}()
-
-	var wg sync.WaitGroup
-	stopWatch := make(chan struct{})
-	var aborted bool
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-ctx.Done():
-			c.abort(id)
-			aborted = true
-		case <-stopWatch:
-		}
-	}()
+	br := BeginRequest{Role: role, Flags: flags}
+	if small(bodies, req) {
+		// A small request in memory fits in the socket's buffers: it is
+		// written here, in one write, before the response is read, sparing
+		// a goroutine and a wake-up per request.
+		writeErr <- c.send(id, br, bodies, req)
+		close(writerDone)
+	} else {
+		go func() {
+			defer close(writerDone)
+			writeErr <- c.send(id, br, bodies, req)
+		}()
+	}
 
 	err = c.readResponse(id, req, res)
-	close(stopWatch)
-	wg.Wait()
+	if !stopWatch() {
+		<-abortDone // the abort has started: let it finish
+	}
 
 	// Stop the writer if it is still sending (the application answered
 	// before reading all of stdin, or the request failed).
@@ -216,9 +223,21 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 
 // send writes the request records. It runs in its own goroutine so that a
 // response that arrives while stdin is still being sent is read at once.
+//
+// A body already in memory (none, or readers with a Len method such as
+// bytes.Reader and strings.Reader) cannot block, so the records wait in the
+// buffer until the last one and a small request leaves in one write. When
+// a body may block (a file, a pipe), each record is flushed as it is
+// written, so the application can start on the params meanwhile.
 func (c *Conn) send(id uint16, br BeginRequest, params [][]byte, req *Request) error {
-	err := c.locked(func() error {
-		if err := c.w.WriteRecord(TypeBeginRequest, id, br.Encode()); err != nil {
+	flush := !inMemory(req.Stdin) || !inMemory(req.Data)
+	lock := c.lockedBuffered
+	if flush {
+		lock = c.locked
+	}
+	err := lock(func() error {
+		br.put(&c.beginBody)
+		if err := c.w.WriteRecord(TypeBeginRequest, id, c.beginBody[:]); err != nil {
 			return err
 		}
 		for _, b := range params {
@@ -232,26 +251,68 @@ func (c *Conn) send(id uint16, br BeginRequest, params [][]byte, req *Request) e
 		return err
 	}
 	data := req.Data != nil || br.Role == RoleFilter
-	if err := c.sendStream(id, TypeStdin, req.Stdin, !data); err != nil {
+	if err := c.sendStream(id, TypeStdin, req.Stdin, !data, flush); err != nil {
 		return err
 	}
 	if data {
-		return c.sendStream(id, TypeData, req.Data, true)
+		return c.sendStream(id, TypeData, req.Data, true, flush)
 	}
 	return nil
+}
+
+// maxInlineRequest bounds the request Do writes before reading: far less
+// than a loopback or unix socket buffers, so the write cannot wait on an
+// application that answers before reading its stdin.
+const maxInlineRequest = 32 << 10
+
+// small reports whether a request is in memory and at most
+// maxInlineRequest bytes of params and body.
+func small(params [][]byte, req *Request) bool {
+	if !inMemory(req.Stdin) || !inMemory(req.Data) {
+		return false
+	}
+	n := 0
+	for _, b := range params {
+		n += len(b)
+	}
+	for _, r := range []io.Reader{req.Stdin, req.Data} {
+		if l, ok := r.(interface{ Len() int }); ok {
+			n += l.Len()
+		}
+	}
+	return n <= maxInlineRequest
+}
+
+// inMemory reports whether reading r cannot block: r is nil or has the
+// Len method of bytes.Reader, strings.Reader and bytes.Buffer.
+func inMemory(r io.Reader) bool {
+	if r == nil {
+		return true
+	}
+	_, ok := r.(interface{ Len() int })
+	return ok
 }
 
 // errStopped ends the writer quietly once the request is over.
 var errStopped = errors.New("request over")
 
 func (c *Conn) locked(f func() error) error {
+	return c.lockedWrite(f, true)
+}
+
+// lockedBuffered is locked without the flush.
+func (c *Conn) lockedBuffered(f func() error) error {
+	return c.lockedWrite(f, false)
+}
+
+func (c *Conn) lockedWrite(f func() error, flush bool) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.wStopped {
 		return errStopped
 	}
 	err := f()
-	if err == nil {
+	if err == nil && flush {
 		err = c.w.Flush()
 	}
 	if err != nil {
@@ -261,14 +322,19 @@ func (c *Conn) locked(f func() error) error {
 }
 
 // sendStream sends src as a stream of type t and closes it; last says it
-// is the request's final stream.
-func (c *Conn) sendStream(id uint16, t RecordType, src io.Reader, last bool) error {
+// is the request's final stream, flush whether each record is flushed
+// (the last one always is).
+func (c *Conn) sendStream(id uint16, t RecordType, src io.Reader, last, flush bool) error {
 	if src != nil {
-		buf := make([]byte, MaxContent)
+		size := MaxContent
+		if l, ok := src.(interface{ Len() int }); ok {
+			size = min(max(l.Len(), 1), MaxContent) // no 64 KiB buffer for a small body
+		}
+		buf := make([]byte, size)
 		for {
 			n, rerr := src.Read(buf)
 			if n > 0 {
-				if err := c.locked(func() error { return c.w.WriteRecord(t, id, buf[:n]) }); err != nil {
+				if err := c.lockedWrite(func() error { return c.w.WriteRecord(t, id, buf[:n]) }, flush); err != nil {
 					return err
 				}
 			}

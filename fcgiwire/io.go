@@ -46,6 +46,7 @@ type Reader struct {
 	br      *bufio.Reader
 	offset  int64
 	buf     []byte
+	hb      [HeaderLen]byte // here, not on the stack, where it would escape: no allocation per record
 	Observe Observer
 }
 
@@ -64,7 +65,7 @@ func (r *Reader) Offset() int64 { return r.offset }
 // errors (timeouts, resets) are returned as they are.
 func (r *Reader) ReadRecord() (Record, error) {
 	start := r.offset
-	var hb [HeaderLen]byte
+	hb := &r.hb
 	n, err := io.ReadFull(r.br, hb[:])
 	r.offset += int64(n)
 	if err != nil {
@@ -104,6 +105,7 @@ func (r *Reader) ReadRecord() (Record, error) {
 type Writer struct {
 	bw      *bufio.Writer
 	offset  int64
+	hb      [HeaderLen]byte // here, not on the stack, where it would escape: no allocation per record
 	Observe Observer
 }
 
@@ -149,7 +151,7 @@ func (w *Writer) WriteRecord(t RecordType, id uint16, content []byte) error {
 // sending deliberately malformed records.
 func (w *Writer) WriteRawRecord(h Header, content, padding []byte) error {
 	start := w.offset
-	var hb [HeaderLen]byte
+	hb := &w.hb
 	h.Encode(hb[:])
 	for _, b := range [][]byte{hb[:], content, padding} {
 		n, err := w.bw.Write(b)

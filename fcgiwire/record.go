@@ -216,9 +216,15 @@ func (b BeginRequest) KeepConn() bool { return b.Flags&FlagKeepConn != 0 }
 // Encode returns the 8-byte body.
 func (b BeginRequest) Encode() []byte {
 	c := make([]byte, 8)
-	binary.BigEndian.PutUint16(c, uint16(b.Role))
-	c[2] = b.Flags
+	b.put((*[8]byte)(c))
 	return c
+}
+
+// put writes the body into c, which the caller may reuse.
+func (b BeginRequest) put(c *[8]byte) {
+	*c = [8]byte{}
+	binary.BigEndian.PutUint16(c[:], uint16(b.Role))
+	c[2] = b.Flags
 }
 
 // DecodeBeginRequest decodes the body of FCGI_BEGIN_REQUEST, which must be
