@@ -260,56 +260,73 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 	if save != nil {
 		w = io.MultiWriter(dst, save)
 	}
-	pend := &pendingReader{src: src}
-	r := fcgiwire.NewReader(pend)
-	var werr error
+	pend := &pendingReader{src: src, dst: w}
+	r := readerPool.Get().(*fcgiwire.Reader)
+	defer readerPool.Put(r)
+	r.Reset(pend)
 	r.Observe = func(ev fcgiwire.Event) {
 		ev.Dir = dir
 		if dumper != nil {
 			dumper.Observe(ev)
 		}
 		t.record(ev)
-		if werr == nil {
-			werr = pend.forward(w, ev.Offset+int64(ev.Header.Len()))
-		}
+		pend.complete = ev.Offset + int64(ev.Header.Len())
 	}
 	var err error
-	for werr == nil {
+	for pend.err == nil {
 		if _, err = r.ReadRecord(); err != nil {
 			break
 		}
 	}
-	if werr == nil {
-		// What was read but not forwarded: a bad or cut record.
-		werr = pend.forward(w, pend.end())
-		var pe *fcgiwire.ProtocolError
-		if werr == nil && errors.As(err, &pe) {
-			p.logf("conn %d: %s stream stopped decoding: %v; copying the rest undecoded", t.conn, dir, err)
-			_, err = io.Copy(w, src)
-		}
+	// What was read but not forwarded: complete records, then a bad or
+	// cut one.
+	if pend.err == nil {
+		pend.forward(pend.end())
+	}
+	var pe *fcgiwire.ProtocolError
+	if pend.err == nil && errors.As(err, &pe) {
+		p.logf("conn %d: %s stream stopped decoding: %v; copying the rest undecoded", t.conn, dir, err)
+		_, err = io.Copy(w, src)
 	}
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	} else {
 		dst.Close()
 	}
-	if werr != nil {
-		return werr
+	if pend.err != nil {
+		return pend.err
 	}
-	if err == io.EOF {
+	if err == io.EOF || errors.Is(err, errForward) {
 		return nil
 	}
 	return err
 }
 
-// pendingReader keeps the bytes read from src until they are forwarded.
+// readerPool keeps record readers (and their 128 KiB of buffers) across
+// connections.
+var readerPool = sync.Pool{New: func() any { return fcgiwire.NewReader(nil) }}
+
+// errForward stops the reader once forwarding failed.
+var errForward = errors.New("forwarding failed")
+
+// pendingReader keeps the bytes read from src until they are forwarded to
+// dst. The complete records among them go on just before it would block
+// reading more, so records that arrived together leave together, and
+// after the reader has reported them.
 type pendingReader struct {
-	src  io.Reader
-	buf  []byte
-	base int64 // stream offset of buf[0]
+	src      io.Reader
+	dst      io.Writer
+	buf      []byte
+	base     int64 // stream offset of buf[0]
+	complete int64 // stream offset where the last reported record ends
+	err      error // the first error forwarding
 }
 
 func (p *pendingReader) Read(b []byte) (int, error) {
+	p.forward(p.complete)
+	if p.err != nil {
+		return 0, errForward
+	}
 	n, err := p.src.Read(b)
 	p.buf = append(p.buf, b[:n]...)
 	return n, err
@@ -319,17 +336,17 @@ func (p *pendingReader) Read(b []byte) (int, error) {
 func (p *pendingReader) end() int64 { return p.base + int64(len(p.buf)) }
 
 // forward writes the pending bytes up to stream offset end.
-func (p *pendingReader) forward(w io.Writer, end int64) error {
+func (p *pendingReader) forward(end int64) {
 	k := int(end - p.base)
-	if k <= 0 {
-		return nil
+	if k <= 0 || p.err != nil {
+		return
 	}
-	if _, err := w.Write(p.buf[:k]); err != nil {
-		return err
+	if _, err := p.dst.Write(p.buf[:k]); err != nil {
+		p.err = err
+		return
 	}
 	p.buf = append(p.buf[:0], p.buf[k:]...)
 	p.base = end
-	return nil
 }
 
 // tap follows the requests of one connection through their records.

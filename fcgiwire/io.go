@@ -58,6 +58,14 @@ func NewReader(r io.Reader) *Reader {
 // Offset returns the number of bytes consumed so far.
 func (r *Reader) Offset() int64 { return r.offset }
 
+// Reset makes r read from src from offset 0, keeping its buffers, so a
+// busy tool can reuse readers across connections. The observer is cleared.
+func (r *Reader) Reset(src io.Reader) {
+	r.br.Reset(src)
+	r.offset = 0
+	r.Observe = nil
+}
+
 // ReadRecord reads the next record. Its Content is only valid until the
 // next call. At a clean end of stream between records it returns io.EOF;
 // a stream that ends inside a record gives a *ProtocolError wrapping
