@@ -113,6 +113,9 @@ EXAMPLES:
 			proxyCommand(env),
 			cgiFCGICommand(env),
 			installCGIFCGICommand(env),
+			versionCommand(env),
+			manCommand(env),
+			completionCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {

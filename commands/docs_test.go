@@ -1,0 +1,204 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGeneratedFilesUpToDate fails when the committed man page or
+// completion scripts differ from what the command definitions generate.
+func TestGeneratedFilesUpToDate(t *testing.T) {
+	man, err := manPage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"fcgicli.1": man}
+	regen := map[string]string{"fcgicli.1": "go run . man > fcgicli.1"}
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		s, err := completionScript(sh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "completions/fcgicli." + sh
+		files[name] = s
+		regen[name] = "go run . completion " + sh + " > " + name
+	}
+	for name, want := range files {
+		got, err := os.ReadFile(filepath.Join("..", name))
+		if err != nil {
+			t.Errorf("%v; generate it at the repository's top with: %s", err, regen[name])
+			continue
+		}
+		if string(got) != want {
+			t.Errorf("%s is out of date with the command definitions; regenerate it at the repository's top with: %s", name, regen[name])
+		}
+	}
+}
+
+func TestManPage(t *testing.T) {
+	man, err := manPage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".TH fcgicli 1", ".SH NAME", "request", "completion", "--role"} {
+		if !strings.Contains(man, want) {
+			t.Errorf("man page lacks %q", want)
+		}
+	}
+}
+
+func TestWriteVersion(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeVersion(&b, &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.time", Value: "2026-01-02T03:04:05Z"}, {Key: "vcs.modified", Value: "true"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); !strings.HasPrefix(got, "fcgicli v1.2.3\ncommit: abc123+dirty (2026-01-02T03:04:05Z)\ngo: go1.26.8 ") {
+		t.Errorf("got %q", got)
+	}
+	b.Reset()
+	if err := writeVersion(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); !strings.HasPrefix(got, "fcgicli unknown\ncommit: unknown\ngo: go") {
+		t.Errorf("without build info: got %q", got)
+	}
+}
+
+// needShell returns the path of shell, skipping the test when it is
+// missing, except in CI where that fails.
+func needShell(t *testing.T, shell string) string {
+	t.Helper()
+	p, err := exec.LookPath(shell)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed (.ci/run installs it)", shell)
+		}
+		t.Skipf("%s is not installed", shell)
+	}
+	return p
+}
+
+// writeCompletion writes the generated script for shell to a temporary
+// directory and returns its path.
+func writeCompletion(t *testing.T, shell string) string {
+	t.Helper()
+	s, err := completionScript(shell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "fcgicli."+shell)
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runShell(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "TERM=dumb", "HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// completionCases are the completions every shell must offer.
+var completionCases = []struct {
+	line string // what was typed, the completion happens at its end
+	want []string
+}{
+	{"fcgicli req", []string{"request"}},
+	{"fcgicli request --ro", []string{"--role"}},
+	{"fcgicli request --role ", []string{"responder", "authorizer", "filter"}},
+	{"fcgicli status -o ", []string{"text", "json", "prometheus"}},
+	{"fcgicli --color never get-values -o ", []string{"table", "text", "json"}},
+	{"fcgicli raw-dump --direction ", []string{"sent", "received"}},
+	{"fcgicli request -d @completions/fcgicli.b", []string{"@completions/fcgicli.bash"}},
+	{"fcgicli request -c completions/fcgicli.f", []string{"completions/fcgicli.fish"}},
+}
+
+func TestCompletionBash(t *testing.T) {
+	bash := needShell(t, "bash")
+	script := writeCompletion(t, "bash")
+	for _, c := range completionCases {
+		words := strings.Split(c.line, " ")
+		var quoted []string
+		for _, w := range words {
+			quoted = append(quoted, "'"+w+"'")
+		}
+		prog := "source " + script + "\nCOMP_WORDS=(" + strings.Join(quoted, " ") + ")\nCOMP_CWORD=" +
+			string(rune('0'+len(words)-1)) + "\n_fcgicli\nprintf '%s\\n' \"${COMPREPLY[@]}\"\n"
+		got := strings.Fields(runShell(t, bash, "--norc", "--noprofile", "-c", prog))
+		checkCompletion(t, "bash", c.line, got, c.want)
+	}
+}
+
+func TestCompletionFish(t *testing.T) {
+	fish := needShell(t, "fish")
+	script := writeCompletion(t, "fish")
+	for _, c := range completionCases {
+		out := runShell(t, fish, "--no-config", "-c", "source "+script+"; complete -C '"+c.line+"'")
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			got = append(got, strings.SplitN(l, "\t", 2)[0])
+		}
+		checkCompletion(t, "fish", c.line, got, c.want)
+	}
+}
+
+// TestCompletionZsh types each line and a Tab into an interactive zsh in
+// a zpty and reads back what the line editor shows: the completed word, or
+// the list of matches.
+func TestCompletionZsh(t *testing.T) {
+	zsh := needShell(t, "zsh")
+	script := writeCompletion(t, "zsh")
+	harness := `zmodload zsh/zpty
+zpty z 'zsh -f -i'
+zpty -w z "PS1='%% '; autoload -Uz compinit; compinit -u -D; source $1; zstyle ':completion:*' list-separator ''"
+zpty -w -n z "$2"$'\t'
+sleep 1
+out=
+repeat 200 { zpty -rt z chunk || break; out+=$chunk }
+zpty -d z
+print -r -- ${out//$'\e'\[[0-9;?]#[a-zA-Z]/}
+`
+	for _, c := range completionCases {
+		out := runShell(t, zsh, "-f", "-c", harness, "harness", script, c.line)
+		// Only what follows the typed line (its first echo) counts.
+		if i := strings.Index(out, c.line); i >= 0 {
+			out = out[i:]
+		} else {
+			t.Errorf("zsh: %q: the line was not echoed:\n%s", c.line, out)
+			continue
+		}
+		got := strings.Fields(strings.NewReplacer("\r", " ", "\b", " ", "\a", " ").Replace(out))
+		checkCompletion(t, "zsh", c.line, got, c.want)
+	}
+}
+
+func checkCompletion(t *testing.T, shell, line string, got, want []string) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, g := range got {
+		have[g] = true
+	}
+	for _, w := range want {
+		if !have[w] {
+			t.Errorf("%s: %q<TAB> offers %q, want %q among them", shell, line, got, w)
+		}
+	}
+}
