@@ -269,12 +269,27 @@ type benchPhase struct {
 	limit    int64     // 0: no count limit
 	rate     float64   // 0: closed loop
 	tickets  atomic.Int64
-	stopping atomic.Bool // the phase's context ended: what is in flight is unfinished
+	stopping atomic.Bool  // the phase's context ended: what is in flight is unfinished
+	stopped  atomic.Int64 // when it ended, in unix nanoseconds; 0 while it runs
+}
+
+// answeredInTime reports whether a response that started arriving at t
+// did so while the phase ran: a connection queued behind the others may
+// get its answer while the run winds down, which is not being served.
+func (p *benchPhase) answeredInTime(t time.Time) bool {
+	if t.IsZero() || (!p.end.IsZero() && t.After(p.end)) {
+		return false
+	}
+	s := p.stopped.Load()
+	return s == 0 || t.UnixNano() <= s
 }
 
 // next claims the next request and returns its intended start time, after
 // waiting for it under --rate; false when the phase is over.
 func (p *benchPhase) next(ctx context.Context, timer *time.Timer) (time.Time, bool) {
+	if ctx.Err() != nil {
+		return time.Time{}, false
+	}
 	i := p.tickets.Add(1) - 1
 	if p.limit > 0 && i >= p.limit {
 		return time.Time{}, false
@@ -507,7 +522,7 @@ func (b *bencher) connectAll(ctx context.Context, workers []*benchWorker) error 
 func (b *bencher) runPhase(ctx context.Context, workers []*benchWorker, ph *benchPhase, last bool) time.Time {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var stoppedAt atomic.Int64
+	stoppedAt := &ph.stopped
 	stopAt := func() {
 		stoppedAt.CompareAndSwap(0, time.Now().UnixNano())
 		ph.stopping.Store(true)
@@ -540,6 +555,12 @@ func (b *bencher) runPhase(ctx context.Context, workers []*benchWorker, ph *benc
 	end := time.Now()
 	if s := stoppedAt.Load(); s != 0 && time.Unix(0, s).Before(end) {
 		end = time.Unix(0, s)
+	}
+	limitHit := ph.limit > 0 && ph.tickets.Load() >= ph.limit
+	if !ph.end.IsZero() && (end.After(ph.end) || (!limitHit && ctx.Err() == nil)) {
+		// The run lasted its -z: what finished later was not counted,
+		// and under --rate the last request may have been due earlier.
+		end = ph.end
 	}
 	return end
 }
@@ -600,7 +621,10 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 	if reconnected {
 		s.reconnects++
 	}
-	if err != nil && ph.stopping.Load() && pctx.Err() != nil {
+	if res != nil && ph.answeredInTime(res.FirstByte) {
+		w.served = true
+	}
+	if (err != nil && ph.stopping.Load() && pctx.Err() != nil) || (!ph.end.IsZero() && finished.After(ph.end)) {
 		// The run ended (its time was up, Ctrl-C, --timeout) with this
 		// request in flight: it is neither a success nor a failure.
 		s.unfinished++
@@ -609,9 +633,6 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 	if res != nil {
 		s.bytesSent += res.BytesSent
 		s.bytesReceived += res.BytesReceived
-		if res.BytesReceived > 0 {
-			w.served = true
-		}
 	}
 	failed := b.judge(ctx, s, &w.expect, &parser, res, err)
 	if err == nil {
@@ -861,8 +882,14 @@ func (b *bencher) explainUnserved(ctx context.Context) []string {
 	}
 	if b.o.statusPath != "" {
 		if s, err := b.fpmStatus(ctx); err == nil {
-			lines = append(lines, fmt.Sprintf("php-fpm pool %q (pm %s) has %d processes, at most %d active at once since it started, max children reached %d times",
-				s.Pool, s.ProcessManager, s.TotalProcesses, s.MaxActiveProcesses, s.MaxChildrenReached))
+			// The process list, not "total processes": php-fpm 8.2's
+			// counters drift once requests come on kept-alive connections.
+			procs := int64(len(s.Processes))
+			if procs == 0 {
+				procs = s.TotalProcesses
+			}
+			lines = append(lines, fmt.Sprintf("php-fpm pool %q (pm %s) runs %s (max children reached %s since it started)",
+				s.Pool, s.ProcessManager, plural(procs, "process", "processes"), plural(s.MaxChildrenReached, "time", "times")))
 		}
 	}
 	lines = append(lines, "php-fpm gives each kept-alive connection a child of its own until the client closes it, and leaves the other connections in the listen queue: use -C no higher than pm.max_children, or --no-keep-conn")
@@ -887,7 +914,7 @@ func (b *bencher) getValues(ctx context.Context) ([]fcgiwire.Pair, error) {
 func (b *bencher) fpmStatus(ctx context.Context) (*formatters.FPMStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	pairs, err := buildParams(paramSpec{Script: b.o.statusPath + "?json", Role: fcgiwire.RoleResponder, BodyLen: -1})
+	pairs, err := buildParams(paramSpec{Script: b.o.statusPath + "?json&full", Role: fcgiwire.RoleResponder, BodyLen: -1})
 	if err != nil {
 		return nil, err
 	}
@@ -910,4 +937,12 @@ func (b *bencher) fpmStatus(ctx context.Context) (*formatters.FPMStatus, error) 
 		return nil, formatters.ErrNotStatusPage
 	}
 	return formatters.ParseFPMStatus(body.buf)
+}
+
+// plural gives "1 process", "2 processes".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -1,0 +1,418 @@
+package commands
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+)
+
+func TestHistogramKnownLatencies(t *testing.T) {
+	h := newHistogram()
+	if h.Count() != 0 || h.Min() != 0 || h.Max() != 0 || h.Percentile(50) != 0 || h.Mean() != 0 || h.Bars(10) != nil {
+		t.Fatal("an empty histogram reports values")
+	}
+	// 1..1000 ms, recorded largest first so that min and max cannot come
+	// from the order of arrival.
+	for i := 1000; i >= 1; i-- {
+		h.Record(time.Duration(i) * time.Millisecond)
+	}
+	if h.Count() != 1000 {
+		t.Fatalf("count %d", h.Count())
+	}
+	if h.Min() != time.Millisecond || h.Max() != time.Second {
+		t.Fatalf("min %s max %s, want 1ms and 1s", h.Min(), h.Max())
+	}
+	if h.Mean() != 500500*time.Microsecond {
+		t.Fatalf("mean %s, want 500.5ms", h.Mean())
+	}
+	for _, c := range []struct {
+		p    float64
+		want time.Duration
+	}{
+		{0, time.Millisecond}, {1, 10 * time.Millisecond}, {50, 500 * time.Millisecond}, {90, 900 * time.Millisecond},
+		{99, 990 * time.Millisecond}, {99.9, 999 * time.Millisecond}, {100, time.Second},
+	} {
+		got := h.Percentile(c.p)
+		// Within the histogram's precision (1/1024), and never below the
+		// true value.
+		if got < c.want || got > c.want+c.want/1024 {
+			t.Errorf("p%g = %s, want %s (+%s at most)", c.p, got, c.want, c.want/1024)
+		}
+	}
+	var sum int64
+	bars := h.Bars(16)
+	for i, b := range bars {
+		sum += b.Count
+		if i > 0 && b.UpTo <= bars[i-1].UpTo {
+			t.Errorf("bar %d bound %s not above %s", i, b.UpTo, bars[i-1].UpTo)
+		}
+	}
+	if sum != 1000 || len(bars) > 16 || bars[len(bars)-1].UpTo != time.Second || bars[0].UpTo < time.Millisecond {
+		t.Errorf("bars %v: %d values, want 1000 in at most 16 bars from 1ms to 1s", bars, sum)
+	}
+}
+
+func TestHistogramBuckets(t *testing.T) {
+	// Every value falls in a bucket whose range holds it, the buckets
+	// tile the line without gaps, and a bucket is at most 1/1024 of its
+	// values wide.
+	prevHi := int64(-1)
+	for i := 0; i < histBuckets; i++ {
+		lo, hi := bucketRange(i)
+		if lo != prevHi+1 {
+			t.Fatalf("bucket %d starts at %d, previous ended at %d", i, lo, prevHi)
+		}
+		if hi-lo > lo/1024 {
+			t.Fatalf("bucket %d [%d, %d] wider than 1/1024", i, lo, hi)
+		}
+		prevHi = hi
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		v := r.Int64N(1 << 41)
+		lo, hi := bucketRange(bucketOf(v))
+		if v < lo || v > hi {
+			t.Fatalf("%d in bucket %d [%d, %d]", v, bucketOf(v), lo, hi)
+		}
+	}
+	if bucketOf(1<<50) != histLastIndex || bucketOf(-5) != 0 {
+		t.Fatal("out-of-range values are not clamped")
+	}
+	h := newHistogram()
+	h.Record(2 * time.Hour) // beyond the buckets: the maximum stays exact
+	if h.Max() != 2*time.Hour || h.Percentile(99) != 2*time.Hour {
+		t.Fatalf("max %s p99 %s", h.Max(), h.Percentile(99))
+	}
+}
+
+func TestContainsWriter(t *testing.T) {
+	text := "hello, fcgicli world"
+	for split := 0; split <= len(text); split++ {
+		for split2 := split; split2 <= len(text); split2++ {
+			c := containsWriter{needle: []byte("fcgicli")}
+			c.Write([]byte(text[:split]))
+			c.Write([]byte(text[split:split2]))
+			c.Write([]byte(text[split2:]))
+			if !c.found {
+				t.Fatalf("not found when written as %q %q %q", text[:split], text[split:split2], text[split2:])
+			}
+		}
+	}
+	c := containsWriter{needle: []byte("fcgicli")}
+	for _, b := range []byte("fcgicl fcgi cli fcgiclI") {
+		c.Write([]byte{b})
+	}
+	if c.found {
+		t.Fatal("found where it is not")
+	}
+	c.reset()
+	c.Write([]byte("xxfcg"))
+	c.Write([]byte("icli"))
+	if !c.found {
+		t.Fatal("not found across writes after reset")
+	}
+}
+
+// benchJSONReport is the part of bench's JSON the tests read.
+type benchJSONReport struct {
+	Requests          int64            `json:"requests"`
+	Succeeded         int64            `json:"succeeded"`
+	Failed            int64            `json:"failed"`
+	Unfinished        int64            `json:"unfinished"`
+	DurationUS        int64            `json:"duration_us"`
+	RPS               float64          `json:"rps"`
+	BytesSent         int64            `json:"bytes_sent"`
+	BytesReceived     int64            `json:"bytes_received"`
+	LatencyUS         map[string]int64 `json:"latency_us"`
+	StatusCodes       map[string]int64 `json:"status_codes"`
+	Errors            map[string]int64 `json:"errors"`
+	ExpectFailed      int64            `json:"expect_failed"`
+	Reconnects        int64            `json:"reconnects"`
+	ConnectionsServed int              `json:"connections_served"`
+	Interrupted       bool             `json:"interrupted"`
+	Histogram         []struct {
+		UpToUS int64 `json:"le_us"`
+		Count  int64 `json:"count"`
+	} `json:"histogram"`
+}
+
+// runBenchCLI runs "fcgicli bench ARGS -o json" in-process and returns
+// its exit code, report and stderr.
+func runBenchCLI(t *testing.T, ctx context.Context, args ...string) (int, *benchJSONReport, string) {
+	t.Helper()
+	var out, errOut strings.Builder
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
+	code := RunEnv(ctx, env, append([]string{"fcgicli", "bench", "-o", "json"}, args...))
+	var rep benchJSONReport
+	if out.Len() > 0 {
+		if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+			t.Fatalf("bad JSON (%v):\n%s\nstderr: %s", err, out.String(), errOut.String())
+		}
+	}
+	return code, &rep, errOut.String()
+}
+
+// serveFCGI serves h on 127.0.0.1 until the test ends and returns the
+// address.
+func serveFCGI(t *testing.T, h fcgiwire.HandlerFunc) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fcgiwire.Server{Handler: h, MaxConns: 100, MaxReqs: 100}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return l.Addr().String()
+}
+
+func okResponse(w *fcgiwire.ResponseWriter) {
+	io.WriteString(w.Stdout(), "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nok\n")
+}
+
+// TestBenchInjectedLatencies checks the report against a server that
+// imposes known latencies: of every 100 requests, 50 take 10ms, 40 take
+// 20ms, 9 take 40ms and 1 takes 80ms, whichever connection they come on.
+func TestBenchInjectedLatencies(t *testing.T) {
+	var n atomic.Int64
+	addr := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		i := (n.Add(1) - 1) % 100
+		d := 10 * time.Millisecond
+		switch {
+		case i >= 99:
+			d = 80 * time.Millisecond
+		case i >= 90:
+			d = 40 * time.Millisecond
+		case i >= 50:
+			d = 20 * time.Millisecond
+		}
+		time.Sleep(d)
+		okResponse(w)
+	})
+	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", addr, "/x", "-C", "4", "-n", "100")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if rep.Requests != 100 || rep.Succeeded != 100 || rep.Failed != 0 || rep.StatusCodes["200"] != 100 || rep.ConnectionsServed != 4 {
+		t.Fatalf("report %+v", rep)
+	}
+	// Each latency is the imposed one plus the round trip and the
+	// scheduling of a busy machine (the race detector included): never
+	// less, and not 10ms more.
+	const slack = 10_000
+	for _, c := range []struct {
+		name string
+		want int64
+	}{
+		{"min", 10_000}, {"p50", 10_000}, {"p90", 20_000}, {"p99", 40_000}, {"p999", 80_000}, {"max", 80_000}, {"mean", 17_400},
+	} {
+		got := rep.LatencyUS[c.name]
+		if got < c.want || got > c.want+slack {
+			t.Errorf("%s = %dµs, want %dµs (+%dµs at most)", c.name, got, c.want, slack)
+		}
+	}
+	var total int64
+	for _, b := range rep.Histogram {
+		total += b.Count
+	}
+	if total != 100 || rep.Histogram[len(rep.Histogram)-1].UpToUS != rep.LatencyUS["max"] {
+		t.Errorf("histogram %+v: %d requests, want 100 up to the max", rep.Histogram, total)
+	}
+	if rep.RPS <= 0 || rep.BytesSent <= 0 || rep.BytesReceived <= 0 {
+		t.Errorf("rps %g, bytes %d/%d", rep.RPS, rep.BytesSent, rep.BytesReceived)
+	}
+}
+
+// TestBenchOpenLoop checks that with --rate latency counts from the
+// intended send time: a server that stalls 200ms once makes every request
+// scheduled meanwhile late, where a closed loop would see one slow request.
+func TestBenchOpenLoop(t *testing.T) {
+	stall := func() string {
+		var n atomic.Int64
+		return serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+			if n.Add(1) == 1 {
+				time.Sleep(200 * time.Millisecond)
+			}
+			okResponse(w)
+		})
+	}
+	code, open, stderr := runBenchCLI(t, context.Background(), "-c", stall(), "/x", "-n", "30", "--rate", "100")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, closed, stderr := runBenchCLI(t, context.Background(), "-c", stall(), "/x", "-n", "30")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	// Open loop: 19 requests were due during the stall, waiting 10 to
+	// 190ms; the median is one of them.
+	if open.LatencyUS["p50"] < 20_000 || open.LatencyUS["max"] < 200_000 {
+		t.Errorf("open loop: p50 %dµs, max %dµs; want p50 >= 20ms and max >= 200ms", open.LatencyUS["p50"], open.LatencyUS["max"])
+	}
+	// Closed loop: one slow request, the rest fast.
+	if closed.LatencyUS["p50"] >= 20_000 || closed.LatencyUS["max"] < 200_000 {
+		t.Errorf("closed loop: p50 %dµs, max %dµs; want p50 < 20ms and max >= 200ms", closed.LatencyUS["p50"], closed.LatencyUS["max"])
+	}
+	// 30 requests at 100/s take about 300ms.
+	if open.DurationUS < 280_000 {
+		t.Errorf("open loop took %dµs, want about 300ms", open.DurationUS)
+	}
+}
+
+func TestBenchInterrupted(t *testing.T) {
+	addr := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		time.Sleep(5 * time.Millisecond)
+		okResponse(w)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	code, rep, stderr := runBenchCLI(t, ctx, "-c", addr, "/x", "-C", "2", "-z", "10s")
+	if code != ExitInterrupted || !strings.HasSuffix(stderr, "fcgicli: interrupted\n") {
+		t.Fatalf("exit %d, stderr %q; want 130 and interrupted", code, stderr)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatalf("took %s to stop", time.Since(start))
+	}
+	if !rep.Interrupted || rep.Requests == 0 || rep.Failed != 0 || rep.DurationUS > 1_000_000 {
+		t.Fatalf("report %+v: want the requests done before the interrupt, none failed", rep)
+	}
+}
+
+// TestBenchReconnects runs against a server that closes each kept-alive
+// connection after 3 requests, as php-fpm children do at pm.max_requests:
+// the requests are sent again on a new connection, and none fails.
+func TestBenchReconnects(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var resp []byte
+	{
+		var b strings.Builder
+		w := fcgiwire.NewWriter(&b)
+		w.WriteRecord(fcgiwire.TypeStdout, 1, []byte("Status: 200 OK\r\n\r\nok\n"))
+		w.WriteRecord(fcgiwire.TypeStdout, 1, nil)
+		w.WriteRecord(fcgiwire.TypeEndRequest, 1, fcgiwire.EndRequest{}.Encode())
+		w.Flush()
+		resp = []byte(b.String())
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				r := fcgiwire.NewReader(bufio.NewReader(c))
+				for served := 0; served < 3; {
+					rec, err := r.ReadRecord()
+					if err != nil {
+						return
+					}
+					if rec.Type == fcgiwire.TypeStdin && len(rec.Content) == 0 {
+						if _, err := c.Write(resp); err != nil {
+							return
+						}
+						served++
+					}
+				}
+			}()
+		}
+	}()
+	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", l.Addr().String(), "/x", "-n", "20")
+	if code != 0 || rep.Succeeded != 20 || rep.Failed != 0 {
+		t.Fatalf("exit %d, report %+v, stderr %s", code, rep, stderr)
+	}
+	// 20 requests, 3 per connection: the first connection was made before
+	// the run, the 6 after it when the server had closed the last one.
+	if rep.Reconnects != 6 {
+		t.Errorf("reconnects %d, want 6", rep.Reconnects)
+	}
+}
+
+// TestBenchBodyReplayed sends a body with every request, from memory and
+// from a file larger than maxMemoryBody: the echo responder's hash of it
+// must be the same each time, with CONTENT_LENGTH its size.
+func TestBenchBodyReplayed(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.bin")
+	b := make([]byte, maxMemoryBody+12345)
+	for i := range b {
+		b[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(big, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bigSum, bigLen, _ := hashFile(t, big)
+	for _, c := range []struct{ data, expect string }{
+		{"a=1&b=2", "stdin_bytes: 7\n"},
+		{"@" + big, fmt.Sprintf("CONTENT_LENGTH=%d\n", bigLen)},
+		{"@" + big, "stdin_sha256: " + bigSum + "\n"},
+	} {
+		code, rep, stderr := runBenchCLI(t, context.Background(), "-c", "builtin", "/x", "-d", c.data, "-n", "6", "-C", "2", "--expect", c.expect)
+		if code != 0 || rep.Succeeded != 6 || rep.ExpectFailed != 0 {
+			t.Fatalf("-d %s --expect %q: exit %d, report %+v, stderr %s", c.data, c.expect, code, rep, stderr)
+		}
+	}
+}
+
+func hashFile(t *testing.T, name string) (string, int64, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), int64(len(b)), nil
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"-C", "0"}, "-C must be at least 1"},
+		{[]string{"-n", "0"}, "-n must be at least 1"},
+		{[]string{"-z", "0s"}, "-z must be more than 0"},
+		{[]string{"--rate", "-1"}, "--rate cannot be negative"},
+		{[]string{"--request-timeout", "0s"}, "--request-timeout must be more than 0"},
+		{[]string{"-o", "table"}, `unknown output format "table" (known: text, json)`},
+	} {
+		code, _, stderr := runBenchCLI(t, context.Background(), append([]string{"-c", "builtin", "/x"}, c.args...)...)
+		if code != ExitUsage || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.msg)
+		}
+	}
+}
+
+func TestBenchFlagsAfterScript(t *testing.T) {
+	app := newApp(&Env{Getenv: func(string) string { return "" }})
+	got := reorderArgs(app, strings.Fields("fcgicli bench /x -C 4 -n 10 --no-keep-conn -z 1s"))
+	want := strings.Fields("fcgicli bench -C 4 -n 10 --no-keep-conn -z 1s /x")
+	if !slices.Equal(got, want) {
+		t.Fatalf("reorderArgs = %q, want %q", got, want)
+	}
+}
