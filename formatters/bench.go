@@ -215,7 +215,11 @@ func WriteBenchText(w io.Writer, r *BenchReport, p *Palette) error {
 	}
 	reconnects := ""
 	if r.Reconnects > 0 {
-		reconnects = fmt.Sprintf(" (%d reconnects after the server closed a kept-alive connection)", r.Reconnects)
+		noun := "reconnects"
+		if r.Reconnects == 1 {
+			noun = "reconnect"
+		}
+		reconnects = fmt.Sprintf(" (%d %s after the server closed a kept-alive connection)", r.Reconnects, noun)
 	}
 	line("Served conns:", "%s%s", served, reconnects)
 	if r.Interrupted {

@@ -1,0 +1,148 @@
+package formatters
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sampleBenchReport() *BenchReport {
+	return &BenchReport{
+		Target: "127.0.0.1:9000", Script: "/index.php", Concurrency: 4, KeepConn: true,
+		Requests: 1000, Succeeded: 990, Failed: 10, Unfinished: 2, Duration: 2 * time.Second,
+		BytesSent: 448000, BytesReceived: 2 << 20,
+		Latency: BenchLatency{
+			Min: 850 * time.Microsecond, Mean: 2100 * time.Microsecond, P50: 1900 * time.Microsecond,
+			P90: 3 * time.Millisecond, P99: 9 * time.Millisecond, P999: 40 * time.Millisecond, Max: 1500 * time.Millisecond,
+		},
+		Histogram: []BenchBar{
+			{UpTo: time.Millisecond, Count: 100}, {UpTo: 2 * time.Millisecond, Count: 800},
+			{UpTo: 10 * time.Millisecond, Count: 99}, {UpTo: 1500 * time.Millisecond, Count: 1},
+		},
+		StatusCodes:    map[int]int64{200: 995, 503: 5},
+		AppStatus:      map[uint32]int64{0: 1000},
+		ProtocolStatus: map[string]int64{"REQUEST_COMPLETE": 1000},
+		StatusFailed:   5, ExpectFailed: 5,
+		ConnectionsServed: 3,
+		Reconnects:        1,
+	}
+}
+
+func TestWriteBenchText(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteBenchText(&b, sampleBenchReport(), NewPalette(false)); err != nil {
+		t.Fatal(err)
+	}
+	want := `Target:            127.0.0.1:9000 /index.php
+Connections:       4, keep-conn, as fast as answered
+Requests:          1000 (990 ok, 10 failed, 2 unfinished when the run ended (not counted))
+Duration:          2.000s
+Requests/s:        500.0
+Sent:              437.5 KiB (448 B per request)
+Received:          2.0 MiB (2.0 KiB per request)
+Served conns:      3 of 4 (1 reconnect after the server closed a kept-alive connection)
+
+Latency:
+  min         850µs
+  mean       2.10ms
+  p50        1.90ms
+  p90        3.00ms
+  p99        9.00ms
+  p99.9     40.00ms
+  max        1.500s
+
+Histogram:
+  ≤    1.00ms  100  ■■■■■
+  ≤    2.00ms  800  ■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■■
+  ≤   10.00ms   99  ■■■■■
+  ≤    1.500s    1  ■
+
+CGI status:
+  200 OK                   995
+  503 Service Unavailable  5
+
+App status:
+  0  1000
+
+Protocol status:
+  REQUEST_COMPLETE  1000
+
+Failures:
+  expect  5  (body without the --expect text)
+  status  5  (--fail: CGI status 400 or more)
+`
+	if got := b.String(); got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestWriteBenchJSON(t *testing.T) {
+	var b bytes.Buffer
+	r := sampleBenchReport()
+	r.Errors = BenchErrors{Timeout: 3}
+	r.ErrorSamples = map[string]string{"timeout": "no answer within --request-timeout"}
+	if err := WriteBenchJSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"requests": 1000,`, `"duration_us": 2000000,`, `"rps": 500,`, `"bytes_sent": 448000,`,
+		`"bytes_received": 2097152,`,
+		`"latency_us": {
+    "min": 850,
+    "mean": 2100,
+    "p50": 1900,
+    "p90": 3000,
+    "p99": 9000,
+    "p999": 40000,
+    "max": 1500000
+  },`,
+		`"status_codes": {
+    "200": 995,
+    "503": 5
+  },`,
+		`"errors": {
+    "connect": 0,
+    "timeout": 3,
+    "protocol": 0,
+    "refused": 0,
+    "other": 0
+  },`,
+		`"error_samples": {
+    "timeout": "no answer within --request-timeout"
+  },`,
+		`"connections_served": 3,`,
+		`{
+      "le_us": 1500000,
+      "count": 1
+    }`,
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("JSON lacks %s:\n%s", want, b.String())
+		}
+	}
+	// An empty run still gives every field, with empty maps and lists.
+	b.Reset()
+	if err := WriteBenchJSON(&b, &BenchReport{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"status_codes": {},`, `"histogram": []`, `"rps": 0,`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("empty JSON lacks %s:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestFormatLatency(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0µs"}, {999 * time.Microsecond, "999µs"}, {time.Millisecond, "1.00ms"},
+		{12345 * time.Microsecond, "12.35ms"}, {time.Second, "1.000s"}, {90 * time.Second, "90.000s"},
+	} {
+		if got := FormatLatency(c.d); got != c.want {
+			t.Errorf("FormatLatency(%s) = %q, want %q", c.d, got, c.want)
+		}
+	}
+}
