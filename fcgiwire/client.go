@@ -68,6 +68,8 @@ type Conn struct {
 	broken error // set when the connection cannot carry another request
 
 	beginBody [8]byte // BEGIN_REQUEST's body, reused: no allocation per request
+	params    []byte  // the params' encoding, reused likewise
+	bodies    [][]byte
 }
 
 // NewConn wraps an established connection.
@@ -112,10 +114,14 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 	if role == 0 {
 		role = RoleResponder
 	}
-	bodies, err := SplitPairs(req.Params)
+	// The buffers are free: a request whose writer might still be using
+	// them left the connection broken.
+	var err error
+	c.params, c.bodies, err = splitPairsInto(c.params, c.bodies, req.Params)
 	if err != nil {
 		return res, err
 	}
+	bodies := c.bodies
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}

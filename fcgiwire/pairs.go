@@ -72,26 +72,41 @@ func (e *PairTooLargeError) Unwrap() error { return ErrPairTooLarge }
 // in order, without ever splitting a pair across two bodies. A pair too
 // large for one record yields a *PairTooLargeError.
 func SplitPairs(pairs []Pair) ([][]byte, error) {
-	var bodies [][]byte
-	var cur []byte
+	_, bodies, err := splitPairsInto(nil, nil, pairs)
+	if err != nil {
+		return nil, err
+	}
+	return bodies, nil
+}
+
+// splitPairsInto is SplitPairs encoding into buf and listing the bodies in
+// bodies, both reused from their start, so a caller that keeps them
+// between requests allocates nothing once they are large enough. The
+// bodies are slices of the returned buffer.
+func splitPairsInto(buf []byte, bodies [][]byte, pairs []Pair) ([]byte, [][]byte, error) {
+	buf, bodies = buf[:0], bodies[:0]
+	start, n := 0, 0
+	for _, p := range pairs {
+		n += PairSize(p)
+	}
+	if cap(buf) < n {
+		buf = make([]byte, 0, n)
+	}
 	for _, p := range pairs {
 		size := PairSize(p)
 		if size > MaxPairLen {
-			return nil, &PairTooLargeError{Name: p.Name, Size: size}
+			return buf, bodies, &PairTooLargeError{Name: p.Name, Size: size}
 		}
-		if len(cur)+size > MaxContent {
-			bodies = append(bodies, cur)
-			cur = nil
+		if len(buf)-start+size > MaxContent {
+			bodies = append(bodies, buf[start:len(buf):len(buf)])
+			start = len(buf)
 		}
-		if cur == nil {
-			cur = make([]byte, 0, min(MaxContent, max(size, 4096)))
-		}
-		cur = AppendPair(cur, p)
+		buf = AppendPair(buf, p)
 	}
-	if len(cur) > 0 {
-		bodies = append(bodies, cur)
+	if len(buf) > start {
+		bodies = append(bodies, buf[start:len(buf):len(buf)])
 	}
-	return bodies, nil
+	return buf, bodies, nil
 }
 
 // DecodePairs decodes a complete name-value body. base is the offset of b
