@@ -115,7 +115,7 @@ func (h *histogram) Percentile(p float64) time.Duration {
 	if p >= 100 {
 		return h.Max()
 	}
-	target := int64(math.Ceil(p / 100 * float64(n)))
+	target := int64(math.Ceil(p/100*float64(n) - 1e-9)) // 99.9% of 1000 is 999, not 999.0000000000001
 	target = min(max(target, 1), n)
 	var seen int64
 	for i := range h.counts {
