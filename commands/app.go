@@ -106,6 +106,7 @@ EXAMPLES:
 			requestCommand(env),
 			benchCommand(env),
 			getValuesCommand(env),
+			conformanceCommand(env),
 			rawDumpCommand(env),
 			pingCommand(env),
 			statusCommand(env),

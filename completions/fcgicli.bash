@@ -86,6 +86,18 @@ _fcgicli() {
 		--type) return ;;
 		--color) _fcgicli_choices $'auto\nalways\nnever'; return ;;
 		esac ;;
+	conformance)
+		case $prev in
+		--connect|-c) [[ $cur == b* ]] && _fcgicli_choices builtin; _fcgicli_files ""; return ;;
+		--connect-timeout) return ;;
+		--timeout|-t) return ;;
+		--script) _fcgicli_files ""; return ;;
+		--only) return ;;
+		--skip) return ;;
+		--case-timeout) return ;;
+		--output|-o) return ;;
+		--color) _fcgicli_choices $'auto\nalways\nnever'; return ;;
+		esac ;;
 	raw-dump)
 		case $prev in
 		--connect|-c) [[ $cur == b* ]] && _fcgicli_choices builtin; _fcgicli_files ""; return ;;
@@ -188,10 +200,11 @@ _fcgicli() {
 	# A command or a flag.
 	case $cmd in
 	"")
-		if [[ $cur == -* ]]; then _fcgicli_choices $'--color\n--help\n-h'; else _fcgicli_choices $'request\nbench\nget-values\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nhelp'; fi ;;
+		if [[ $cur == -* ]]; then _fcgicli_choices $'--color\n--help\n-h'; else _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nhelp'; fi ;;
 	request) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--keep-conn\n--request-id\n--include\n-i\n--output\n-o\n--verbose\n-v\n--fail\n-f\n--fail-with-body\n--max-body\n--color\n--help\n-h' ;;
 	bench) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--request-id\n--keep-conn\n--no-keep-conn\n--concurrency\n-C\n--requests\n-n\n--duration\n-z\n--rate\n--warmup\n--request-timeout\n--expect\n--fail\n-f\n--status-path\n--output\n-o\n--color\n--help\n-h' ;;
 	get-values) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--output\n-o\n--type\n--verbose\n-v\n--color\n--help\n-h' ;;
+	conformance) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--script\n--only\n--skip\n--case-timeout\n--list\n--verbose\n-v\n--output\n-o\n--color\n--help\n-h' ;;
 	raw-dump) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--keep-conn\n--request-id\n--output\n-o\n--max-bytes\n--save-request\n--save-response\n--decode\n--direction\n--send-raw\n--color\n--help\n-h' ;;
 	ping) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--path\n--expect\n--quiet\n-q\n--color\n--help\n-h' ;;
 	status) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--path\n--no-full\n--output\n-o\n--quiet\n-q\n--max-listen-queue\n--max-listen-queue-ratio\n--min-idle\n--max-active\n--max-active-ratio\n--max-slow-requests\n--max-children-reached\n--state-file\n--max-children-reached-delta\n--max-slow-requests-delta\n--watch\n-w\n--count\n--color\n--help\n-h' ;;
@@ -201,7 +214,7 @@ _fcgicli() {
 	version) [[ $cur == -* ]] && _fcgicli_choices $'--help\n-h' ;;
 	man) [[ $cur == -* ]] && _fcgicli_choices $'--help\n-h' ;;
 	completion) if [[ $cur == -* ]]; then _fcgicli_choices $'--help\n-h'; else _fcgicli_choices $'bash\nzsh\nfish'; fi ;;
-	help) _fcgicli_choices $'request\nbench\nget-values\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nhelp' ;;
+	help) _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nhelp' ;;
 	esac
 }
 

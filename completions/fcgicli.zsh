@@ -28,6 +28,7 @@ _fcgicli() {
 			'request:send one request and print the response'
 			'bench:load-test an application: many requests on many connections, with latency percentiles'
 			'get-values:ask the application for its limits (FCGI_GET_VALUES)'
+			'conformance:check a FastCGI server against the FastCGI 1.0 specification'
 			'raw-dump:run a request and print every record in both directions'
 			'ping:check that php-fpm pools answer their ping page'
 			'status:read a php-fpm pool'\''s status page, check thresholds, or watch it'
@@ -111,6 +112,22 @@ _fcgicli() {
 				'(--output -o)'{--output=,-o+}'[FORMAT\: table, text or json (default\: table on a terminal, else text)]:value:(table text json)' \
 				'--type=[send a management record of type N (1-255) instead of GET_VALUES]:value: ' \
 				'(--verbose -v)'{--verbose,-v}'[trace the records on stderr]' \
+				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
+				'(--help -h)'{--help,-h}'[show help]' \
+				'*:argument:' \
+				&& ret=0 ;;
+		conformance)
+			_arguments -s -S \
+				'(--connect -c)'{--connect=,-c+}'[server ADDR\: host\:port, \[\:\:1\]\:port, unix\:/path, /path, @abstract or builtin (default $FCGI_CONNECT)]:address:_fcgicli_addr' \
+				'--connect-timeout=[give up connecting after DURATION]:value: ' \
+				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
+				'--script=[the PATH the server runs for responder cases (SCRIPT_FILENAME; default /fcgicli-conformance)]:file:_files' \
+				'--only=[run only the cases IDS (comma-separated ids and ranges\: 1,5-8)]:value: ' \
+				'--skip=[skip the cases IDS (comma-separated ids and ranges)]:value: ' \
+				'--case-timeout=[give up on a case after DURATION]:value: ' \
+				'--list[list the cases without running them]' \
+				'(--verbose -v)'{--verbose,-v}'[show the raw-dump of every case that did not pass]' \
+				'(--output -o)'{--output=,-o+}'[FORMAT\: text, json (the whole scorecard) or table (a summary by section)]:value: ' \
 				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
 				'(--help -h)'{--help,-h}'[show help]' \
 				'*:argument:' \
@@ -240,7 +257,7 @@ _fcgicli() {
 				'(--help -h)'{--help,-h}'[show help]' \
 				'1:shell:(bash zsh fish)' \
 				&& ret=0 ;;
-		help) _values command 'request' 'bench' 'get-values' 'raw-dump' 'ping' 'status' 'serve' 'proxy' 'cgi-fcgi' 'install-cgi-fcgi' 'version' 'man' 'completion' 'help' && ret=0 ;;
+		help) _values command 'request' 'bench' 'get-values' 'conformance' 'raw-dump' 'ping' 'status' 'serve' 'proxy' 'cgi-fcgi' 'install-cgi-fcgi' 'version' 'man' 'completion' 'help' && ret=0 ;;
 		esac ;;
 	esac
 	return ret
