@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# Benchmarks fcgicli against the fastest a client can go, and prints the
+# results as markdown tables. It takes a few minutes, so CI does not run it.
+#
+#   scripts/bench.sh            # every measurement, 3s each, best of 2
+#   BENCH_DURATION=5s BENCH_REPEAT=3 scripts/bench.sh
+#
+# It starts, on loopback TCP and unix sockets, in a temp dir of its own:
+#   - php-fpm: two pools (tcp, unix), pm static with 2 children each,
+#     serving testdata/php;
+#   - Go's net/http/fcgi (scripts/bench/gofcgi);
+#   - fcgicli's built-in responder (fcgicli serve);
+#   - nginx in front of the php-fpm tcp pool, for wrk.
+# and measures, side by side:
+#   1. fcgicli bench against scripts/bench/replay, a loop replaying the same
+#      pre-encoded request (written by fcgicli raw-dump --save-request) on
+#      persistent connections, at -C 1, 4 and 16, TCP and unix. Targets:
+#      90% of the loop's requests/s against net/http/fcgi and the built-in
+#      responder, 95% against php-fpm.
+#   2. fcgicli bench against wrk through nginx to the same php-fpm pool.
+#   3. The one-shot cost of fcgicli request (process start to exit) against
+#      the replay program sending one request, and against cgi-fcgi, with
+#      hyperfine. Target: at most 10% over the bare Go program.
+#   4. A 1 GiB response streamed to /dev/null by fcgicli request against
+#      the replay program reading the same response, with fcgicli's peak
+#      RSS. Target: under 32 MiB.
+#   5. go test -bench for fcgiwire's hot paths (ns/op, allocs/op).
+# Exit status 0 when every target is met, 1 otherwise. When a tool is
+# missing and we are root, it is installed with apt-get first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+dur=${BENCH_DURATION:-3s}
+repeat=${BENCH_REPEAT:-2}
+
+need=()
+command -v php-fpm >/dev/null 2>&1 || compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)
+command -v cgi-fcgi >/dev/null 2>&1 || need+=(libfcgi-bin)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
+[ -x /usr/bin/time ] || need+=(time)
+if [ ${#need[@]} -gt 0 ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "bench.sh: installing ${need[*]}" >&2
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	else
+		echo "bench.sh: missing ${need[*]} (install them, or run as root)" >&2
+		exit 2
+	fi
+fi
+fpm_bin=$(command -v php-fpm 2>/dev/null || ls /usr/sbin/php-fpm* | head -1)
+nginx_bin=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/fcgicli-bench.XXXXXX")
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+log() { echo "bench.sh: $*" >&2; }
+
+# free_port prints a loopback TCP port nothing listens on.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+log "building into $work"
+CGO_ENABLED=0 go build -o "$work/fcgicli" .
+go build -o "$work/replay" ./scripts/bench/replay
+go build -o "$work/gofcgi" ./scripts/bench/gofcgi
+fcgicli=$work/fcgicli
+replay=$work/replay
+docroot=$root/testdata/php
+
+fpm_port=$(free_port)
+go_port=$(free_port)
+echo_port=$(free_port)
+nginx_port=$(free_port)
+
+# php-fpm: two pools of 2 static children.
+asroot=()
+if [ "$(id -u)" = 0 ]; then asroot=(-R); fi
+{
+	echo "[global]"
+	echo "pid = $work/fpm.pid"
+	echo "error_log = $work/fpm.log"
+	echo "daemonize = no"
+	for pool in "tcp 127.0.0.1:$fpm_port" "unix $work/fpm.sock"; do
+		set -- $pool
+		cat <<CONF
+[$1]
+listen = $2
+listen.mode = 0666
+listen.backlog = 511
+pm = static
+pm.max_children = 2
+php_admin_value[output_buffering] = 0
+CONF
+	done
+} >"$work/fpm.conf"
+"$fpm_bin" "${asroot[@]}" -y "$work/fpm.conf" -p "$work" >"$work/fpm.out" 2>&1 </dev/null &
+pids+=($!)
+"$work/gofcgi" "127.0.0.1:$go_port" "$work/go.sock" >"$work/gofcgi.log" 2>&1 &
+pids+=($!)
+"$fcgicli" serve --listen "127.0.0.1:$echo_port" --listen "$work/echo.sock" >"$work/serve.log" 2>&1 &
+pids+=($!)
+
+# nginx in front of the tcp pool, as a stock site would have it.
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+daemon off;
+$([ "$(id -u)" = 0 ] && echo "user root;")
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $work/nginx/body;
+	fastcgi_temp_path $work/nginx/fastcgi;
+	proxy_temp_path $work/nginx/proxy;
+	uwsgi_temp_path $work/nginx/uwsgi;
+	scgi_temp_path $work/nginx/scgi;
+	server {
+		listen 127.0.0.1:$nginx_port;
+		location ~ \.php\$ {
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME $docroot\$fastcgi_script_name;
+			fastcgi_pass 127.0.0.1:$fpm_port;
+		}
+	}
+}
+CONF
+"$nginx_bin" -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log" >"$work/nginx/out.log" 2>&1 &
+pids+=($!)
+
+for addr in "127.0.0.1:$fpm_port" "$work/fpm.sock" "127.0.0.1:$go_port" "$work/go.sock" "127.0.0.1:$echo_port" "$work/echo.sock"; do
+	for i in $(seq 1 100); do
+		if "$fcgicli" get-values -c "$addr" -t 1s >/dev/null 2>&1; then break; fi
+		if [ "$i" = 100 ]; then
+			log "$addr did not come up"
+			cat "$work"/*.log "$work/fpm.out" >&2 2>/dev/null || true
+			exit 1
+		fi
+		sleep 0.1
+	done
+done
+for i in $(seq 1 100); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && break
+	sleep 0.1
+done
+
+missed=()
+fmt() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print "0" }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
+
+# bench_rps ADDR SCRIPT C: fcgicli bench's requests/s.
+bench_rps() {
+	"$fcgicli" bench -c "$1" "$2" -C "$3" -z "$dur" -o json 2>/dev/null | sed -n 's/^  "rps": \([0-9.]*\),$/\1/p'
+}
+# replay_rps ADDR REQFILE C: the replay loop's requests/s.
+replay_rps() {
+	"$replay" -c "$1" -f "$2" -C "$3" -z "$dur" | sed -n 's/.*rps=\([0-9.]*\)$/\1/p'
+}
+
+declare -A fcgicli_rps
+echo "## fcgicli bench against a replay loop"
+echo
+echo "Requests/s, best of $repeat runs of $dur each; the loop replays the same pre-encoded request on persistent connections."
+echo
+echo "| server | transport | -C | replay loop | fcgicli bench | ratio | target |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
+for server in php-fpm net/http/fcgi builtin; do
+	case $server in
+	php-fpm) tcp=127.0.0.1:$fpm_port unix=$work/fpm.sock script=$docroot/index.php target=95 ;;
+	net/http/fcgi) tcp=127.0.0.1:$go_port unix=$work/go.sock script=/index.php target=90 ;;
+	builtin) tcp=127.0.0.1:$echo_port unix=$work/echo.sock script=/index.php target=90 ;;
+	esac
+	req=$work/req-$(echo "$server" | tr -c 'a-z\n' '-').bin
+	"$fcgicli" raw-dump -c builtin --keep-conn "$script" --save-request "$req" >/dev/null 2>&1
+	for transport in tcp unix; do
+		addr=$tcp
+		[ "$transport" = unix ] && addr=$unix
+		for c in 1 4 16; do
+			r=0 f=0
+			for _ in $(seq 1 "$repeat"); do
+				r=$(best "$r" "$(replay_rps "$addr" "$req" "$c")")
+				f=$(best "$f" "$(bench_rps "$addr" "$script" "$c")")
+			done
+			ratio=$(pct "$f" "$r")
+			verdict="≥ $target%: ok"
+			if ! ge "$ratio" "$target"; then
+				verdict="≥ $target%: **missed**"
+				missed+=("$server $transport -C $c: $ratio% of the replay loop")
+			fi
+			fcgicli_rps[$server-$transport-$c]=$f
+			echo "| $server | $transport | $c | $(fmt "$r") | $(fmt "$f") | $ratio% | $verdict |"
+		done
+	done
+done
+
+echo
+echo "## fcgicli bench against wrk through nginx"
+echo
+echo "The same php-fpm pool (2 children, TCP): wrk to nginx (stock fastcgi_pass, a connection per request) against fcgicli bench straight to the pool."
+echo
+echo "| -C | wrk via nginx | fcgicli bench | fcgicli / wrk |"
+echo "| ---: | ---: | ---: | ---: |"
+for c in 1 4 16; do
+	t=$((c < 2 ? c : 2))
+	w=0
+	for _ in $(seq 1 "$repeat"); do
+		w=$(best "$w" "$(wrk -t "$t" -c "$c" -d "$dur" "http://127.0.0.1:$nginx_port/index.php" | sed -n 's/^Requests\/sec: *\([0-9.]*\)$/\1/p')")
+	done
+	f=${fcgicli_rps[php-fpm-tcp-$c]}
+	echo "| $c | $(fmt "$w") | $(fmt "$f") | $(awk -v a="$f" -v b="$w" 'BEGIN { if (b > 0) printf "%.2fx", a / b }') |"
+done
+
+echo
+echo "## One request, process start to exit"
+echo
+once=$work/req-once.bin
+"$fcgicli" raw-dump -c builtin "$docroot/index.php" --save-request "$once" >/dev/null 2>&1
+(
+	# cgi-fcgi takes its params from the environment.
+	export REQUEST_METHOD=GET SCRIPT_FILENAME=$docroot/index.php SCRIPT_NAME=/index.php QUERY_STRING= \
+		REQUEST_URI=/index.php SERVER_PROTOCOL=HTTP/1.1 GATEWAY_INTERFACE=CGI/1.1 REMOTE_ADDR=127.0.0.1 \
+		SERVER_NAME=localhost SERVER_PORT=80
+	hyperfine -N --warmup 20 --runs 300 --export-json "$work/oneshot.json" \
+		"$work/replay -once -c 127.0.0.1:$fpm_port -f $once" \
+		"$fcgicli request -c 127.0.0.1:$fpm_port $docroot/index.php" \
+		"cgi-fcgi -bind -connect 127.0.0.1:$fpm_port" >"$work/hyperfine.out" 2>&1
+) || { cat "$work/hyperfine.out" >&2; exit 1; }
+mapfile -t means < <(grep -o '"mean": [0-9.e-]*' "$work/oneshot.json" | sed 's/"mean": //')
+mapfile -t sds < <(grep -o '"stddev": [0-9.e-]*' "$work/oneshot.json" | sed 's/"stddev": //')
+ms() { awk -v x="$1" 'BEGIN { printf "%.2f ms", x * 1000 }'; }
+over=$(awk -v a="${means[1]}" -v b="${means[0]}" 'BEGIN { printf "%.1f", 100 * (a - b) / b }')
+verdict="≤ 10%: ok"
+if ! awk -v o="$over" 'BEGIN { exit !(o <= 10) }'; then
+	verdict="≤ 10%: **missed**"
+	missed+=("one-shot request: $over% over the bare Go program")
+fi
+echo "php-fpm's index.php over TCP, hyperfine, 300 runs each (mean ± σ)."
+echo
+echo "| client | time | over the bare Go program | target |"
+echo "| --- | ---: | ---: | --- |"
+echo "| bare Go program (scripts/bench/replay -once) | $(ms "${means[0]}") ± $(ms "${sds[0]}") | | |"
+echo "| fcgicli request | $(ms "${means[1]}") ± $(ms "${sds[1]}") | $over% | $verdict |"
+echo "| cgi-fcgi -bind -connect | $(ms "${means[2]}") ± $(ms "${sds[2]}") | $(awk -v a="${means[2]}" -v b="${means[0]}" 'BEGIN { printf "%.1f%%", 100 * (a - b) / b }') | |"
+
+echo
+echo "## A 1 GiB response to /dev/null"
+echo
+big=$work/req-big.bin
+"$fcgicli" raw-dump -c builtin '/big?mb=1024' --save-request "$big" >/dev/null 2>&1
+/usr/bin/time -f '%e %M' -o "$work/time-replay" "$replay" -once -c "127.0.0.1:$go_port" -f "$big" >/dev/null
+/usr/bin/time -f '%e %M' -o "$work/time-fcgicli" "$fcgicli" request -c "127.0.0.1:$go_port" '/big?mb=1024' -t 10m >/dev/null
+read -r r_s r_kb <"$work/time-replay"
+read -r f_s f_kb <"$work/time-fcgicli"
+mibs() { awk -v s="$1" 'BEGIN { printf "%.0f MiB/s", 1024 / s }'; }
+rss_verdict="< 32 MiB: ok"
+if [ "$f_kb" -ge $((32 * 1024)) ]; then
+	rss_verdict="< 32 MiB: **missed**"
+	missed+=("1 GiB response: peak RSS $((f_kb / 1024)) MiB")
+fi
+echo "From net/http/fcgi over TCP; peak RSS from /usr/bin/time."
+echo
+echo "| client | throughput | peak RSS | target |"
+echo "| --- | ---: | ---: | --- |"
+echo "| replay loop reading the same response | $(mibs "$r_s") | $((r_kb / 1024)) MiB | |"
+echo "| fcgicli request | $(mibs "$f_s") ($(pct "$r_s" "$f_s")% of the loop) | $((f_kb / 1024)) MiB | $rss_verdict |"
+
+echo
+echo "## fcgiwire hot paths (go test -bench)"
+echo
+echo "| benchmark | ns/op | throughput | B/op | allocs/op |"
+echo "| --- | ---: | ---: | ---: | ---: |"
+go test -run '^$' -bench . -benchmem ./fcgiwire/ | awk '/^Benchmark/ {
+	name = $1; sub(/-[0-9]+$/, "", name); ns = ""; mbs = ""; b = ""; a = ""
+	for (i = 3; i < NF; i++) {
+		if ($(i+1) == "ns/op") ns = $i
+		if ($(i+1) == "MB/s") mbs = $i " MB/s"
+		if ($(i+1) == "B/op") b = $i
+		if ($(i+1) == "allocs/op") a = $i
+	}
+	printf "| %s | %s | %s | %s | %s |\n", name, ns, mbs, b, a
+}'
+
+echo
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+echo "Machine: ${cpu:-unknown CPU}, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); $(go version | cut -d' ' -f3), $("$fpm_bin" -v | head -1 | cut -d' ' -f1-2), $("$nginx_bin" -v 2>&1 | cut -d' ' -f3); $(date -u +%Y-%m-%d)."
+
+if [ ${#missed[@]} -gt 0 ]; then
+	echo
+	echo "Targets missed:"
+	printf -- '- %s\n' "${missed[@]}"
+	exit 1
+fi
