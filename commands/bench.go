@@ -385,13 +385,14 @@ func (w *benchWorker) closeConn() {
 
 // bencher runs a load test.
 type bencher struct {
-	o      *benchOptions
-	tgt    *target
-	req    *benchRequest
-	hist   *histogram
-	done   atomic.Int64 // requests finished while measuring, for the progress line
-	errors atomic.Int64
-	dialed atomic.Bool // a connection was made at least once
+	o       *benchOptions
+	tgt     *target
+	req     *benchRequest
+	hist    *histogram
+	done    atomic.Int64 // requests finished while measuring, for the progress line
+	errors  atomic.Int64
+	dialed  atomic.Bool // a connection was made at least once
+	warming atomic.Bool // the warmup runs, for the progress line
 }
 
 func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *formatters.Palette) error {
@@ -428,7 +429,15 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 		stopProgress = b.showProgress(env, o.progress)
 	}
 	if o.warmup > 0 {
+		b.warming.Store(true)
 		b.runPhase(ctx, workers, &benchPhase{start: time.Now(), end: time.Now().Add(o.warmup), rate: o.rate}, false)
+		b.warming.Store(false)
+		// The requests in flight when the warmup ended were aborted, and
+		// their connections closed: open them again before the clock
+		// starts.
+		if o.keepConn && ctx.Err() == nil {
+			b.redial(ctx, workers)
+		}
 	}
 	start := time.Now()
 	ph := &benchPhase{measure: true, start: start, limit: o.requests, rate: o.rate}
@@ -514,6 +523,18 @@ func (b *bencher) connectAll(ctx context.Context, workers []*benchWorker) error 
 		return nil
 	}
 	return errs[0]
+}
+
+// redial reconnects the workers that have no connection, all at once; a
+// failure is left for the worker's next request to meet and count.
+func (b *bencher) redial(ctx context.Context, workers []*benchWorker) {
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		if w.conn == nil {
+			wg.Go(func() { _ = b.dial(ctx, w) })
+		}
+	}
+	wg.Wait()
 }
 
 // runPhase runs the workers until the phase is over or ctx ends, and
@@ -795,7 +816,7 @@ func (b *bencher) showProgress(env *Env, every time.Duration) func() {
 				n := b.done.Load()
 				rate := float64(n-lastN) / now.Sub(last).Seconds()
 				lastN, last = n, now
-				_ = formatters.WriteBenchProgress(w, now.Sub(start), n, rate, b.errors.Load())
+				_ = formatters.WriteBenchProgress(w, b.warming.Load(), now.Sub(start), n, rate, b.errors.Load())
 			}
 		}
 	}()

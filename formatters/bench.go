@@ -365,7 +365,11 @@ func FormatBytes(n int64) string {
 // WriteBenchProgress writes the live progress line: carriage return,
 // the figures, and an erase to the end of the line, so it redraws in
 // place on a terminal.
-func WriteBenchProgress(w io.Writer, elapsed time.Duration, requests int64, rate float64, errors int64) error {
+func WriteBenchProgress(w io.Writer, warmup bool, elapsed time.Duration, requests int64, rate float64, errors int64) error {
+	if warmup {
+		_, err := fmt.Fprintf(w, "\r%s elapsed, warming up\x1b[K", elapsed.Truncate(100*time.Millisecond))
+		return err
+	}
 	_, err := fmt.Fprintf(w, "\r%s elapsed, %d requests, %.0f/s, %d errors\x1b[K", elapsed.Truncate(100*time.Millisecond), requests, rate, errors)
 	return err
 }

@@ -146,3 +146,14 @@ func TestFormatLatency(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteBenchProgress(t *testing.T) {
+	var b bytes.Buffer
+	WriteBenchProgress(&b, true, 250*time.Millisecond, 0, 0, 0)
+	WriteBenchProgress(&b, false, 1234*time.Millisecond, 5000, 4012.4, 3)
+	ClearProgress(&b)
+	want := "\r200ms elapsed, warming up\x1b[K\r1.2s elapsed, 5000 requests, 4012/s, 3 errors\x1b[K\r\x1b[K"
+	if b.String() != want {
+		t.Fatalf("got %q, want %q", b.String(), want)
+	}
+}
