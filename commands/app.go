@@ -117,6 +117,7 @@ EXAMPLES:
 			versionCommand(env),
 			manCommand(env),
 			completionCommand(env),
+			shellCommand(env),
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {

@@ -39,6 +39,7 @@ _fcgicli() {
 			'version:print fcgicli'\''s version, commit and Go version'
 			'man:print fcgicli'\''s man page (roff) on stdout'
 			'completion:print a shell completion script: bash, zsh or fish'
+			'shell:an interactive session: send, change a param, send again, compare'
 			'help:show the commands, or one command'\''s help'
 		)
 		_describe -t commands 'fcgicli command' commands && ret=0 ;;
@@ -257,7 +258,17 @@ _fcgicli() {
 				'(--help -h)'{--help,-h}'[show help]' \
 				'1:shell:(bash zsh fish)' \
 				&& ret=0 ;;
-		help) _values command 'request' 'bench' 'get-values' 'conformance' 'raw-dump' 'ping' 'status' 'serve' 'proxy' 'cgi-fcgi' 'install-cgi-fcgi' 'version' 'man' 'completion' 'help' && ret=0 ;;
+		shell)
+			_arguments -s -S \
+				'(--connect -c)'{--connect=,-c+}'[server ADDR\: host\:port, \[\:\:1\]\:port, unix\:/path, /path, @abstract or builtin (default $FCGI_CONNECT)]:address:_fcgicli_addr' \
+				'--connect-timeout=[give up connecting after DURATION]:value: ' \
+				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
+				'(--document-root -r)'{--document-root=,-r+}'[the session'\''s document root DIR (see request -r)]:directory:_files -/' \
+				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
+				'(--help -h)'{--help,-h}'[show help]' \
+				'*:argument:' \
+				&& ret=0 ;;
+		help) _values command 'request' 'bench' 'get-values' 'conformance' 'raw-dump' 'ping' 'status' 'serve' 'proxy' 'cgi-fcgi' 'install-cgi-fcgi' 'version' 'man' 'completion' 'shell' 'help' && ret=0 ;;
 		esac ;;
 	esac
 	return ret
