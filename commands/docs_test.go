@@ -47,7 +47,7 @@ func TestManPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{".TH fcgicli 1", ".SH NAME", "request", "completion", "--role"} {
+	for _, want := range []string{".TH fcgicli 1", ".SH NAME", "request", "completion", "--role", "fcgicli request [options] SCRIPT[?QUERY]", "fcgicli ping -c 127.0.0.1:9000"} {
 		if !strings.Contains(man, want) {
 			t.Errorf("man page lacks %q", want)
 		}

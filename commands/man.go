@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"fmt"
 	"io"
 	"strings"
 
@@ -30,6 +31,14 @@ EXAMPLES:
 // line set does not leak into it.
 func manPage() (string, error) {
 	app := newApp(&Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }})
+	// urfave/cli puts a command's UsageText in the page, not its
+	// Description: give this throwaway app's commands one that carries
+	// the synopsis, the description and the examples.
+	for _, c := range app.Commands {
+		if c.Description != "" {
+			c.UsageText = strings.TrimSpace(fmt.Sprintf("fcgicli %s [options] %s", c.Name, c.ArgsUsage)) + "\n\n" + c.Description
+		}
+	}
 	man, err := app.ToManWithSection(1)
 	if err != nil {
 		return "", err
