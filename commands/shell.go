@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/peterh/liner"
@@ -97,7 +98,7 @@ type session struct {
 	conn     *fcgiwire.Conn
 	connDone func()
 	connAddr string
-	observe  fcgiwire.Observer // the current request's observer
+	observe  atomic.Pointer[fcgiwire.Observer] // the current request's observer
 
 	responses []*shellResponse // the last two at most
 	count     int              // responses so far, to number them
@@ -234,10 +235,21 @@ func (s *session) exec(ctx context.Context, input string) bool {
 		case <-stop:
 		}
 	}()
-	if err := s.command(ctx, args, input); err != nil {
+	if err := s.safeCommand(ctx, args, input); err != nil {
 		s.fail(err)
 	}
 	return true
+}
+
+// safeCommand runs a command; a panic in it is reported like an error,
+// so that nothing ends the session but exit and Ctrl-D.
+func (s *session) safeCommand(ctx context.Context, args []string, input string) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error in %q: %v", args[0], p)
+		}
+	}()
+	return s.command(ctx, args, input)
 }
 
 // fail reports err on stderr and remembers its exit code.
@@ -474,7 +486,7 @@ func (s *session) send(ctx context.Context, o *requestOptions) (*shellResponse, 
 		pal, _ := s.palette(s.env.Stderr)
 		tr = &formatters.Tracer{W: s.env.Stderr, P: pal}
 	}
-	s.observe = func(ev fcgiwire.Event) {
+	observe := fcgiwire.Observer(func(ev fcgiwire.Event) {
 		mu.lock()
 		if len(r.events) < maxShellEvents {
 			ev.Content = bytes.Clone(ev.Content)
@@ -487,8 +499,9 @@ func (s *session) send(ctx context.Context, o *requestOptions) (*shellResponse, 
 		if dumper != nil {
 			dumper.Observe(ev)
 		}
-	}
-	defer func() { s.observe = nil }()
+	})
+	s.observe.Store(&observe)
+	defer s.observe.Store(nil)
 
 	parser := &fcgiwire.ResponseParser{}
 	raw := &capBuffer{max: maxShellOutput}
@@ -561,8 +574,8 @@ func (s *session) connection(ctx context.Context, o netOptions) (*fcgiwire.Conn,
 
 // observeEvent passes a record to the observer of the request in flight.
 func (s *session) observeEvent(ev fcgiwire.Event) {
-	if s.observe != nil {
-		s.observe(ev)
+	if o := s.observe.Load(); o != nil {
+		(*o)(ev)
 	}
 }
 
