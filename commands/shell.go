@@ -423,6 +423,9 @@ func (s *session) request(ctx context.Context, user []string, input string) erro
 	if err != nil || o == nil { // nil: --help was shown
 		return err
 	}
+	if (o.data != nil && *o.data == "@-") || (o.filterData != nil && *o.filterData == "@-") {
+		return usagef("in the shell, stdin carries the commands: give the body as TEXT or @FILE")
+	}
 	o.keepConn = true
 	r, err := s.send(ctx, o)
 	if r == nil {
