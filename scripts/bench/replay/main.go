@@ -121,11 +121,9 @@ func sendOnce(network, addr string, req []byte) error {
 	if _, err := c.Write(req); err != nil {
 		return err
 	}
-	out := bufio.NewWriterSize(os.Stdout, 64<<10)
-	if err := readResponse(bufio.NewReaderSize(c, 64<<10), out); err != nil {
-		return err
-	}
-	return out.Flush()
+	// Record contents go from the read buffer straight to stdout, one
+	// write each, with no copy in between.
+	return readResponse(bufio.NewReaderSize(c, 64<<10), os.Stdout)
 }
 
 // readResponse reads records up to FCGI_END_REQUEST, copying FCGI_STDOUT
@@ -143,10 +141,13 @@ func readResponse(r *bufio.Reader, out io.Writer) error {
 			return err
 		}
 		if typ == 6 && out != nil && clen > 0 {
-			if _, err := io.CopyN(out, r, int64(clen)); err != nil {
+			b, err := r.Peek(clen) // the buffer holds any record: 64 KiB >= 65535
+			if err != nil {
+				return fmt.Errorf("reading a record body: %w", err)
+			}
+			if _, err := out.Write(b); err != nil {
 				return err
 			}
-			clen = 0
 		}
 		if _, err := r.Discard(clen + pad); err != nil {
 			return fmt.Errorf("reading a record body: %w", err)
