@@ -558,12 +558,17 @@ func (b *bencher) runPhase(ctx context.Context, workers []*benchWorker, ph *benc
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(func() {
+			// A context of the worker's own: Do hangs each request on
+			// it, and a context shared by every worker would be a lock
+			// they all take twice per request.
+			wctx, wcancel := context.WithCancel(pctx)
+			defer wcancel()
 			for {
-				intended, ok := ph.next(pctx, w.timer)
+				intended, ok := ph.next(wctx, w.timer)
 				if !ok {
 					break
 				}
-				b.one(pctx, w, ph, intended)
+				b.one(wctx, w, ph, intended)
 			}
 			if last {
 				// Free the server's worker at once: php-fpm serves a
@@ -586,13 +591,14 @@ func (b *bencher) runPhase(ctx context.Context, workers []*benchWorker, ph *benc
 	return end
 }
 
-// errBenchTimeout ends a request at --request-timeout.
-var errBenchTimeout = errors.New("request timeout")
-
 // one runs one request on w's connection, redialling when needed.
 func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, intended time.Time) {
-	ctx, cancel := context.WithTimeoutCause(pctx, b.o.requestTimeout, errBenchTimeout)
-	defer cancel()
+	// --request-timeout is a deadline on the connection, not a context
+	// per request: contexts cost more than the rest of the client. A
+	// request that runs out of it fails with a timeout and its connection
+	// is closed.
+	ctx := pctx
+	deadline := time.Now().Add(b.o.requestTimeout)
 	parser := fcgiwire.ResponseParser{}
 	if len(b.o.expect) > 0 {
 		w.expect.reset()
@@ -610,6 +616,10 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 			if err = b.dial(ctx, w); err != nil {
 				break
 			}
+		}
+		if err = w.conn.NetConn().SetDeadline(deadline); err != nil {
+			w.closeConn()
+			break
 		}
 		reused := w.used
 		w.used = true
@@ -655,7 +665,7 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 		s.bytesSent += res.BytesSent
 		s.bytesReceived += res.BytesReceived
 	}
-	failed := b.judge(ctx, s, &w.expect, &parser, res, err)
+	failed := b.judge(s, &w.expect, &parser, res, err)
 	if err == nil {
 		b.hist.Record(finished.Sub(intended))
 	}
@@ -682,9 +692,9 @@ func (b *bencher) dial(ctx context.Context, w *benchWorker) error {
 
 // judge counts a finished request by its outcome and reports whether it
 // failed.
-func (b *bencher) judge(ctx context.Context, s *benchStats, expect *containsWriter, parser *fcgiwire.ResponseParser, res *fcgiwire.Result, err error) bool {
+func (b *bencher) judge(s *benchStats, expect *containsWriter, parser *fcgiwire.ResponseParser, res *fcgiwire.Result, err error) bool {
 	if err != nil {
-		class := errorClass(ctx, err)
+		class := errorClass(err)
 		switch class {
 		case "connect":
 			s.errs.Connect++
@@ -696,7 +706,7 @@ func (b *bencher) judge(ctx context.Context, s *benchStats, expect *containsWrit
 			s.errs.Other++
 		}
 		if _, ok := s.samples[class]; !ok {
-			s.samples[class] = errorMessage(ctx, err)
+			s.samples[class] = errorMessage(err)
 		}
 		return true
 	}
@@ -736,7 +746,7 @@ func (b *bencher) judge(ctx context.Context, s *benchStats, expect *containsWrit
 
 // errorClass sorts a failed request's error into connect, timeout,
 // protocol or other.
-func errorClass(ctx context.Context, err error) string {
+func errorClass(err error) string {
 	var (
 		ce *connectError
 		te *timeoutError
@@ -744,8 +754,7 @@ func errorClass(ctx context.Context, err error) string {
 		le *fcgiwire.LocalError
 	)
 	switch {
-	case errors.Is(context.Cause(ctx), errBenchTimeout), errors.As(err, &te),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+	case errors.As(err, &te), errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	case errors.As(err, &ce):
 		return "connect"
@@ -758,8 +767,8 @@ func errorClass(ctx context.Context, err error) string {
 }
 
 // errorMessage is the message a failed request is remembered by.
-func errorMessage(ctx context.Context, err error) string {
-	if errors.Is(context.Cause(ctx), errBenchTimeout) {
+func errorMessage(err error) string {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return "no answer within --request-timeout"
 	}
 	_, msg := exitCode(err)
