@@ -402,17 +402,7 @@ func (c *Conn) readResponse(id uint16, req *Request, res *Result) error {
 	for {
 		rec, err := c.r.ReadRecord()
 		if err != nil {
-			var pe *ProtocolError
-			switch {
-			case errors.As(err, &pe):
-				return err
-			case err == io.EOF:
-				return protoErr(c.r.Offset(), 0, ErrNoEndRequest, "")
-			case isTimeout(err):
-				return err
-			default:
-				return protoErr(c.r.Offset(), 0, ErrNoEndRequest, "%s", netReason(err))
-			}
+			return c.readFault(err, ErrNoEndRequest)
 		}
 		if res.FirstByte.IsZero() {
 			res.FirstByte = time.Now()
@@ -452,6 +442,21 @@ func (c *Conn) readResponse(id uint16, req *Request, res *Result) error {
 			return protoErr(off, h.Type, ErrUnexpectedType, "a client does not expect %s", h.Type)
 		}
 	}
+}
+
+// readFault turns a failed read into the error a caller reports: a
+// malformed record or a timeout as it is, and the peer closing or
+// resetting the connection as missing, the sentinel for what never came
+// (END_REQUEST, an answer to a management record), at the offset reached.
+func (c *Conn) readFault(err, missing error) error {
+	var pe *ProtocolError
+	switch {
+	case errors.As(err, &pe), isTimeout(err):
+		return err
+	case err == io.EOF:
+		return protoErr(c.r.Offset(), 0, missing, "")
+	}
+	return protoErr(c.r.Offset(), 0, missing, "%s", netReason(err))
 }
 
 func writeOut(w io.Writer, b []byte, op string) error {

@@ -3,7 +3,6 @@ package fcgiwire
 import (
 	"context"
 	"errors"
-	"io"
 	"time"
 )
 
@@ -35,31 +34,20 @@ func (c *Conn) Management(ctx context.Context, t RecordType, content []byte) (Re
 	// A failed write is not the end: the peer may have answered, or
 	// closed, and the read below says which.
 	_ = c.locked(func() error { return c.w.WriteRecord(t, 0, content) })
-	for {
-		rec, rerr := c.r.ReadRecord()
-		if rerr != nil {
-			if ctx.Err() != nil {
-				return Record{}, ctx.Err()
-			}
-			if _, ok := rerr.(*ProtocolError); ok {
-				return Record{}, rerr
-			}
-			if rerr == io.EOF {
-				return Record{}, protoErr(c.r.Offset(), 0, ErrNoAnswer, "")
-			}
-			if isTimeout(rerr) {
-				return Record{}, rerr
-			}
-			return Record{}, protoErr(c.r.Offset(), 0, ErrNoAnswer, "%s", netReason(rerr))
+	rec, err := c.r.ReadRecord()
+	if err != nil {
+		if ctx.Err() != nil {
+			return Record{}, ctx.Err()
 		}
-		off := c.r.Offset() - int64(rec.Len())
-		if rec.RequestID != 0 {
-			return Record{}, protoErr(off, rec.Type, ErrRequestID, "got request id %d in answer to %s, expected 0", rec.RequestID, t)
-		}
-		rec.Content = append([]byte(nil), rec.Content...)
-		c.broken = nil
-		return rec, nil
+		return Record{}, c.readFault(err, ErrNoAnswer)
 	}
+	off := c.r.Offset() - int64(rec.Len())
+	if rec.RequestID != 0 {
+		return Record{}, protoErr(off, rec.Type, ErrRequestID, "got request id %d in answer to %s, expected 0", rec.RequestID, t)
+	}
+	rec.Content = append([]byte(nil), rec.Content...)
+	c.broken = nil
+	return rec, nil
 }
 
 // GetValues sends FCGI_GET_VALUES asking for names and returns the pairs
