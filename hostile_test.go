@@ -17,7 +17,6 @@ import (
 // hostileCase is one command against one hostile server.
 type hostileCase struct {
 	kind   string
-	args   []string // after "fcgicli CMD -c ADDR"
 	code   int
 	stderr string // regexp for the whole of stderr
 	stdout string // exact stdout

@@ -119,3 +119,14 @@ func (t *target) dial(ctx context.Context, connectTimeout time.Duration) (net.Co
 	}
 	return nil, &connectError{addr: t.display, err: err}
 }
+
+// timeoutCause turns an error that ended with ctx into ctx's cause.
+func timeoutCause(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != context.DeadlineExceeded {
+			return cause
+		}
+		return &timeoutError{msg: "timed out"}
+	}
+	return err
+}

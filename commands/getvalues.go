@@ -83,18 +83,9 @@ EXAMPLES:
 	}
 }
 
-// timeoutCause turns an error that ended with ctx into ctx's cause.
-func timeoutCause(ctx context.Context, err error) error {
-	if err != nil && ctx.Err() != nil {
-		if cause := context.Cause(ctx); cause != context.DeadlineExceeded {
-			return cause
-		}
-		return &timeoutError{msg: "timed out"}
-	}
-	return err
-}
-
-func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, format formatters.Format, pal *formatters.Palette, tr *formatters.Tracer) error {
+// exchange runs one management exchange on a new connection, within the
+// command's deadline.
+func exchange(ctx context.Context, o netOptions, tr *formatters.Tracer, f func(context.Context, *fcgiwire.Conn) error) error {
 	ctx, cancel := o.withTimeout(ctx)
 	defer cancel()
 	conn, done, err := connect(ctx, o, tr, nil)
@@ -102,24 +93,29 @@ func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, f
 		return err
 	}
 	defer done()
-	pairs, err := conn.GetValues(ctx, names)
+	return timeoutCause(ctx, f(ctx, conn))
+}
+
+func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, format formatters.Format, pal *formatters.Palette, tr *formatters.Tracer) error {
+	var pairs []fcgiwire.Pair
+	err := exchange(ctx, o, tr, func(ctx context.Context, conn *fcgiwire.Conn) (err error) {
+		pairs, err = conn.GetValues(ctx, names)
+		return err
+	})
 	if err != nil {
-		return timeoutCause(ctx, err)
+		return err
 	}
 	return formatters.WriteValues(env.Stdout, &formatters.ValuesResult{Asked: names, Returned: pairs}, format, pal)
 }
 
 func runProbeType(ctx context.Context, o netOptions, env *Env, t fcgiwire.RecordType, format formatters.Format, tr *formatters.Tracer) error {
-	ctx, cancel := o.withTimeout(ctx)
-	defer cancel()
-	conn, done, err := connect(ctx, o, tr, nil)
+	var rec fcgiwire.Record
+	err := exchange(ctx, o, tr, func(ctx context.Context, conn *fcgiwire.Conn) (err error) {
+		rec, err = conn.Management(ctx, t, nil)
+		return err
+	})
 	if err != nil {
 		return err
-	}
-	defer done()
-	rec, err := conn.Management(ctx, t, nil)
-	if err != nil {
-		return timeoutCause(ctx, err)
 	}
 	named, derr := fcgiwire.RecordType(0), error(nil)
 	if rec.Type == fcgiwire.TypeUnknownType {

@@ -456,13 +456,13 @@ func (t *tap) finish(id uint16, r *tapReq) {
 
 func (t *tap) clientDone(err error) {
 	if err != nil && !errors.Is(err, net.ErrClosed) {
-		t.p.logf("conn %d: client: %s", t.conn, netReasonOf(err))
+		t.p.logf("conn %d: client: %s", t.conn, unwrapOp(err))
 	}
 }
 
 func (t *tap) upstreamDone(err error) {
 	if err != nil && !errors.Is(err, net.ErrClosed) {
-		t.p.logf("conn %d: upstream: %s", t.conn, netReasonOf(err))
+		t.p.logf("conn %d: upstream: %s", t.conn, unwrapOp(err))
 	}
 }
 
@@ -477,5 +477,3 @@ func (t *tap) flush() {
 		t.finish(id, r)
 	}
 }
-
-func netReasonOf(err error) string { return unwrapOp(err).Error() }
