@@ -11,16 +11,10 @@
 #   scripts/nginx.sh stop DIR
 #       stops it by the pid in DIR/nginx.pid.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 find_nginx() {
-	local f
-	for f in "${NGINX:-}" "$(command -v nginx 2>/dev/null || true)" /usr/sbin/nginx; do
-		if [ -n "$f" ] && [ -x "$f" ]; then
-			echo "$f"
-			return 0
-		fi
-	done
-	return 1
+	first_executable "${NGINX:-}" "$(command -v nginx 2>/dev/null || true)" /usr/sbin/nginx
 }
 
 start() {
@@ -74,15 +68,7 @@ CONF
 }
 
 stop() {
-	local dir=$1 pid i
-	[ -s "$dir/nginx.pid" ] || return 0
-	pid=$(cat "$dir/nginx.pid")
-	kill "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
+	stop_pidfile "$1/nginx.pid"
 }
 
 case "${1:-}" in

@@ -15,16 +15,10 @@
 #   scripts/php-fpm.sh stop DIR
 #       stops it by the pid in DIR/php-fpm.pid.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 find_fpm() {
-	local f
-	for f in "${PHP_FPM:-}" "$(command -v php-fpm 2>/dev/null || true)" /usr/sbin/php-fpm*; do
-		if [ -n "$f" ] && [ -x "$f" ]; then
-			echo "$f"
-			return 0
-		fi
-	done
-	return 1
+	first_executable "${PHP_FPM:-}" "$(command -v php-fpm 2>/dev/null || true)" /usr/sbin/php-fpm*
 }
 
 pool() { # name listen
@@ -95,15 +89,7 @@ CONF
 }
 
 stop() {
-	local dir=$1 pid i
-	[ -s "$dir/php-fpm.pid" ] || return 0
-	pid=$(cat "$dir/php-fpm.pid")
-	kill "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null || true
+	stop_pidfile "$1/php-fpm.pid"
 }
 
 case "${1:-}" in
