@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: vet, the unit tests, the fuzz seed corpora and
-# the end-to-end scripts against the echo responder, Go's net/http/fcgi and
-# a private php-fpm. When php-fpm or cgi-fcgi is missing and we are root,
-# installs them with apt-get first (set FCGICLI_NO_INSTALL=1 to skip that).
+# the end-to-end scripts against the echo responder, Go's net/http/fcgi,
+# php-fpm, nginx, fcgiwrap and cgi-fcgi, and the completions in bash, zsh
+# and fish. When a program the tests use is missing and we are root, it is
+# installed with apt-get first (set FCGICLI_NO_INSTALL=1 to skip that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v php-fpm >/dev/null 2>&1 || compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)
 command -v cgi-fcgi >/dev/null 2>&1 || need+=(libfcgi-bin)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+command -v fcgiwrap >/dev/null 2>&1 || [ -x /usr/sbin/fcgiwrap ] || need+=(fcgiwrap)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -gt 0 ] && [ -z "${FCGICLI_NO_INSTALL:-}" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "test.sh: installing ${need[*]}" >&2
