@@ -67,6 +67,14 @@ type Conn struct {
 
 	broken error // set when the connection cannot carry another request
 
+	// The abort a request's context triggers, made once per connection
+	// rather than once per request: abortID is the request's id, aborted
+	// says the abort ran, and onCancel signals abortDone when it is over.
+	abortID   uint16
+	aborted   bool
+	onCancel  func()
+	abortDone chan struct{}
+
 	beginBody [8]byte // BEGIN_REQUEST's body, reused: no allocation per request
 	params    []byte  // the params' encoding, reused likewise
 	bodies    [][]byte
@@ -137,25 +145,38 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 	if req.KeepConn {
 		flags = FlagKeepConn
 	}
-	// When ctx ends, abort: no goroutine waits for it meanwhile.
-	var aborted bool
-	abortDone := make(chan struct{})
-	stopWatch := context.AfterFunc(ctx, func() {
-		defer close(abortDone)
-		c.abort(id)
-		aborted = true
-	})
+	// When ctx ends, abort: no goroutine waits for it meanwhile. A context
+	// that cannot end (context.Background) needs no watch at all.
+	c.aborted = false
+	var stopWatch func() bool
+	if ctx.Done() != nil {
+		if c.onCancel == nil {
+			c.abortDone = make(chan struct{}, 1)
+			c.onCancel = func() {
+				c.abort(c.abortID)
+				c.aborted = true
+				c.abortDone <- struct{}{}
+			}
+		}
+		c.abortID = id
+		stopWatch = context.AfterFunc(ctx, c.onCancel)
+	}
 
-	writeErr := make(chan error, 1)
-	writerDone := make(chan struct{})
+	// A small request in memory fits in the socket's buffers: it is
+	// written here, in one write, before the response is read, sparing a
+	// goroutine, its channels and a wake-up per request. Anything else is
+	// written by a goroutine while the response is read.
+	var (
+		werr       error
+		writeErr   chan error
+		writerDone chan struct{}
+	)
 	br := BeginRequest{Role: role, Flags: flags}
 	if small(bodies, req) {
-		// A small request in memory fits in the socket's buffers: it is
-		// written here, in one write, before the response is read, sparing
-		// a goroutine and a wake-up per request.
-		writeErr <- c.send(id, br, bodies, req)
-		close(writerDone)
+		werr = c.send(id, br, bodies, req)
 	} else {
+		writeErr = make(chan error, 1)
+		writerDone = make(chan struct{})
 		go func() {
 			defer close(writerDone)
 			writeErr <- c.send(id, br, bodies, req)
@@ -163,30 +184,33 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 	}
 
 	err = c.readResponse(id, req, res)
-	if !stopWatch() {
-		<-abortDone // the abort has started: let it finish
+	if stopWatch != nil && !stopWatch() {
+		<-c.abortDone // the abort has started: let it finish
 	}
+	aborted := c.aborted
 
 	// Stop the writer if it is still sending (the application answered
 	// before reading all of stdin, or the request failed).
-	writerFinished := false
-	select {
-	case <-writerDone:
-		writerFinished = true
-	default:
-		c.wmu.Lock()
-		sentAll := c.wSentAll
-		if !sentAll {
-			c.wStopped = true
-		}
-		c.wmu.Unlock()
-		if sentAll {
-			// The last record is out and the writer is only returning:
-			// the application may answer before it has.
-			<-writerDone
+	writerFinished := writerDone == nil
+	if !writerFinished {
+		select {
+		case <-writerDone:
 			writerFinished = true
-		} else {
-			_ = c.nc.SetWriteDeadline(time.Now())
+		default:
+			c.wmu.Lock()
+			sentAll := c.wSentAll
+			if !sentAll {
+				c.wStopped = true
+			}
+			c.wmu.Unlock()
+			if sentAll {
+				// The last record is out and the writer is only returning:
+				// the application may answer before it has.
+				<-writerDone
+				writerFinished = true
+			} else {
+				_ = c.nc.SetWriteDeadline(time.Now())
+			}
 		}
 	}
 	c.wmu.Lock()
@@ -196,12 +220,11 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 	c.wmu.Unlock()
 	res.BytesReceived = c.r.Offset() - startR
 
-	var werr error
-	if writerFinished {
+	if writerDone != nil && writerFinished {
 		werr = <-writeErr
 	}
-	var local *LocalError
-	if !errors.As(werr, &local) {
+	local, _ := errors.AsType[*LocalError](werr)
+	if local == nil {
 		// The writer may still be returning from its abort.
 		local = bodyErr
 	}
@@ -237,11 +260,7 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 // written, so the application can start on the params meanwhile.
 func (c *Conn) send(id uint16, br BeginRequest, params [][]byte, req *Request) error {
 	flush := !inMemory(req.Stdin) || !inMemory(req.Data)
-	lock := c.lockedBuffered
-	if flush {
-		lock = c.locked
-	}
-	err := lock(func() error {
+	err := c.lockedWrite(func() error {
 		br.put(&c.beginBody)
 		if err := c.w.WriteRecord(TypeBeginRequest, id, c.beginBody[:]); err != nil {
 			return err
@@ -252,7 +271,7 @@ func (c *Conn) send(id uint16, br BeginRequest, params [][]byte, req *Request) e
 			}
 		}
 		return c.w.WriteRecord(TypeParams, id, nil)
-	})
+	}, flush)
 	if err != nil {
 		return err
 	}
@@ -304,11 +323,6 @@ var errStopped = errors.New("request over")
 
 func (c *Conn) locked(f func() error) error {
 	return c.lockedWrite(f, true)
-}
-
-// lockedBuffered is locked without the flush.
-func (c *Conn) lockedBuffered(f func() error) error {
-	return c.lockedWrite(f, false)
 }
 
 func (c *Conn) lockedWrite(f func() error, flush bool) error {
