@@ -374,6 +374,8 @@ type benchWorker struct {
 	stats  *benchStats
 	expect containsWriter
 	timer  *time.Timer
+	req    fcgiwire.Request
+	parser fcgiwire.ResponseParser
 }
 
 func (w *benchWorker) closeConn() {
@@ -413,7 +415,11 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 	for i := range workers {
 		t := time.NewTimer(time.Hour)
 		t.Stop()
-		workers[i] = &benchWorker{stats: newBenchStats(), expect: containsWriter{needle: o.expect}, timer: t}
+		w := &benchWorker{stats: newBenchStats(), expect: containsWriter{needle: o.expect}, timer: t}
+		if len(o.expect) > 0 {
+			w.parser.Body = &w.expect
+		}
+		workers[i] = w
 	}
 	defer func() {
 		for _, w := range workers {
@@ -599,14 +605,15 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 	// is closed.
 	ctx := pctx
 	deadline := time.Now().Add(b.o.requestTimeout)
-	parser := fcgiwire.ResponseParser{}
-	if len(b.o.expect) > 0 {
-		w.expect.reset()
-		parser.Body = &w.expect
-	}
-	req := &fcgiwire.Request{
+	// The worker's request and parser are reused: nothing of a request is
+	// allocated that the last one could lend.
+	parser := &w.parser
+	parser.Reset()
+	w.expect.reset()
+	req := &w.req
+	*req = fcgiwire.Request{
 		ID: b.o.requestID, Role: b.o.spec.Role, KeepConn: b.o.keepConn, Params: b.req.pairs,
-		Stdin: b.req.stdin.reader(), Data: b.req.data.reader(), Stdout: &parser,
+		Stdin: b.req.stdin.reader(), Data: b.req.data.reader(), Stdout: parser,
 	}
 	var res *fcgiwire.Result
 	var err error
@@ -633,7 +640,7 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 		if err != nil && reused && attempt == 0 && res.BytesReceived == 0 && ctx.Err() == nil &&
 			(errors.Is(err, fcgiwire.ErrNoEndRequest) || errors.Is(err, fcgiwire.ErrConnBroken)) {
 			reconnected = true
-			parser = fcgiwire.ResponseParser{Body: parser.Body}
+			parser.Reset()
 			w.expect.reset()
 			req.Stdin, req.Data = b.req.stdin.reader(), b.req.data.reader()
 			continue
@@ -665,7 +672,7 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 		s.bytesSent += res.BytesSent
 		s.bytesReceived += res.BytesReceived
 	}
-	failed := b.judge(s, &w.expect, &parser, res, err)
+	failed := b.judge(s, &w.expect, parser, res, err)
 	if err == nil {
 		b.hist.Record(finished.Sub(intended))
 	}

@@ -67,30 +67,51 @@ type ResponseParser struct {
 	failed bool
 }
 
+// Reset readies p for another response, keeping Body, OnHeaders and
+// MaxHeaderBytes and reusing p's memory: the previous Response's Headers
+// are overwritten.
+func (p *ResponseParser) Reset() {
+	*p = ResponseParser{
+		Body: p.Body, OnHeaders: p.OnHeaders, MaxHeaderBytes: p.MaxHeaderBytes,
+		Response: CGIResponse{Headers: p.Response.Headers[:0]},
+		buf:      p.buf[:0],
+	}
+}
+
 // Write implements io.Writer.
 func (p *ResponseParser) Write(b []byte) (int, error) {
 	if p.Done || p.failed {
 		return p.body(b, len(b))
 	}
-	p.buf = append(p.buf, b...)
+	// The header block is parsed from b itself when it starts there (the
+	// usual case: it comes whole in the first record), and from what was
+	// buffered of it otherwise.
+	data := b
+	if len(p.buf) > 0 {
+		p.buf = append(p.buf, b...)
+		data = p.buf
+	}
 	for {
-		i := bytes.IndexByte(p.buf[p.Response.HeaderBytes:], '\n')
+		i := bytes.IndexByte(data[p.Response.HeaderBytes:], '\n')
 		if i < 0 {
 			break
 		}
 		lineStart := p.Response.HeaderBytes
-		line := p.buf[lineStart : lineStart+i]
+		line := data[lineStart : lineStart+i]
 		p.Response.HeaderBytes += i + 1
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		if len(line) == 0 {
-			return p.finish(len(b))
+			return p.finish(data, len(b))
 		}
 		if err := p.addHeader(string(line)); err != nil {
-			return p.fail(lineStart, err, len(b))
+			return p.fail(lineStart, data, err, len(b))
 		}
 	}
-	if len(p.buf) > p.maxHeader() {
-		return p.fail(p.Response.HeaderBytes, fmt.Errorf("header block exceeds %d bytes", p.maxHeader()), len(b))
+	if len(data) > p.maxHeader() {
+		return p.fail(p.Response.HeaderBytes, data, fmt.Errorf("header block exceeds %d bytes", p.maxHeader()), len(b))
+	}
+	if len(p.buf) == 0 {
+		p.buf = append(p.buf, b...) // the block goes on in the next Write
 	}
 	return len(b), nil
 }
@@ -106,7 +127,7 @@ func (p *ResponseParser) Close() error {
 		p.failed = true
 		return nil
 	}
-	_, err := p.fail(len(p.buf), errors.New("stream ended before the blank line that ends the headers"), 0)
+	_, err := p.fail(len(p.buf), p.buf, errors.New("stream ended before the blank line that ends the headers"), 0)
 	return err
 }
 
@@ -139,7 +160,9 @@ func (p *ResponseParser) addHeader(line string) error {
 	return nil
 }
 
-func (p *ResponseParser) finish(n int) (int, error) {
+// finish ends the header block at p.Response.HeaderBytes of data and
+// passes the rest on to Body.
+func (p *ResponseParser) finish(data []byte, n int) (int, error) {
 	p.Done = true
 	if p.Response.Status == 0 {
 		p.Response.Status = 200
@@ -147,7 +170,7 @@ func (p *ResponseParser) finish(n int) (int, error) {
 			p.Response.Status = 302
 		}
 	}
-	rest := p.buf[p.Response.HeaderBytes:]
+	rest := data[p.Response.HeaderBytes:]
 	p.buf = nil
 	if p.OnHeaders != nil {
 		if err := p.OnHeaders(&p.Response); err != nil {
@@ -157,15 +180,14 @@ func (p *ResponseParser) finish(n int) (int, error) {
 	return p.body(rest, n)
 }
 
-// fail records a malformed header block and passes everything buffered on
-// to Body.
-func (p *ResponseParser) fail(at int, err error, n int) (int, error) {
+// fail records a malformed header block and passes data, everything
+// received so far, on to Body.
+func (p *ResponseParser) fail(at int, data []byte, err error, n int) (int, error) {
 	p.failed = true
 	p.Err = fmt.Errorf("%w at byte %d of stdout: %v", ErrCGIHeader, at, err)
 	p.Response = CGIResponse{}
-	rest := p.buf
 	p.buf = nil
-	return p.body(rest, n)
+	return p.body(data, n)
 }
 
 func (p *ResponseParser) body(b []byte, n int) (int, error) {

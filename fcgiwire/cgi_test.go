@@ -313,3 +313,43 @@ func TestResponseParserBodyError(t *testing.T) {
 		t.Errorf("Write without body bytes = %v", err)
 	}
 }
+
+// TestResponseParserReset checks that a reset parser starts afresh, keeps
+// its Body and settings, and that the headers of a block parsed straight
+// from the caller's buffer do not change when the caller reuses it.
+func TestResponseParserReset(t *testing.T) {
+	var body bytes.Buffer
+	p := &ResponseParser{Body: &body, MaxHeaderBytes: 64}
+	first := []byte("Status: 404 Not Found\r\nX-A: 1\r\n\r\ngone")
+	if _, err := p.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	copy(first, bytes.Repeat([]byte{'z'}, len(first)))
+	if got := p.Response; got.Status != 404 || got.Reason != "Not Found" || len(got.Headers) != 2 || got.Headers[1] != (Pair{Name: "X-A", Value: "1"}) || body.String() != "gone" {
+		t.Fatalf("first response: %+v, body %q", got, body.String())
+	}
+
+	p.Reset()
+	body.Reset()
+	for _, part := range []string{"Loca", "tion: /x\n", "\nmoved"} {
+		if _, err := p.Write([]byte(part)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Response; !p.Done || p.Err != nil || got.Status != 302 || got.Reason != "" || got.HeaderBytes != 14 ||
+		len(got.Headers) != 1 || got.Headers[0] != (Pair{Name: "Location", Value: "/x"}) || body.String() != "moved" {
+		t.Fatalf("after Reset: done %v err %v %+v, body %q", p.Done, p.Err, got, body.String())
+	}
+
+	p.Reset()
+	body.Reset()
+	if _, err := p.Write([]byte("X-Long: " + strings.Repeat("v", 70))); err != nil {
+		t.Fatal(err)
+	}
+	if p.Err == nil || p.MaxHeaderBytes != 64 || body.Len() != 78 {
+		t.Fatalf("MaxHeaderBytes not kept across Reset: err %v, body %d bytes", p.Err, body.Len())
+	}
+}
