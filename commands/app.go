@@ -129,6 +129,7 @@ EXAMPLES:
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = onUsageError
 	}
+	fastNames(app)
 	return app
 }
 

@@ -165,8 +165,7 @@ func compFlags(cmd string, flags []cli.Flag) []compFlag {
 				cf.kind = valueFree
 			}
 		}
-		switch f.(type) {
-		case *cli.StringSliceFlag, *cli.IntSliceFlag, *cli.Int64SliceFlag, *cli.Float64SliceFlag, *cli.UintSliceFlag:
+		if s, ok := f.(cli.DocGenerationSliceFlag); ok && s.IsSliceFlag() {
 			cf.repeat = true
 		}
 		name := f.Names()[0]

@@ -405,6 +405,7 @@ func (s *session) parseRequest(ctx context.Context, user []string) (*requestOpti
 		ExitErrHandler: func(*cli.Context, error) {}, OnUsageError: onUsageError,
 		Commands: []*cli.Command{cmd},
 	}
+	fastNames(app)
 	args := append([]string{"fcgicli", "request"}, s.addrArgs()...)
 	args = append(args, s.shapeArgs()...)
 	args = append(args, "-o", s.output)
