@@ -78,7 +78,7 @@ free_port() {
 }
 
 log "building into $work"
-CGO_ENABLED=0 go build -o "$work/fcgicli" .
+CGO_ENABLED=0 go build -tags urfave_cli_no_docs -o "$work/fcgicli" .
 go build -o "$work/replay" ./scripts/bench/replay
 go build -o "$work/gofcgi" ./scripts/bench/gofcgi
 fcgicli=$work/fcgicli
