@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/olekukonko/tablewriter"
 )
 
 // The results of a conformance case.
@@ -171,18 +169,13 @@ func writeConformanceTable(w io.Writer, r *ConformanceReport) error {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool { return sectionLess(keys[i], keys[j]) })
-	t := tablewriter.NewTable(w)
-	t.Header("SECTION", "TITLE", "CASES", "PASS", "WARN", "FAIL")
+	t := newTable(w, "SECTION", "TITLE", "CASES", "PASS", "WARN", "FAIL")
 	for _, k := range keys {
 		row := rows[k]
-		if err := t.Append(k, SpecSections[k], strings.Join(row.cases, ","), strconv.Itoa(row.pass), strconv.Itoa(row.warn), strconv.Itoa(row.failed)); err != nil {
-			return err
-		}
+		t.append(k, SpecSections[k], strings.Join(row.cases, ","), strconv.Itoa(row.pass), strconv.Itoa(row.warn), strconv.Itoa(row.failed))
 	}
-	if err := t.Append("", "total", strconv.Itoa(len(r.Cases)), strconv.Itoa(r.Passed), strconv.Itoa(r.Warnings), strconv.Itoa(r.Failed)); err != nil {
-		return err
-	}
-	return t.Render()
+	t.append("", "total", strconv.Itoa(len(r.Cases)), strconv.Itoa(r.Passed), strconv.Itoa(r.Warnings), strconv.Itoa(r.Failed))
+	return t.render()
 }
 
 // sectionLess orders section numbers such as 3.3, 3.10 and 4.1 as numbers.

@@ -2,6 +2,7 @@ package formatters
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -140,12 +141,35 @@ func TestWriteValues(t *testing.T) {
 	if err := WriteValues(&b, v, Table, NewPalette(false)); err != nil {
 		t.Fatal(err)
 	}
-	for _, row := range []string{"│ FCGI_MAX_CONNS  │ (not returned) │", "│ FCGI_MPXS_CONNS │ 0              │", "│ EXTRA           │ x              │"} {
-		if !strings.Contains(b.String(), row) {
-			t.Fatalf("table lacks %q:\n%s", row, b.String())
-		}
+	want = `+-----------------+----------------+
+| NAME            | VALUE          |
++-----------------+----------------+
+| FCGI_MAX_CONNS  | (not returned) |
+| FCGI_MPXS_CONNS | 0              |
+| EXTRA           | x              |
++-----------------+----------------+
+`
+	if b.String() != want {
+		t.Fatalf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+	// In colour, "(not returned)" is dimmed: the escapes must not widen
+	// its column.
+	b.Reset()
+	if err := WriteValues(&b, v, Table, NewPalette(true)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "\x1b[") {
+		t.Fatalf("no colour in:\n%q", b.String())
+	}
+	if got := stripANSI(b.String()); got != want {
+		t.Errorf("coloured table, escapes removed:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+var ansiEscape = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// stripANSI removes colour escapes, leaving what a terminal shows.
+func stripANSI(s string) string { return ansiEscape.ReplaceAllString(s, "") }
 
 func TestWriteResponseJSON(t *testing.T) {
 	var b bytes.Buffer

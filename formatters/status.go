@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/olekukonko/tablewriter"
 )
 
 // FPMStatus is php-fpm's status page (pm.status_path?json&full), with
@@ -150,7 +148,7 @@ func (v *StatusView) clock(unix int64) string {
 // (when the page has them) as a second table, busy processes highlighted.
 func WriteStatusText(w io.Writer, v *StatusView, p *Palette) error {
 	s := v.Status
-	t := tablewriter.NewTable(w)
+	t := newTable(w)
 	rows := [][2]string{
 		{"pool", s.Pool},
 		{"process manager", s.ProcessManager},
@@ -173,11 +171,9 @@ func WriteStatusText(w io.Writer, v *StatusView, p *Palette) error {
 		[2]string{"slow requests", delta(s.SlowRequests, v.Previous, func(x *FPMStatus) int64 { return x.SlowRequests })},
 	)
 	for _, r := range rows {
-		if err := t.Append(r[0], r[1]); err != nil {
-			return err
-		}
+		t.append(r[0], r[1])
 	}
-	if err := t.Render(); err != nil {
+	if err := t.render(); err != nil {
 		return err
 	}
 	if len(s.Processes) == 0 {
@@ -193,8 +189,7 @@ func WriteStatusText(w io.Writer, v *StatusView, p *Palette) error {
 	if _, err := io.WriteString(w, "\n"); err != nil {
 		return err
 	}
-	pt := tablewriter.NewTable(w)
-	pt.Header("PID", "STATE", "START", "REQUESTS", "DURATION", "METHOD", "URI", "CONTENT LENGTH", "USER", "SCRIPT", "CPU", "MEMORY")
+	pt := newTable(w, "PID", "STATE", "START", "REQUESTS", "DURATION", "METHOD", "URI", "CONTENT LENGTH", "USER", "SCRIPT", "CPU", "MEMORY")
 	for _, pr := range procs {
 		row := []string{
 			strconv.FormatInt(pr.PID, 10), pr.State, v.clock(pr.StartTime), strconv.FormatInt(pr.Requests, 10),
@@ -207,19 +202,9 @@ func WriteStatusText(w io.Writer, v *StatusView, p *Palette) error {
 				row[i] = p.Info.Sprint(row[i])
 			}
 		}
-		if err := pt.Append(toAny(row)...); err != nil {
-			return err
-		}
+		pt.append(row...)
 	}
-	return pt.Render()
-}
-
-func toAny(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
+	return pt.render()
 }
 
 // delta shows a counter, with its change since the previous reading.

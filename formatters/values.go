@@ -5,8 +5,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -53,18 +51,15 @@ func WriteValues(w io.Writer, v *ValuesResult, f Format, p *Palette) error {
 			Missing []string          `json:"missing"`
 		}{values, v.Missing()})
 	case Table:
-		t := tablewriter.NewTable(w)
-		t.Header("NAME", "VALUE")
+		t := newTable(w, "NAME", "VALUE")
 		for _, row := range valueRows(v) {
 			value := row.value
 			if !row.returned {
 				value = p.Dim.Sprint(NotReturned)
 			}
-			if err := t.Append(row.name, value); err != nil {
-				return err
-			}
+			t.append(row.name, value)
 		}
-		return t.Render()
+		return t.render()
 	}
 	var b strings.Builder
 	for _, pr := range v.Returned {

@@ -1,0 +1,76 @@
+package formatters
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestWriteStatusText checks both tables, with the busy process coloured:
+// its escapes must not shift a column, so that with them removed the
+// table is the plain one.
+func TestWriteStatusText(t *testing.T) {
+	v := &StatusView{Status: &FPMStatus{
+		Pool: "www", ProcessManager: "static", StartTime: 1700000000, StartSince: 3725,
+		AcceptedConn: 42, ListenQueueLen: 511, IdleProcesses: 1, ActiveProcesses: 1, TotalProcesses: 2,
+		MaxActiveProcesses: 2, Processes: []FPMProcess{
+			{PID: 12, State: "Idle", StartTime: 1700000000, Requests: 20, RequestDurationUS: 150, RequestMethod: "GET", RequestURI: "/index.php", Script: "/srv/index.php", LastRequestCPU: 0, LastRequestMemory: 2097152},
+			{PID: 13, State: "Running", StartTime: 1700000001, Requests: 22, RequestDurationUS: 2500000, RequestMethod: "POST", RequestURI: "/upload.php?x=ü", ContentLength: 1024, User: "-", Script: "/srv/upload.php", LastRequestCPU: 12.5, LastRequestMemory: 0},
+		},
+	}}
+	want := `+----------------------+-------------------------+
+| pool                 | www                     |
+| process manager      | static                  |
+| start time           | 2023-11-14 22:13:20 UTC |
+| uptime               | 1h2m5s                  |
+| accepted conn        | 42                      |
+| listen queue         | 0                       |
+| max listen queue     | 0                       |
+| listen queue len     | 511                     |
+| idle processes       | 1                       |
+| active processes     | 1                       |
+| total processes      | 2                       |
+| max active processes | 2                       |
+| max children reached | 0                       |
+| slow requests        | 0                       |
++----------------------+-------------------------+
+
++-----+---------+-------------------------+----------+----------+--------+-----------------+----------------+------+-----------------+-------+---------+
+| PID | STATE   | START                   | REQUESTS | DURATION | METHOD | URI             | CONTENT LENGTH | USER | SCRIPT          | CPU   | MEMORY  |
++-----+---------+-------------------------+----------+----------+--------+-----------------+----------------+------+-----------------+-------+---------+
+| 13  | Running | 2023-11-14 22:13:21 UTC | 22       | 2.5s     | POST   | /upload.php?x=ü | 1024           | -    | /srv/upload.php | 12.50 | 0       |
+| 12  | Idle    | 2023-11-14 22:13:20 UTC | 20       | 150µs    | GET    | /index.php      | 0              |      | /srv/index.php  | 0.00  | 2097152 |
++-----+---------+-------------------------+----------+----------+--------+-----------------+----------------+------+-----------------+-------+---------+
+`
+	var b bytes.Buffer
+	if err := WriteStatusText(&b, v, NewPalette(false)); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := WriteStatusText(&b, v, NewPalette(true)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "\x1b[") {
+		t.Fatalf("the busy process is not coloured:\n%q", b.String())
+	}
+	if got := stripANSI(b.String()); got != want {
+		t.Errorf("coloured, escapes removed:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestTableWriteError checks that a table returns the error of the writer
+// it renders to, which tablewriter itself drops.
+func TestTableWriteError(t *testing.T) {
+	tb := newTable(failWriter{}, "A")
+	tb.append("x")
+	if err := tb.render(); err == nil {
+		t.Fatal("no error from a failing writer")
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, bytes.ErrTooLarge }
