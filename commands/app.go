@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
@@ -99,9 +100,12 @@ EXAMPLES:
 		DisableSliceFlagSeparator: true,
 		UseShortOptionHandling:    true,
 		HideVersion:               true,
-		ExitErrHandler:            func(*cli.Context, error) {},
-		OnUsageError:              onUsageError,
-		Flags:                     []cli.Flag{colorFlag()},
+		// Any time: urfave/cli stats its own binary for one otherwise,
+		// and shows it nowhere.
+		Compiled:       time.Unix(0, 0),
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+		Flags:          []cli.Flag{colorFlag()},
 		Commands: []*cli.Command{
 			requestCommand(env),
 			benchCommand(env),
