@@ -34,7 +34,7 @@ trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
 
-CGO_ENABLED=0 go build -o "$work/fcgicli" .
+CGO_ENABLED=0 go build -tags urfave_cli_no_docs -o "$work/fcgicli" .
 eval "$(bash scripts/php-fpm.sh start "$work/fpm" "$(port)" "$(port)" | sed 's/^/export /')"
 "$work/fcgicli" proxy --listen "$work/tap.sock" --socket-mode 0666 --upstream "$FPM_TCP" -o json >/dev/null 2>"$work/proxy.log" &
 pids+=($!)
