@@ -11,7 +11,9 @@
 //
 // ADDR is host:port or a unix socket path. It uses the standard library
 // only and does no work it does not have to: no parsing beyond the record
-// headers, no allocation per request.
+// headers, no allocation per request. Built with -tags libs it also links,
+// unused, the libraries fcgicli is built on (libs.go), so that their
+// start-up cost can be told from fcgicli's own.
 package main
 
 import (
