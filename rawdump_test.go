@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
@@ -220,4 +221,68 @@ func blocks(dump, mark string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestSendRawAnsweredBeforeSent: an application that answers a GET_VALUES
+// at once and never reads the rest of the file (8 MiB that do not decode)
+// still ends the exchange when its answer arrives. The file's expectations
+// used to be learnt from sending it, after the last read had started.
+func TestSendRawAnsweredBeforeSent(t *testing.T) {
+	gv := mgmtRecord(fcgiwire.TypeGetValues, fcgiwire.Pair{Name: "FCGI_MPXS_CONNS"})
+	file := filepath.Join(t.TempDir(), "gv.bin")
+	if err := os.WriteFile(file, append(append([]byte{}, gv...), bytes.Repeat([]byte{0}, 8<<20)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	hold := make(chan struct{})
+	t.Cleanup(func() { close(hold) })
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, len(gv))); err != nil {
+			return
+		}
+		answer := mgmtRecord(fcgiwire.TypeGetValuesResult, fcgiwire.Pair{Name: "FCGI_MPXS_CONNS", Value: "0"})
+		if _, err := c.Write(answer); err != nil {
+			return
+		}
+		<-hold // the connection stays open, and nothing more is read
+	}()
+	start := time.Now()
+	out, err := fcgicliCmd(t, "raw-dump", "-c", l.Addr().String(), "--send-raw", file, "--color", "never", "-t", "10s").CombinedOutput()
+	if code := exitCodeOf(t, err); code != 0 || time.Since(start) > 5*time.Second {
+		t.Fatalf("exit %d after %v:\n%s", code, time.Since(start), out)
+	}
+	if !strings.Contains(string(out), "GET_VALUES_RESULT") || !strings.Contains(string(out), "FCGI_MPXS_CONNS = 0") {
+		t.Fatalf("no answer in the dump:\n%s", out)
+	}
+}
+
+// TestSendRawFromPipe: --send-raw reads a file that cannot seek (here
+// stdin, a pipe) into memory, and still knows what it asked for.
+func TestSendRawFromPipe(t *testing.T) {
+	gv := mgmtRecord(fcgiwire.TypeGetValues, fcgiwire.Pair{Name: "FCGI_MAX_REQS"})
+	cmd := fcgicliCmd(t, "raw-dump", "-c", "builtin", "--send-raw", "/dev/stdin", "--color", "never", "-t", "10s")
+	cmd.Stdin = bytes.NewReader(gv) // exec feeds it through a pipe
+	out, err := cmd.CombinedOutput()
+	if code := exitCodeOf(t, err); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(string(out), "> @0        v1 GET_VALUES ") || !strings.Contains(string(out), "< @0        v1 GET_VALUES_RESULT") {
+		t.Fatalf("dump:\n%s", out)
+	}
+}
+
+// mgmtRecord encodes a management record of one pair, padded to 8 bytes.
+func mgmtRecord(t fcgiwire.RecordType, p fcgiwire.Pair) []byte {
+	content := fcgiwire.EncodePairs([]fcgiwire.Pair{p})
+	return record(t, 0, content, -len(content)&7)
 }

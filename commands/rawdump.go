@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -206,6 +207,13 @@ func runSendRaw(ctx context.Context, o netOptions, name string, d *formatters.Du
 		return usagef("--send-raw: %v", err)
 	}
 	defer f.Close()
+	// What the file asks for is known before a byte goes out: an answer
+	// can arrive while the file is still being sent, or the application
+	// can answer and never read the rest.
+	src, want, err := rawExpectOf(f)
+	if err != nil {
+		return usagef("--send-raw: %v", err)
+	}
 	ctx, cancel := o.withTimeout(ctx)
 	defer cancel()
 	tgt, err := openTarget(o, nil)
@@ -222,23 +230,20 @@ func runSendRaw(ctx context.Context, o netOptions, name string, d *formatters.Du
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Now()) })
 	defer stop()
 
-	sent := make(chan rawExpect, 1)
-	go func() { sent <- sendRawFile(f, nc, d) }()
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		sendRawFile(src, nc, d)
+	}()
+	// Closing the connection ends a send the application stopped reading.
+	defer func() { nc.Close(); <-sent }()
 
 	r := fcgiwire.NewReader(nc)
 	r.Observe = d.Observe
 	ended := map[uint16]bool{}
 	answers := 0
-	var want *rawExpect
 	for {
-		if want == nil {
-			select {
-			case w := <-sent:
-				want = &w
-			default:
-			}
-		}
-		if want != nil && want.known() && want.metBy(ended, answers) {
+		if want.known() && want.metBy(ended, answers) {
 			return d.Err()
 		}
 		rec, err := r.ReadRecord()
@@ -247,10 +252,6 @@ func runSendRaw(ctx context.Context, o netOptions, name string, d *formatters.Du
 				return timeoutCause(ctx, err)
 			}
 			if err == io.EOF || isReset(err) {
-				if want == nil {
-					w := <-sent
-					want = &w
-				}
 				if want.known() && !want.metBy(ended, answers) {
 					return &fcgiwire.ProtocolError{Offset: r.Offset(), Err: fcgiwire.ErrNoEndRequest, Reason: want.missing(ended, answers)}
 				}
@@ -267,10 +268,54 @@ func runSendRaw(ctx context.Context, o netOptions, name string, d *formatters.Du
 }
 
 // rawExpect is what a raw request file asks for: the request ids it began
-// and the number of management records it sent.
+// and the number of management records it sent, counted over the records
+// that decode (the rest of the file is sent undecoded).
 type rawExpect struct {
 	ids        []uint16
 	management int
+}
+
+// rawExpectOf reads f through once to learn what it asks for, and returns
+// it rewound. A file that cannot seek (a pipe) is read into memory.
+func rawExpectOf(f *os.File) (io.Reader, rawExpect, error) {
+	var src io.ReadSeeker = f
+	if _, err := f.Seek(0, io.SeekCurrent); err != nil {
+		data, err := io.ReadAll(f)
+		if err != nil {
+			return nil, rawExpect{}, err
+		}
+		src = bytes.NewReader(data)
+	}
+	start, err := src.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, rawExpect{}, err
+	}
+	var want rawExpect
+	r := fcgiwire.NewReader(src)
+	for {
+		rec, err := r.ReadRecord()
+		if err != nil {
+			var pe *fcgiwire.ProtocolError
+			if err != io.EOF && !errors.As(err, &pe) {
+				return nil, rawExpect{}, err
+			}
+			break
+		}
+		want.count(rec.Header)
+	}
+	if _, err := src.Seek(start, io.SeekStart); err != nil {
+		return nil, rawExpect{}, err
+	}
+	return src, want, nil
+}
+
+func (w *rawExpect) count(h fcgiwire.Header) {
+	switch {
+	case h.Type == fcgiwire.TypeBeginRequest:
+		w.ids = append(w.ids, h.RequestID)
+	case h.RequestID == 0:
+		w.management++
+	}
 }
 
 func (w *rawExpect) known() bool { return len(w.ids) > 0 || w.management > 0 }
@@ -300,31 +345,21 @@ func (w *rawExpect) missing(ended map[uint16]bool, answers int) string {
 // sendRawFile copies f to nc verbatim. The bytes are decoded as records on
 // the way, for the dump; where they stop decoding, a warning says so and
 // the rest is sent undecoded.
-func sendRawFile(f io.Reader, nc net.Conn, d *formatters.Dumper) rawExpect {
-	var want rawExpect
+func sendRawFile(f io.Reader, nc net.Conn, d *formatters.Dumper) {
 	r := fcgiwire.NewReader(io.TeeReader(f, nc))
 	r.Observe = func(ev fcgiwire.Event) {
 		ev.Dir = fcgiwire.Sent
 		d.Observe(ev)
-		switch {
-		case ev.Header.Type == fcgiwire.TypeBeginRequest:
-			want.ids = append(want.ids, ev.Header.RequestID)
-		case ev.Header.RequestID == 0:
-			want.management++
-		}
 	}
 	for {
 		_, err := r.ReadRecord()
-		if err == io.EOF {
-			return want
-		}
 		if err != nil {
 			var pe *fcgiwire.ProtocolError
 			if errors.As(err, &pe) {
 				d.Warn("sent bytes stop decoding at byte %d: %v", pe.Offset, pe.Err)
 				_, _ = io.Copy(nc, f)
 			}
-			return want
+			return
 		}
 	}
 }
