@@ -132,7 +132,9 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Shutdown stops accepting, waits for requests in flight to finish or ctx
-// to end, then closes every connection.
+// to end, then closes every connection. A request whose params arrive on an
+// open connection after Shutdown began is not started: it is answered
+// FCGI_OVERLOADED.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -157,6 +159,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	return err
+}
+
+// startHandler counts a handler about to start, unless Shutdown has begun.
+func (s *Server) startHandler() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
 }
 
 // ServeConn serves one connection until the client closes it, a request
@@ -449,6 +462,23 @@ func (c *serverConn) start(r *serverReq, off int64) error {
 		}
 		return err
 	}
+	// Shutdown waits for the handlers running when it began: once it has
+	// begun, a request is refused rather than started (nor is the count
+	// Shutdown waits on added to while it waits).
+	if !c.srv.startHandler() {
+		c.mu.Lock()
+		delete(c.reqs, r.req.ID)
+		busy := len(c.reqs) > 0
+		c.mu.Unlock()
+		c.srv.active.Add(-1)
+		if err := c.endRequest(r.req.ID, 0, Overloaded); err != nil {
+			return err
+		}
+		if r.req.Flags&FlagKeepConn == 0 && !busy {
+			c.closeAfterResponse()
+		}
+		return nil
+	}
 	r.paramsDone = true
 	r.req.Params = pairs
 	r.req.ParamsBytes = len(r.params)
@@ -466,7 +496,6 @@ func (c *serverConn) start(r *serverReq, off int64) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	c.srv.inflight.Add(1)
 	go c.run(ctx, r, stdinR, dataR)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -769,6 +770,58 @@ func TestServerShutdownWaits(t *testing.T) {
 	}
 	if err := srv.Serve(l); !errors.Is(err, ErrServerClosed) {
 		t.Errorf("Serve after Shutdown = %v", err)
+	}
+}
+
+// TestServerShutdownRefusesNewRequests: once Shutdown has begun, a request
+// on a connection already open is answered OVERLOADED instead of started,
+// while the one in flight still finishes.
+func TestServerShutdownRefusesNewRequests(t *testing.T) {
+	started := make(chan struct{})
+	var once sync.Once
+	release := make(chan struct{})
+	h := HandlerFunc(func(_ context.Context, w *ResponseWriter, r *ServerRequest) {
+		once.Do(func() { close(started) })
+		<-release
+		io.WriteString(w.Stdout(), "finished")
+	})
+	srv := &Server{Handler: h}
+	addr := startTCP(t, srv)
+	a := dialRaw(t, addr)
+	a.send(beginRec(1, RoleResponder, 0), rec(TypeParams, 1, "", 0), rec(TypeStdin, 1, "", 0))
+	<-started
+	b := dialRaw(t, addr)
+	// The answer to GET_VALUES proves the server holds b's connection.
+	b.send(rec(TypeGetValues, 0, "", 8))
+	if r, err := b.r.ReadRecord(); err != nil || r.Type != TypeGetValuesResult {
+		t.Fatalf("%+v %v", r.Header, err)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
+	for deadline := time.Now().Add(testBound); ; time.Sleep(time.Millisecond) {
+		srv.mu.Lock()
+		closed := srv.closed
+		srv.mu.Unlock()
+		if closed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Shutdown did not begin")
+		}
+	}
+	b.send(beginRec(1, RoleResponder, 0), rec(TypeParams, 1, "", 0), rec(TypeStdin, 1, "", 0))
+	b.expect("END_REQUEST OVERLOADED", []byte{1, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0})
+	b.expectEOF()
+	close(release)
+	if got := a.readResponses(1)[1]; string(got.stdout) != "finished" || got.end.ProtocolStatus != RequestComplete {
+		t.Errorf("request in flight: %q, %+v", got.stdout, got.end)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown = %v", err)
 	}
 }
 
