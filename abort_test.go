@@ -2,10 +2,12 @@ package main
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,4 +123,90 @@ func TestInterruptSendsAbort(t *testing.T) {
 		t.Fatalf("stderr %q, want %q", got, want)
 	}
 	checkAbort(t, seen, 1)
+}
+
+// TestShellTerminatedIdle: SIGTERM ends a shell waiting for its next line
+// (exit 130), where it used to be ignored until stdin closed.
+func TestShellTerminatedIdle(t *testing.T) {
+	cmd := fcgicliCmd(t, "shell", "-c", "builtin", "--color", "never")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The answer to a first line shows the session is up and reading.
+	if _, err := io.WriteString(in, "show\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, out)
+	if code := waitBounded(t, cmd, 10*time.Second); code != 130 {
+		t.Fatalf("exit %d, want 130; stderr: %s", code, stderr.String())
+	}
+	if got, want := stderr.String(), "fcgicli: interrupted\n"; got != want {
+		t.Fatalf("stderr %q, want %q", got, want)
+	}
+}
+
+// TestShellTerminatedMidRequest: SIGTERM during a shell's request aborts
+// it (FCGI_ABORT_REQUEST) and ends the session; a Ctrl-C would only have
+// ended the request.
+func TestShellTerminatedMidRequest(t *testing.T) {
+	addr, got, seen := silentServer(t)
+	cmd := fcgicliCmd(t, "shell", "-c", addr, "--color", "never")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(in, "get /x\nget /never-sent\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the request never arrived")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitBounded(t, cmd, 10*time.Second); code != 130 {
+		t.Fatalf("exit %d, want 130; stderr: %s", code, stderr.String())
+	}
+	checkAbort(t, seen, 1)
+	if !strings.HasSuffix(stderr.String(), "fcgicli: interrupted\n") {
+		t.Fatalf("stderr %q", stderr.String())
+	}
+}
+
+// waitBounded waits for cmd, killing it after d, and returns its exit code.
+func waitBounded(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
+	t.Helper()
+	timer := time.AfterFunc(d, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	err := cmd.Wait()
+	if !timer.Stop() {
+		t.Fatalf("still running after %v: killed", d)
+	}
+	return exitCodeOf(t, err)
 }

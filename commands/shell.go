@@ -3,6 +3,7 @@ package commands
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/peterh/liner"
@@ -38,7 +40,8 @@ closed it.
 Commands: request, get, post, get-values, raw-dump, ping, status, set, unset,
 show, connect, last, diff, history, help, exit. 'help COMMAND' says more.
 Errors never leave the shell; Ctrl-C aborts the request in flight
-(FCGI_ABORT_REQUEST) and returns to the prompt; Ctrl-D exits.
+(FCGI_ABORT_REQUEST) and returns to the prompt; Ctrl-D exits. SIGTERM
+aborts the request in flight, if any, and ends the session with status 130.
 
 When stdin is not a terminal, the shell runs its lines without a prompt and
 exits with the status of the last command that failed (0 when none did).
@@ -75,8 +78,11 @@ EXAMPLES:
 			}
 			// The shell handles SIGINT itself: a Ctrl-C ends the request in
 			// flight, not the session, so it does not run under the
-			// process's interrupt context.
-			return s.run(context.WithoutCancel(c.Context))
+			// process's interrupt context. SIGTERM ends the session (after
+			// aborting the request in flight), idle or not.
+			ctx, stop := signal.NotifyContext(context.WithoutCancel(c.Context), syscall.SIGTERM)
+			defer stop()
+			return s.run(ctx)
 		},
 	}
 }
@@ -132,12 +138,24 @@ func (s *session) run(ctx context.Context) error {
 	if !interactive {
 		sc := bufio.NewScanner(s.env.Stdin)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			if !s.exec(ctx, sc.Text()) {
+		for {
+			input, err := readLine(ctx, func() (string, error) {
+				if !sc.Scan() {
+					return "", cmp.Or(sc.Err(), io.EOF)
+				}
+				return sc.Text(), nil
+			})
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if !s.exec(ctx, input) || ctx.Err() != nil {
 				break
 			}
 		}
-		if err := sc.Err(); err != nil {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if s.lastFail != 0 {
@@ -158,18 +176,19 @@ func (s *session) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(s.env.Stdout, "fcgicli shell: 'help' lists the commands, Ctrl-D leaves.\n")
 	for range maxShellLines {
-		input, err := s.line.Prompt(s.prompt())
+		prompt := s.prompt()
+		input, err := readLine(ctx, func() (string, error) { return s.line.Prompt(prompt) })
 		if errors.Is(err, liner.ErrPromptAborted) {
 			continue
 		}
-		if err != nil { // io.EOF: Ctrl-D
+		if err != nil { // io.EOF: Ctrl-D; or SIGTERM
 			fmt.Fprintln(s.env.Stdout)
 			break
 		}
 		if strings.TrimSpace(input) != "" {
 			s.line.AppendHistory(input)
 		}
-		if !s.exec(ctx, input) {
+		if !s.exec(ctx, input) || ctx.Err() != nil {
 			break
 		}
 	}
@@ -181,7 +200,28 @@ func (s *session) run(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return ctx.Err()
+}
+
+// readLine returns the next line from read, or ctx's error as soon as ctx
+// ends (SIGTERM). The read is then left waiting on stdin: the session is
+// over and the process exits.
+func readLine(ctx context.Context, read func() (string, error)) (string, error) {
+	type line struct {
+		text string
+		err  error
+	}
+	ch := make(chan line, 1)
+	go func() {
+		text, err := read()
+		ch <- line{text, err}
+	}()
+	select {
+	case l := <-ch:
+		return l.text, l.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // maxShellLines bounds a session's commands.
