@@ -210,3 +210,24 @@ func waitBounded(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
 	}
 	return exitCodeOf(t, err)
 }
+
+// TestBenchRequestTimeoutSendsAbort: a request bench gives up on at
+// --request-timeout is aborted before its connection closes, as -t does.
+func TestBenchRequestTimeoutSendsAbort(t *testing.T) {
+	addr, got, seen := silentServer(t)
+	cmd := fcgicliCmd(t, "bench", "-c", addr, "/x", "-n", "1", "--request-timeout", "300ms", "--request-id", "7", "--color", "never")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitBounded(t, cmd, 10*time.Second); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr: %s", code, stderr.String())
+	}
+	select {
+	case <-got:
+	default:
+		t.Fatal("the request never arrived")
+	}
+	checkAbort(t, seen, 7)
+}

@@ -601,8 +601,8 @@ func (b *bencher) runPhase(ctx context.Context, workers []*benchWorker, ph *benc
 func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, intended time.Time) {
 	// --request-timeout is a deadline on the connection, not a context
 	// per request: contexts cost more than the rest of the client. A
-	// request that runs out of it fails with a timeout and its connection
-	// is closed.
+	// request that runs out of it fails with a timeout, is aborted
+	// (FCGI_ABORT_REQUEST) and its connection closed.
 	ctx := pctx
 	deadline := time.Now().Add(b.o.requestTimeout)
 	// The worker's request and parser are reused: nothing of a request is
@@ -631,6 +631,11 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 		reused := w.used
 		w.used = true
 		res, err = w.conn.Do(ctx, req)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// --request-timeout: the application is told, as with -t,
+			// before the connection closes.
+			w.conn.Abort(req.ID)
+		}
 		if err != nil || !w.conn.Reusable() {
 			w.closeConn()
 		}

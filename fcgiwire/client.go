@@ -390,6 +390,13 @@ func (c *Conn) grace() time.Duration {
 	return DefaultAbortGrace
 }
 
+// Abort sends FCGI_ABORT_REQUEST for request id, unless a write was cut
+// off mid-record, and leaves the connection's deadlines a grace from now.
+// It is for a request Do gave up on at a deadline set on the connection
+// rather than through its context (which aborts by itself): the caller
+// tells the application before closing the connection.
+func (c *Conn) Abort(id uint16) { c.abort(id) }
+
 // abort sends FCGI_ABORT_REQUEST at a record boundary, unless a write is
 // stuck, and then bounds the wait for the application's answer.
 func (c *Conn) abort(id uint16) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -448,6 +449,49 @@ func TestDoTimeoutSendsAbort(t *testing.T) {
 	}
 	if res.BytesSent != sent {
 		t.Errorf("BytesSent = %d, server read %d", res.BytesSent, sent)
+	}
+}
+
+// TestAbortAfterConnDeadline: Do gives up at a deadline set on the
+// connection (no context), and Abort then sends FCGI_ABORT_REQUEST for the
+// request, right after its records.
+func TestAbortAfterConnDeadline(t *testing.T) {
+	seen := make(chan []RecordType, 1)
+	addr := hostile(t, func(nc *net.TCPConn) {
+		r := NewReader(nc)
+		var types []RecordType
+		for range 100 {
+			rec, err := r.ReadRecord()
+			if err != nil {
+				break
+			}
+			types = append(types, rec.Type)
+			if rec.Type == TypeAbortRequest {
+				if rec.RequestID != 9 {
+					types = append(types, 0)
+				}
+				break
+			}
+		}
+		seen <- types
+		io.Copy(io.Discard, nc)
+	})
+	c := dialConn(t, "tcp", addr)
+	c.NetConn().SetDeadline(time.Now().Add(200 * time.Millisecond))
+	_, err := c.Do(context.Background(), &Request{ID: 9, KeepConn: true})
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Do = %v, want os.ErrDeadlineExceeded", err)
+	}
+	c.Abort(9)
+	c.Close()
+	select {
+	case types := <-seen:
+		want := []RecordType{TypeBeginRequest, TypeParams, TypeStdin, TypeAbortRequest}
+		if !reflect.DeepEqual(types, want) {
+			t.Errorf("server saw %v, want %v (ABORT_REQUEST for id 9)", types, want)
+		}
+	case <-time.After(testBound):
+		t.Fatal("the server saw no ABORT_REQUEST")
 	}
 }
 
