@@ -226,7 +226,10 @@ func WriteBenchText(w io.Writer, r *BenchReport, p *Palette) error {
 		line("Interrupted:", "the run was stopped early; the figures cover what was done")
 	}
 
-	if r.Requests > 0 {
+	if r.Requests > 0 && len(r.Histogram) == 0 {
+		// Latencies are those of answered requests: zeros would mislead.
+		fmt.Fprintf(&b, "\n%-18s %s\n", p.Header.Sprint("Latency:"), "none: no request was answered")
+	} else if r.Requests > 0 {
 		fmt.Fprintf(&b, "\n%s\n", p.Header.Sprint("Latency:"))
 		for _, l := range []struct {
 			name string

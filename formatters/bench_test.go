@@ -77,6 +77,38 @@ Failures:
 	}
 }
 
+// TestWriteBenchTextNoAnswer: when every request failed, no latency was
+// recorded, and the report says so instead of showing zeros.
+func TestWriteBenchTextNoAnswer(t *testing.T) {
+	r := &BenchReport{
+		Target: "127.0.0.1:9000", Script: "/x", Concurrency: 1, KeepConn: true,
+		Requests: 1, Failed: 1, Duration: 300 * time.Millisecond, BytesSent: 416,
+		Errors:       BenchErrors{Timeout: 1},
+		ErrorSamples: map[string]string{"timeout": "no answer within --request-timeout"},
+	}
+	var b bytes.Buffer
+	if err := WriteBenchText(&b, r, NewPalette(false)); err != nil {
+		t.Fatal(err)
+	}
+	want := `Target:            127.0.0.1:9000 /x
+Connections:       1, keep-conn, as fast as answered
+Requests:          1 (0 ok, 1 failed)
+Duration:          300.00ms
+Requests/s:        3.3
+Sent:              416 B (416 B per request)
+Received:          0 B (0 B per request)
+Served conns:      0 of 1
+
+Latency:           none: no request was answered
+
+Failures:
+  timeout  1  (first: no answer within --request-timeout)
+`
+	if got := b.String(); got != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestWriteBenchJSON(t *testing.T) {
 	var b bytes.Buffer
 	r := sampleBenchReport()
