@@ -106,15 +106,7 @@ func TestInterruptSendsAbort(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-got:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("the request never arrived")
-	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
+	signalOnRequest(t, cmd, got, os.Interrupt)
 	code := exitCodeOf(t, cmd.Wait())
 	if code != 130 {
 		t.Fatalf("exit %d, want 130; stderr: %s", code, stderr.String())
@@ -181,21 +173,28 @@ func TestShellTerminatedMidRequest(t *testing.T) {
 	if _, err := io.WriteString(in, "get /x\nget /never-sent\n"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-got:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("the request never arrived")
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	signalOnRequest(t, cmd, got, syscall.SIGTERM)
 	if code := waitBounded(t, cmd, 10*time.Second); code != 130 {
 		t.Fatalf("exit %d, want 130; stderr: %s", code, stderr.String())
 	}
 	checkAbort(t, seen, 1)
 	if !strings.HasSuffix(stderr.String(), "fcgicli: interrupted\n") {
 		t.Fatalf("stderr %q", stderr.String())
+	}
+}
+
+// signalOnRequest sends sig to cmd once the request has reached the server
+// (got closed), and kills cmd if it never does.
+func signalOnRequest(t *testing.T, cmd *exec.Cmd, got chan struct{}, sig os.Signal) {
+	t.Helper()
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the request never arrived")
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
 	}
 }
 
