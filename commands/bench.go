@@ -271,6 +271,27 @@ type benchPhase struct {
 	tickets  atomic.Int64
 	stopping atomic.Bool  // the phase's context ended: what is in flight is unfinished
 	stopped  atomic.Int64 // when it ended, in unix nanoseconds; 0 while it runs
+	sent     atomic.Int64 // under --rate: requests sent
+	lastSent atomic.Int64 // under --rate: when the latest went out, in unix nanoseconds
+}
+
+// sendRate is the rate at which the requests of a --rate run went out. It
+// falls below the rate asked when requests were due while every connection
+// was still busy. The rate of answers is no measure of that: in a short -n
+// run the last answer's latency weighs on it.
+func (p *benchPhase) sendRate() (float64, bool) {
+	n := p.sent.Load()
+	if p.end.IsZero() || (p.limit > 0 && n >= p.limit) {
+		// -n: every request went out; the requests after the first, over
+		// the time from the start to the last one.
+		span := time.Duration(p.lastSent.Load() - p.start.UnixNano())
+		if n < 2 || span <= 0 {
+			return 0, false
+		}
+		return float64(n-1) / span.Seconds(), true
+	}
+	// -z: what went out over the whole run.
+	return float64(n) / p.end.Sub(p.start).Seconds(), true
 }
 
 // answeredInTime reports whether a response that started arriving at t
@@ -305,6 +326,7 @@ func (p *benchPhase) next(ctx context.Context, timer *time.Timer) (time.Time, bo
 	if !p.end.IsZero() && !at.Before(p.end) {
 		return time.Time{}, false
 	}
+	sentAt := now // late: no connection was free when it was due
 	if wait := at.Sub(now); wait > 0 {
 		timer.Reset(wait)
 		select {
@@ -312,8 +334,19 @@ func (p *benchPhase) next(ctx context.Context, timer *time.Timer) (time.Time, bo
 		case <-ctx.Done():
 			return time.Time{}, false
 		}
+		sentAt = at
 	}
-	return at, ctx.Err() == nil
+	if ctx.Err() != nil {
+		return time.Time{}, false
+	}
+	p.sent.Add(1)
+	for {
+		last := p.lastSent.Load()
+		if sentAt.UnixNano() <= last || p.lastSent.CompareAndSwap(last, sentAt.UnixNano()) {
+			break
+		}
+	}
+	return at, true
 }
 
 // benchStats is what one worker measured; the workers' are added up at
@@ -482,7 +515,7 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 		werr = formatters.WriteBenchText(env.Stdout, rep, outPal)
 	}
 	if ctx.Err() == nil {
-		b.warn(ctx, env, errPal, rep, unserved)
+		b.warn(ctx, env, errPal, rep, ph, unserved)
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -891,7 +924,7 @@ func (c *containsWriter) Write(p []byte) (int, error) {
 // warn writes the run's warnings on stderr: connections that were never
 // served (with what the application says about its limits), and a --rate
 // the application could not keep up with.
-func (b *bencher) warn(ctx context.Context, env *Env, pal *formatters.Palette, rep *formatters.BenchReport, unserved int) {
+func (b *bencher) warn(ctx context.Context, env *Env, pal *formatters.Palette, rep *formatters.BenchReport, ph *benchPhase, unserved int) {
 	say := func(format string, args ...any) {
 		fmt.Fprintf(env.Stderr, "fcgicli: %s %s\n", pal.Info.Sprint("warning:"), fmt.Sprintf(format, args...))
 	}
@@ -901,8 +934,8 @@ func (b *bencher) warn(ctx context.Context, env *Env, pal *formatters.Palette, r
 			fmt.Fprintf(env.Stderr, "fcgicli: %s\n", line)
 		}
 	}
-	if b.o.rate > 0 && rep.Requests > 0 && rep.RPS() < 0.9*b.o.rate {
-		say("asked for %g requests/s, got %.1f: the application could not keep up, and the latencies include the wait", b.o.rate, rep.RPS())
+	if rate, ok := ph.sendRate(); ok && b.o.rate > 0 && rate < 0.9*b.o.rate {
+		say("asked for %g requests/s, sent %.1f: the application could not keep up, and the latencies include the wait", b.o.rate, rate)
 	}
 }
 

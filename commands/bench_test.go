@@ -445,3 +445,36 @@ func TestBenchFlagsAfterScript(t *testing.T) {
 		t.Fatalf("reorderArgs = %q, want %q", got, want)
 	}
 }
+
+// TestBenchRateWarning: under --rate, the warning that the application
+// could not keep up is given when requests went out late because every
+// connection was busy, with -n and with -z; not when only the last answer
+// was slow, which stretches the run but delayed no request.
+func TestBenchRateWarning(t *testing.T) {
+	slow := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		time.Sleep(20 * time.Millisecond)
+		okResponse(w)
+	})
+	const warned = "fcgicli: warning: asked for 200 requests/s, sent "
+	for _, args := range [][]string{{"-n", "20"}, {"-z", "300ms"}} {
+		// One connection and 20ms a request: about 50 requests/s go out.
+		code, _, stderr := runBenchCLI(t, context.Background(), append([]string{"-c", slow, "/x", "-C", "1", "--rate", "200"}, args...)...)
+		if code != 0 || !strings.HasPrefix(stderr, warned) || !strings.HasSuffix(stderr, ": the application could not keep up, and the latencies include the wait\n") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+
+	var n atomic.Int64
+	lastSlow := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		if n.Add(1) == 20 {
+			time.Sleep(150 * time.Millisecond)
+		}
+		okResponse(w)
+	})
+	// 20 requests due over 190ms, all sent on time; the last answer comes
+	// 150ms later, which puts the answers' rate at about 60/s.
+	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", lastSlow, "/x", "-C", "2", "--rate", "100", "-n", "20")
+	if code != 0 || stderr != "" || rep.Succeeded != 20 {
+		t.Errorf("last answer slow: exit %d, %d ok, stderr %q", code, rep.Succeeded, stderr)
+	}
+}
