@@ -52,9 +52,10 @@ type ResponseParser struct {
 	Body io.Writer
 	// OnHeaders, if set, is called once when the header block is complete,
 	// before any body byte is written. An error it returns is returned by
-	// Write.
+	// Write, and the body bytes of that Write are not passed on.
 	OnHeaders func(*CGIResponse) error
-	// MaxHeaderBytes bounds the header block (0: DefaultMaxHeaderBytes).
+	// MaxHeaderBytes bounds the header block, its blank line included
+	// (0: DefaultMaxHeaderBytes), however the stream is split into writes.
 	MaxHeaderBytes int
 
 	Response CGIResponse
@@ -99,6 +100,9 @@ func (p *ResponseParser) Write(b []byte) (int, error) {
 		lineStart := p.Response.HeaderBytes
 		line := data[lineStart : lineStart+i]
 		p.Response.HeaderBytes += i + 1
+		if p.Response.HeaderBytes > p.maxHeader() {
+			return p.fail(lineStart, data, fmt.Errorf("header block exceeds %d bytes", p.maxHeader()), len(b))
+		}
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		if len(line) == 0 {
 			return p.finish(data, len(b))

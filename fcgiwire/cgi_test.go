@@ -252,12 +252,10 @@ func TestResponseParserMalformed(t *testing.T) {
 		{"empty response", "", 0, `: empty response`},
 		{"header block over MaxHeaderBytes", "A: 1\nB: " + long + "\n\nbody", 64, ` at byte 5 of stdout: header block exceeds 64 bytes`},
 		{"partial line over MaxHeaderBytes", long + long, 64, ` at byte 0 of stdout: header block exceeds 64 bytes`},
+		{"blank line one byte over MaxHeaderBytes", "A: 1\n\nbody", 5, ` at byte 5 of stdout: header block exceeds 5 bytes`},
 	}
 	for _, tt := range tests {
 		for _, chunk := range []int{0, 1, 5} {
-			if tt.maxHeader > 0 && chunk == 0 {
-				continue // the limit is checked per write
-			}
 			p, body, calls := parseCGI(t, []byte(tt.in), chunk, tt.maxHeader)
 			if p.Done {
 				t.Errorf("%s/chunk %d: Done", tt.name, chunk)
@@ -351,5 +349,16 @@ func TestResponseParserReset(t *testing.T) {
 	}
 	if p.Err == nil || p.MaxHeaderBytes != 64 || body.Len() != 78 {
 		t.Fatalf("MaxHeaderBytes not kept across Reset: err %v, body %d bytes", p.Err, body.Len())
+	}
+}
+
+// TestResponseParserHeaderAtLimit: a header block of exactly MaxHeaderBytes,
+// blank line included, is accepted however it is split into writes.
+func TestResponseParserHeaderAtLimit(t *testing.T) {
+	for _, chunk := range []int{0, 1, 5} {
+		p, body, calls := parseCGI(t, []byte("A: 1\n\nbody"), chunk, 6)
+		if !p.Done || p.Err != nil || calls != 1 || string(body) != "body" || p.Response.HeaderBytes != 6 {
+			t.Errorf("chunk %d: Done %v, Err %v, %d OnHeaders calls, body %q, HeaderBytes %d", chunk, p.Done, p.Err, calls, body, p.Response.HeaderBytes)
+		}
 	}
 }
