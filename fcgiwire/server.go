@@ -161,6 +161,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// takeSlot counts a request begun, unless MaxReqs are already in flight.
+// Checking and counting are one step: connections beginning requests at
+// the same time cannot together go over the limit.
+func (s *Server) takeSlot() bool {
+	if s.MaxReqs <= 0 {
+		s.active.Add(1)
+		return true
+	}
+	for {
+		n := s.active.Load()
+		if n >= int64(s.MaxReqs) {
+			return false
+		}
+		if s.active.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // startHandler counts a handler about to start, unless Shutdown has begun.
 func (s *Server) startHandler() bool {
 	s.mu.Lock()
@@ -437,10 +456,12 @@ func (c *serverConn) begin(rec Record, off int64) error {
 		return refuse(CantMpxConn)
 	case br.Role < RoleResponder || br.Role > RoleFilter, c.srv.RefuseRole != nil && c.srv.RefuseRole(br.Role):
 		return refuse(UnknownRole)
-	case c.overLimit, c.srv.MaxReqs > 0 && c.srv.active.Load() >= int64(c.srv.MaxReqs):
+	case c.overLimit:
 		return refuse(Overloaded)
 	}
-	c.srv.active.Add(1)
+	if !c.srv.takeSlot() {
+		return refuse(Overloaded)
+	}
 	c.mu.Lock()
 	c.reqs[h.RequestID] = &serverReq{req: ServerRequest{
 		ID: h.RequestID, Role: br.Role, Flags: br.Flags, ConnID: c.id,

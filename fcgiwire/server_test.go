@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -884,5 +886,75 @@ func TestServerAnswerWithoutReadingStdin(t *testing.T) {
 			t.Fatalf("request %d: Result %+v, %d stdout bytes", i, res, stdout.Len())
 		}
 		c.Close()
+	}
+}
+
+// TestServerMaxReqsConcurrentBegins: connections that begin requests at
+// the same moment never run more than MaxReqs handlers at once; the rest
+// are answered OVERLOADED.
+func TestServerMaxReqsConcurrentBegins(t *testing.T) {
+	const conns, limit = 16, 2
+	var running, most atomic.Int64
+	release := make(chan struct{})
+	h := HandlerFunc(func(_ context.Context, w *ResponseWriter, r *ServerRequest) {
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		running.Add(-1)
+	})
+	srv := &Server{Handler: h, MaxReqs: limit}
+	addr := startTCP(t, srv)
+	cs := make([]*rawConn, conns)
+	for i := range cs {
+		cs[i] = dialRaw(t, addr)
+	}
+	request := slices.Concat(beginRec(1, RoleResponder, 0), rec(TypeParams, 1, "", 0), rec(TypeStdin, 1, "", 0))
+	start := make(chan struct{})
+	statuses := make(chan ProtocolStatus, conns)
+	var overloaded atomic.Int64
+	for _, c := range cs {
+		go func() {
+			<-start
+			if _, err := c.nc.Write(request); err != nil {
+				statuses <- 255
+				return
+			}
+			for range 10 {
+				rec, err := c.r.ReadRecord()
+				if err != nil {
+					statuses <- 255
+					return
+				}
+				if rec.Type == TypeEndRequest {
+					er, _ := DecodeEndRequest(rec.Content)
+					if er.ProtocolStatus == Overloaded {
+						overloaded.Add(1)
+					}
+					statuses <- er.ProtocolStatus
+					return
+				}
+			}
+			statuses <- 255
+		}()
+	}
+	close(start)
+	// Wait until every request is either running or refused, then let the
+	// running ones finish.
+	for deadline := time.Now().Add(testBound); overloaded.Load()+running.Load() < conns; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d running, %d refused, of %d", running.Load(), overloaded.Load(), conns)
+		}
+	}
+	close(release)
+	count := map[ProtocolStatus]int{}
+	for range conns {
+		count[<-statuses]++
+	}
+	if m := most.Load(); m > limit {
+		t.Errorf("%d handlers ran at once, MaxReqs is %d", m, limit)
+	}
+	if count[Overloaded] != conns-limit || count[RequestComplete] != limit {
+		t.Errorf("answers %v, want %d OVERLOADED and %d REQUEST_COMPLETE", count, conns-limit, limit)
 	}
 }
