@@ -967,7 +967,9 @@ func (b *bencher) explainUnserved(ctx context.Context) []string {
 				s.Pool, s.ProcessManager, plural(procs, "process", "processes"), plural(s.MaxChildrenReached, "time", "times")))
 		}
 	}
-	lines = append(lines, "php-fpm gives each kept-alive connection a child of its own until the client closes it, and leaves the other connections in the listen queue: use -C no higher than pm.max_children, or --no-keep-conn")
+	if b.o.keepConn {
+		lines = append(lines, "php-fpm gives each kept-alive connection a child of its own until the client closes it, and leaves the other connections in the listen queue: use -C no higher than pm.max_children, or --no-keep-conn")
+	}
 	return lines
 }
 
