@@ -471,9 +471,10 @@ func TestBenchRateWarning(t *testing.T) {
 		}
 		okResponse(w)
 	})
-	// 20 requests due over 190ms, all sent on time; the last answer comes
-	// 150ms later, which puts the answers' rate at about 60/s.
-	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", lastSlow, "/x", "-C", "2", "--rate", "100", "-n", "20")
+	// 20 requests due over 380ms, all sent on time (a send would have to
+	// be 40ms late to warn); the last answer comes 150ms later, which puts
+	// the answers' rate at about 38/s.
+	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", lastSlow, "/x", "-C", "2", "--rate", "50", "-n", "20")
 	if code != 0 || stderr != "" || rep.Succeeded != 20 {
 		t.Errorf("last answer slow: exit %d, %d ok, stderr %q", code, rep.Succeeded, stderr)
 	}
