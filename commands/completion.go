@@ -92,39 +92,43 @@ type compSpec struct {
 
 // flagChoices are the fixed values of flags, by "command/flag" or, for
 // every command, by "flag".
-var flagChoices = map[string][]string{
-	"color":             {"auto", "always", "never"},
-	"role":              {"responder", "authorizer", "filter"},
-	"refuse-role":       {"responder", "authorizer", "filter"},
-	"direction":         {"sent", "received"},
-	"echo-format":       {"text", "json", "html"},
-	"request/output":    {"text", "raw", "json"},
-	"bench/output":      {"text", "json"},
-	"get-values/output": {"table", "text", "json"},
-	"raw-dump/output":   {"text", "json"},
-	"status/output":     {"text", "json", "prometheus"},
-	"serve/output":      {"text", "json"},
-	"proxy/output":      {"text", "json"},
+func flagChoices() map[string][]string {
+	return map[string][]string{
+		"color":             {"auto", "always", "never"},
+		"role":              {"responder", "authorizer", "filter"},
+		"refuse-role":       {"responder", "authorizer", "filter"},
+		"direction":         {"sent", "received"},
+		"echo-format":       {"text", "json", "html"},
+		"request/output":    {"text", "raw", "json"},
+		"bench/output":      {"text", "json"},
+		"get-values/output": {"table", "text", "json"},
+		"raw-dump/output":   {"text", "json"},
+		"status/output":     {"text", "json", "prometheus"},
+		"serve/output":      {"text", "json"},
+		"proxy/output":      {"text", "json"},
+	}
 }
 
 // flagKinds are the flags whose values are files, directories or
 // addresses.
-var flagKinds = map[string]valueKind{
-	"connect":       valueAddr,
-	"listen":        valueAddr,
-	"upstream":      valueAddr,
-	"data":          valueAtFile,
-	"filter-data":   valueAtFile,
-	"body":          valueAtFile,
-	"params-file":   valueFile,
-	"save-request":  valueFile,
-	"save-response": valueFile,
-	"decode":        valueFile,
-	"send-raw":      valueFile,
-	"state-file":    valueFile,
-	"script":        valueFile,
-	"save":          valueDir,
-	"document-root": valueDir,
+func flagKinds() map[string]valueKind {
+	return map[string]valueKind{
+		"connect":       valueAddr,
+		"listen":        valueAddr,
+		"upstream":      valueAddr,
+		"data":          valueAtFile,
+		"filter-data":   valueAtFile,
+		"body":          valueAtFile,
+		"params-file":   valueFile,
+		"save-request":  valueFile,
+		"save-response": valueFile,
+		"decode":        valueFile,
+		"send-raw":      valueFile,
+		"state-file":    valueFile,
+		"script":        valueFile,
+		"save":          valueDir,
+		"document-root": valueDir,
+	}
 }
 
 func completionSpec(app *cli.App) compSpec {
@@ -150,6 +154,7 @@ func helpFlag() compFlag {
 
 func compFlags(cmd string, flags []cli.Flag) []compFlag {
 	var out []compFlag
+	kinds, fixed := flagKinds(), flagChoices()
 	for _, f := range flags {
 		cf := compFlag{kind: valueNone}
 		for _, n := range f.Names() {
@@ -170,15 +175,15 @@ func compFlags(cmd string, flags []cli.Flag) []compFlag {
 		}
 		name := f.Names()[0]
 		if cf.kind == valueFree {
-			if k, ok := flagKinds[name]; ok {
+			if k, ok := kinds[name]; ok {
 				cf.kind = k
 			}
-			choices, ok := flagChoices[cmd+"/"+name]
+			choices, ok := fixed[cmd+"/"+name]
 			if !ok {
-				choices = flagChoices[name]
+				choices = fixed[name]
 			}
 			if cmd == "serve" && name == "fault" {
-				choices = sortedKeys(faultKinds)
+				choices = sortedKeys(faultKinds())
 			}
 			if len(choices) > 0 {
 				cf.kind, cf.choices = valueChoice, choices

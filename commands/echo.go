@@ -268,15 +268,17 @@ type fault struct {
 }
 
 // faultKinds are the faults serve can inject, with what each does.
-var faultKinds = map[string]string{
-	"close-before-end": "sends part of the answer, then closes the connection without END_REQUEST",
-	"wrong-request-id": "answers on request id + 1",
-	"bad-version":      "answers with a record of version 2",
-	"overloaded":       "ends the request with protocol status OVERLOADED",
-	"slow-trickle":     "sends the answer one byte every 50ms",
-	"never-answer":     "never answers (until the client gives up)",
-	"app-error":        "answers, then ends with app status 1",
-	"split-pairs":      "answers GET_VALUES with a pair split across two GET_VALUES_RESULT records",
+func faultKinds() map[string]string {
+	return map[string]string{
+		"close-before-end": "sends part of the answer, then closes the connection without END_REQUEST",
+		"wrong-request-id": "answers on request id + 1",
+		"bad-version":      "answers with a record of version 2",
+		"overloaded":       "ends the request with protocol status OVERLOADED",
+		"slow-trickle":     "sends the answer one byte every 50ms",
+		"never-answer":     "never answers (until the client gives up)",
+		"app-error":        "answers, then ends with app status 1",
+		"split-pairs":      "answers GET_VALUES with a pair split across two GET_VALUES_RESULT records",
+	}
 }
 
 // pickFault returns the first request fault that strikes, or "".

@@ -107,7 +107,7 @@ EXAMPLES:
 
 func faultList() string {
 	var names []string
-	for k := range faultKinds {
+	for k := range faultKinds() {
 		names = append(names, k)
 	}
 	sort.Strings(names)
@@ -169,7 +169,7 @@ func responderFrom(c *cli.Context, env *Env) (*responder, error) {
 	}
 	for _, f := range c.StringSlice("fault") {
 		kind, prob, hasProb := strings.Cut(f, ":")
-		if _, ok := faultKinds[kind]; !ok {
+		if _, ok := faultKinds()[kind]; !ok {
 			return nil, usagef("unknown --fault %q (known: %s)", kind, faultList())
 		}
 		p := 1.0
@@ -215,7 +215,7 @@ func runServe(ctx context.Context, env *Env, h *responder, addrs []fcgiwire.Addr
 		go func() { errc <- srv.Serve(l) }()
 	}
 	for _, f := range h.faults {
-		logf(fmt.Sprintf("fault %s with probability %g: %s", f.kind, f.prob, faultKinds[f.kind]))
+		logf(fmt.Sprintf("fault %s with probability %g: %s", f.kind, f.prob, faultKinds()[f.kind]))
 	}
 	select {
 	case <-ctx.Done():

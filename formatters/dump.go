@@ -249,23 +249,32 @@ func (d *Dumper) decodeParams(st *dumpDir, r *dumpRecord, warn func(string, ...a
 	}
 }
 
-var typeColors = map[fcgiwire.RecordType]color.Attribute{
-	fcgiwire.TypeBeginRequest:    color.FgMagenta,
-	fcgiwire.TypeAbortRequest:    color.FgRed,
-	fcgiwire.TypeEndRequest:      color.FgMagenta,
-	fcgiwire.TypeParams:          color.FgCyan,
-	fcgiwire.TypeStdin:           color.FgBlue,
-	fcgiwire.TypeStdout:          color.FgGreen,
-	fcgiwire.TypeStderr:          color.FgYellow,
-	fcgiwire.TypeData:            color.FgBlue,
-	fcgiwire.TypeGetValues:       color.FgHiCyan,
-	fcgiwire.TypeGetValuesResult: color.FgHiCyan,
-	fcgiwire.TypeUnknownType:     color.FgHiRed,
+// typeAttr is the colour of a record type in a dump (0: none of its own).
+func typeAttr(t fcgiwire.RecordType) color.Attribute {
+	switch t {
+	case fcgiwire.TypeBeginRequest, fcgiwire.TypeEndRequest:
+		return color.FgMagenta
+	case fcgiwire.TypeAbortRequest:
+		return color.FgRed
+	case fcgiwire.TypeParams:
+		return color.FgCyan
+	case fcgiwire.TypeStdin, fcgiwire.TypeData:
+		return color.FgBlue
+	case fcgiwire.TypeStdout:
+		return color.FgGreen
+	case fcgiwire.TypeStderr:
+		return color.FgYellow
+	case fcgiwire.TypeGetValues, fcgiwire.TypeGetValuesResult:
+		return color.FgHiCyan
+	case fcgiwire.TypeUnknownType:
+		return color.FgHiRed
+	}
+	return 0
 }
 
 func (d *Dumper) typeColor(t fcgiwire.RecordType) *color.Color {
 	c := color.New(color.Bold)
-	if a, ok := typeColors[t]; ok {
+	if a := typeAttr(t); a != 0 {
 		c.Add(a)
 	}
 	if d.P.Enabled {
