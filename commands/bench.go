@@ -275,11 +275,14 @@ type benchPhase struct {
 	lastSent atomic.Int64 // under --rate: when the latest went out, in unix nanoseconds
 }
 
-// sendRate is the rate at which the requests of a --rate run went out. It
-// falls below the rate asked when requests were due while every connection
-// was still busy. The rate of answers is no measure of that: in a short -n
-// run the last answer's latency weighs on it.
+// sendRate is the rate at which the requests of a --rate run went out
+// (false without --rate). It falls below the rate asked when requests were
+// due while every connection was still busy. The rate of answers is no
+// measure of that: in a short -n run the last answer's latency weighs on it.
 func (p *benchPhase) sendRate() (float64, bool) {
+	if p.rate <= 0 {
+		return 0, false
+	}
 	n := p.sent.Load()
 	if p.end.IsZero() || (p.limit > 0 && n >= p.limit) {
 		// -n: every request went out; the requests after the first, over
@@ -934,7 +937,7 @@ func (b *bencher) warn(ctx context.Context, env *Env, pal *formatters.Palette, r
 			fmt.Fprintf(env.Stderr, "fcgicli: %s\n", line)
 		}
 	}
-	if rate, ok := ph.sendRate(); ok && b.o.rate > 0 && rate < 0.9*b.o.rate {
+	if rate, ok := ph.sendRate(); ok && rate < 0.9*b.o.rate {
 		say("asked for %g requests/s, sent %.1f: the application could not keep up, and the latencies include the wait", b.o.rate, rate)
 	}
 }

@@ -442,15 +442,7 @@ func (c *serverConn) begin(rec Record, off int64) error {
 	if dup {
 		return protoErr(off, h.Type, ErrRequestID, "request id %d is already in flight", h.RequestID)
 	}
-	refuse := func(ps ProtocolStatus) error {
-		if err := c.endRequest(h.RequestID, 0, ps); err != nil {
-			return err
-		}
-		if !br.KeepConn() && !busy {
-			c.closeAfterResponse()
-		}
-		return nil
-	}
+	refuse := func(ps ProtocolStatus) error { return c.refuse(h.RequestID, ps, br.KeepConn(), busy) }
 	switch {
 	case busy && !c.srv.MultiplexConns:
 		return refuse(CantMpxConn)
@@ -468,6 +460,19 @@ func (c *serverConn) begin(rec Record, off int64) error {
 		LocalAddr: c.nc.LocalAddr(), RemoteAddr: c.nc.RemoteAddr(),
 	}}
 	c.mu.Unlock()
+	return nil
+}
+
+// refuse ends request id at once with protocol status ps, closing the
+// connection after it when the client did not ask to keep it and no other
+// request is in flight on it.
+func (c *serverConn) refuse(id uint16, ps ProtocolStatus, keepConn, busy bool) error {
+	if err := c.endRequest(id, 0, ps); err != nil {
+		return err
+	}
+	if !keepConn && !busy {
+		c.closeAfterResponse()
+	}
 	return nil
 }
 
@@ -492,13 +497,7 @@ func (c *serverConn) start(r *serverReq, off int64) error {
 		busy := len(c.reqs) > 0
 		c.mu.Unlock()
 		c.srv.active.Add(-1)
-		if err := c.endRequest(r.req.ID, 0, Overloaded); err != nil {
-			return err
-		}
-		if r.req.Flags&FlagKeepConn == 0 && !busy {
-			c.closeAfterResponse()
-		}
-		return nil
+		return c.refuse(r.req.ID, Overloaded, r.req.Flags&FlagKeepConn != 0, busy)
 	}
 	r.paramsDone = true
 	r.req.Params = pairs
