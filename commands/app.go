@@ -53,8 +53,8 @@ func RunEnv(ctx context.Context, env *Env, args []string) int {
 	if len(args) > 0 && filepath.Base(args[0]) == cgiFCGIName {
 		return runCGIFCGI(ctx, &e, args[1:])
 	}
-	app := newApp(&e)
-	err := app.RunContext(ctx, reorderArgs(app, args))
+	app, args := appFor(&e, args)
+	err := app.RunContext(ctx, args)
 	code, msg := exitCode(err)
 	if msg != "" {
 		if !errOut.atStart {
@@ -81,6 +81,66 @@ func (l *lineTracker) Write(p []byte) (int, error) {
 }
 
 func newApp(env *Env) *cli.App {
+	return newAppWith(env, "")
+}
+
+// commandList is every subcommand, in the order help lists them, with the
+// function that builds it. Building one costs little, building them all
+// (several hundred flags) costs about a tenth of a one-shot request, so a
+// run builds only the command it runs (appFor).
+func commandList() []commandEntry {
+	return []commandEntry{
+		{"request", requestCommand},
+		{"bench", benchCommand},
+		{"get-values", getValuesCommand},
+		{"conformance", conformanceCommand},
+		{"raw-dump", rawDumpCommand},
+		{"ping", pingCommand},
+		{"status", statusCommand},
+		{"serve", serveCommand},
+		{"proxy", proxyCommand},
+		{cgiFCGIName, cgiFCGICommand},
+		{"install-cgi-fcgi", installCGIFCGICommand},
+		{"version", versionCommand},
+		{"man", manCommand},
+		{"completion", completionCommand},
+		{"shell", shellCommand},
+	}
+}
+
+type commandEntry struct {
+	name  string
+	build func(*Env) *cli.Command
+}
+
+// appFor returns the app to run args with, and args reordered for it
+// (reorderArgs). When args name one of commandList, that command is the
+// app's only one; otherwise (no command, help, a typo) the app has them all.
+func appFor(env *Env, args []string) (*cli.App, []string) {
+	only := ""
+	if i := commandIndex(globalFlags(), args); i < len(args) {
+		only = args[i]
+	}
+	app := newAppWith(env, only)
+	return app, reorderArgs(app, args)
+}
+
+// newAppWith builds the app with only the command called only, or with
+// every command when only is "" or no command's name.
+func newAppWith(env *Env, only string) *cli.App {
+	list := commandList()
+	var cmds []*cli.Command
+	for _, c := range list {
+		if c.name == only {
+			cmds = []*cli.Command{c.build(env)}
+			break
+		}
+	}
+	if cmds == nil {
+		for _, c := range list {
+			cmds = append(cmds, c.build(env))
+		}
+	}
 	app := &cli.App{
 		Name:  "fcgicli",
 		Usage: "talk FastCGI to php-fpm and any other FastCGI application",
@@ -105,24 +165,8 @@ EXAMPLES:
 		Compiled:       time.Unix(0, 0),
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
-		Flags:          []cli.Flag{colorFlag()},
-		Commands: []*cli.Command{
-			requestCommand(env),
-			benchCommand(env),
-			getValuesCommand(env),
-			conformanceCommand(env),
-			rawDumpCommand(env),
-			pingCommand(env),
-			statusCommand(env),
-			serveCommand(env),
-			proxyCommand(env),
-			cgiFCGICommand(env),
-			installCGIFCGICommand(env),
-			versionCommand(env),
-			manCommand(env),
-			completionCommand(env),
-			shellCommand(env),
-		},
+		Flags:          globalFlags(),
+		Commands:       cmds,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return usagef("unknown command %q (see 'fcgicli --help')", c.Args().First())
@@ -136,6 +180,9 @@ EXAMPLES:
 	fastNames(app)
 	return app
 }
+
+// globalFlags are the flags given before the command.
+func globalFlags() []cli.Flag { return []cli.Flag{colorFlag()} }
 
 // colorFlag is --color, accepted before the command and after it.
 func colorFlag() cli.Flag {
@@ -169,15 +216,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
-	// Find the subcommand: the first argument that is not a global flag.
-	i := 1
-	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
-		name := strings.TrimLeft(args[i], "-")
-		if !strings.Contains(name, "=") && flagTakesValue(app.Flags, name) {
-			i++
-		}
-		i++
-	}
+	i := commandIndex(app.Flags, args)
 	if i >= len(args) {
 		return args
 	}
@@ -212,6 +251,21 @@ func reorderArgs(app *cli.App, args []string) []string {
 	out := append([]string{}, args[:i+1]...)
 	out = append(out, flags...)
 	return append(out, positional...)
+}
+
+// commandIndex returns the index in args of the subcommand: the first
+// argument after args[0] that is not a global flag (one of flags) or its
+// value; len(args) when there is none.
+func commandIndex(flags []cli.Flag, args []string) int {
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		name := strings.TrimLeft(args[i], "-")
+		if !strings.Contains(name, "=") && flagTakesValue(flags, name) {
+			i++
+		}
+		i++
+	}
+	return min(i, len(args))
 }
 
 // flagTakesValue reports whether the flag called name takes a value. A

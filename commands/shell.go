@@ -423,10 +423,9 @@ func (s *session) shapeArgs() []string {
 // runApp runs fcgicli's own command name with the session's flags first
 // and the user's after them (so the user's win).
 func (s *session) runApp(ctx context.Context, name string, session, user []string) error {
-	app := newApp(s.env)
 	args := append([]string{"fcgicli", "--color", s.color, name}, session...)
-	args = append(args, user...)
-	return app.RunContext(ctx, reorderArgs(app, args))
+	app, args := appFor(s.env, append(args, user...))
+	return app.RunContext(ctx, args)
 }
 
 // parseRequest parses request flags the way the request command does.
