@@ -2,7 +2,7 @@
 # Benchmarks fcgicli against the fastest a client can go, and prints the
 # results as markdown tables. It takes a few minutes, so CI does not run it.
 #
-#   scripts/bench.sh            # every measurement, 3s each, best of 5
+#   scripts/bench.sh            # every measurement 1s, 11 pairs of runs
 #   BENCH_DURATION=5s BENCH_REPEAT=3 scripts/bench.sh
 #
 # It starts, on loopback TCP and unix sockets, in a temp dir of its own:
@@ -31,12 +31,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-dur=${BENCH_DURATION:-3s}
-# Best of 5: on two cores shared by the client and php-fpm's two children,
-# a run's requests/s depends on where the scheduler puts the three; runs
-# of either client land in two modes some 15% apart, and the best of a few
-# finds the upper one for both.
-repeat=${BENCH_REPEAT:-5}
+dur=${BENCH_DURATION:-1s}
+# Pairs of runs, not the best of each client: on two cores shared by the
+# client and php-fpm's two children, a run's requests/s depends on where
+# the scheduler puts the three and on the machine's neighbours, and swings
+# by 10-20% from one run to the next for either client alike. A cell is
+# $repeat pairs, one run of each client back to back (who goes first
+# alternates); its ratio is the median of the pairs' ratios, which a drift
+# of the machine's speed moves far less than it moves either client.
+repeat=${BENCH_REPEAT:-11}
 
 need=()
 command -v php-fpm >/dev/null 2>&1 || compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)
@@ -175,7 +178,10 @@ missed=()
 fmt() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", 100 * a / b; else print "0" }'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
+# one X: X to one decimal.
+one() { awk -v x="$1" 'BEGIN { printf "%.1f", x }'; }
+# median X...: the median of the numbers given.
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { printf "%.7g\n", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # bench_rps ADDR SCRIPT C: fcgicli bench's requests/s.
 bench_rps() {
@@ -189,7 +195,7 @@ replay_rps() {
 declare -A fcgicli_rps
 echo "## fcgicli bench against a replay loop"
 echo
-echo "Requests/s, best of $repeat runs of $dur each; the loop replays the same pre-encoded request on persistent connections."
+echo "Requests/s, the median of $repeat runs of $dur each; the ratio is the median of $repeat pairs of runs, one of each client back to back. The loop replays the same pre-encoded request on persistent connections."
 echo
 echo "| server | transport | -C | replay loop | fcgicli bench | ratio | target |"
 echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
@@ -205,19 +211,20 @@ for server in php-fpm net/http/fcgi builtin; do
 		addr=$tcp
 		[ "$transport" = unix ] && addr=$unix
 		for c in 1 4 16; do
-			r=0 f=0
+			rs=() fs=() ratios=()
 			for i in $(seq 1 "$repeat"); do
 				# Who goes first alternates, so that a drift of the
 				# machine's speed favours neither.
 				if [ $((i % 2)) = 1 ]; then
-					r=$(best "$r" "$(replay_rps "$addr" "$req" "$c")")
-					f=$(best "$f" "$(bench_rps "$addr" "$script" "$c")")
+					r=$(replay_rps "$addr" "$req" "$c")
+					f=$(bench_rps "$addr" "$script" "$c")
 				else
-					f=$(best "$f" "$(bench_rps "$addr" "$script" "$c")")
-					r=$(best "$r" "$(replay_rps "$addr" "$req" "$c")")
+					f=$(bench_rps "$addr" "$script" "$c")
+					r=$(replay_rps "$addr" "$req" "$c")
 				fi
+				rs+=("${r:-0}") fs+=("${f:-0}") ratios+=("$(pct "${f:-0}" "${r:-0}")")
 			done
-			ratio=$(pct "$f" "$r")
+			r=$(median "${rs[@]}") f=$(median "${fs[@]}") ratio=$(one "$(median "${ratios[@]}")")
 			verdict="≥ $target%: ok"
 			if ! ge "$ratio" "$target"; then
 				verdict="≥ $target%: **missed**"
@@ -232,16 +239,17 @@ done
 echo
 echo "## fcgicli bench against wrk through nginx"
 echo
-echo "The same php-fpm pool (2 children, TCP): wrk to nginx (stock fastcgi_pass, a connection per request) against fcgicli bench straight to the pool."
+echo "The same php-fpm pool (2 children, TCP): wrk to nginx (stock fastcgi_pass, a connection per request) against fcgicli bench straight to the pool; medians of $repeat runs each."
 echo
 echo "| -C | wrk via nginx | fcgicli bench | fcgicli / wrk |"
 echo "| ---: | ---: | ---: | ---: |"
 for c in 1 4 16; do
 	t=$((c < 2 ? c : 2))
-	w=0
+	ws=()
 	for _ in $(seq 1 "$repeat"); do
-		w=$(best "$w" "$(wrk -t "$t" -c "$c" -d "$dur" "http://127.0.0.1:$nginx_port/index.php" | sed -n 's/^Requests\/sec: *\([0-9.]*\)$/\1/p')")
+		ws+=("$(wrk -t "$t" -c "$c" -d "$dur" "http://127.0.0.1:$nginx_port/index.php" | sed -n 's/^Requests\/sec: *\([0-9.]*\)$/\1/p' || true)")
 	done
+	w=$(median "${ws[@]}")
 	f=${fcgicli_rps[php-fpm-tcp-$c]}
 	echo "| $c | $(fmt "$w") | $(fmt "$f") | $(awk -v a="$f" -v b="$w" 'BEGIN { if (b > 0) printf "%.2fx", a / b }') |"
 done
@@ -251,9 +259,11 @@ echo "## One request, process start to exit"
 echo
 once=$work/req-once.bin
 "$fcgicli" raw-dump -c builtin "$docroot/index.php" --save-request "$once" >/dev/null 2>&1
-# Three rounds of hyperfine, the order reversed each round; each client's
-# best round counts. Noise on a shared machine only ever adds time.
-oneshot_rounds=5 oneshot_runs=100
+# Rounds of hyperfine, the order reversed each round. A client's time is
+# the median of its rounds' medians; how much it adds over the bare
+# program is the median of the rounds' ratios, each taken between runs a
+# few milliseconds apart, which a drift of the machine's speed spares.
+oneshot_rounds=10 oneshot_runs=40
 names=(bare libs fcgicli cgi-fcgi)
 cmds=(
 	"$replay -once -c 127.0.0.1:$fpm_port -f $once"
@@ -273,30 +283,37 @@ for round in $(seq 1 $oneshot_rounds); do
 		export REQUEST_METHOD=GET SCRIPT_FILENAME=$docroot/index.php SCRIPT_NAME=/index.php QUERY_STRING= \
 			REQUEST_URI=/index.php SERVER_PROTOCOL=HTTP/1.1 GATEWAY_INTERFACE=CGI/1.1 REMOTE_ADDR=127.0.0.1 \
 			SERVER_NAME=localhost SERVER_PORT=80
-		hyperfine -N --warmup 20 --runs $oneshot_runs --export-csv "$work/oneshot-$round.csv" "${args[@]}" >"$work/hyperfine.out" 2>&1
+		hyperfine -N --warmup 10 --runs $oneshot_runs --export-csv "$work/oneshot-$round.csv" "${args[@]}" >"$work/hyperfine.out" 2>&1
 	) || { cat "$work/hyperfine.out" >&2; exit 1; }
 done
-declare -A mean sd
+# roundmedian N ROUND: the median time of client N in that round, in
+# seconds (the CSV: command,mean,stddev,median,...).
+roundmedian() { awk -F, -v n="$1" '$1 == n { print $4 }' "$work/oneshot-$2.csv"; }
+declare -A took over overlibs
 for n in "${names[@]}"; do
-	# The CSV: command,mean,stddev,... in seconds; keep the best round.
-	read -r mean[$n] sd[$n] < <(awk -F, -v n="$n" '$1 == n && (m == "" || $2 < m) { m = $2; s = $3 } END { print m, s }' "$work"/oneshot-*.csv)
+	ts=() os=() ols=()
+	for round in $(seq 1 $oneshot_rounds); do
+		t=$(roundmedian "$n" "$round")
+		ts+=("$t")
+		os+=("$(awk -v a="$t" -v b="$(roundmedian bare "$round")" 'BEGIN { printf "%.1f", 100 * (a - b) / b }')")
+		ols+=("$(awk -v a="$t" -v b="$(roundmedian libs "$round")" 'BEGIN { printf "%.1f", 100 * (a - b) / b }')")
+	done
+	took[$n]=$(median "${ts[@]}") over[$n]=$(one "$(median "${os[@]}")") overlibs[$n]=$(one "$(median "${ols[@]}")")
 done
 ms() { awk -v x="$1" 'BEGIN { printf "%.2f ms", x * 1000 }'; }
-overpct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", 100 * (a - b) / b }'; }
-over=$(overpct "${mean[fcgicli]}" "${mean[bare]}")
 verdict="≤ 10%: ok"
-if ! awk -v o="$over" 'BEGIN { exit !(o <= 10) }'; then
+if ! awk -v o="${over[fcgicli]}" 'BEGIN { exit !(o <= 10) }'; then
 	verdict="≤ 10%: **missed**"
-	missed+=("one-shot request: $over% over the bare Go program")
+	missed+=("one-shot request: ${over[fcgicli]}% over the bare Go program")
 fi
-echo "php-fpm's index.php over TCP; hyperfine, best of $oneshot_rounds rounds of $oneshot_runs runs (mean ± σ). Every Go program is built as fcgicli is (CGO_ENABLED=0, static)."
+echo "php-fpm's index.php over TCP; hyperfine, $oneshot_rounds rounds of $oneshot_runs runs of each client, the order reversed each round: the time is the median of a client's round medians, the overheads the median of the rounds' ratios. Every Go program is built as fcgicli is (CGO_ENABLED=0, static)."
 echo
 echo "| client | time | over the bare Go program | over bare + libraries | target |"
 echo "| --- | ---: | ---: | ---: | --- |"
-echo "| bare Go program (scripts/bench/replay -once) | $(ms "${mean[bare]}") ± $(ms "${sd[bare]}") | | | |"
-echo "| the same, linking urfave/cli, tablewriter, color (-tags libs) | $(ms "${mean[libs]}") ± $(ms "${sd[libs]}") | $(overpct "${mean[libs]}" "${mean[bare]}")% | | |"
-echo "| fcgicli request | $(ms "${mean[fcgicli]}") ± $(ms "${sd[fcgicli]}") | $over% | $(overpct "${mean[fcgicli]}" "${mean[libs]}")% | $verdict |"
-echo "| cgi-fcgi -bind -connect | $(ms "${mean[cgi-fcgi]}") ± $(ms "${sd[cgi-fcgi]}") | $(overpct "${mean[cgi-fcgi]}" "${mean[bare]}")% | | |"
+echo "| bare Go program (scripts/bench/replay -once) | $(ms "${took[bare]}") | | | |"
+echo "| the same, linking urfave/cli, tablewriter, color (-tags libs) | $(ms "${took[libs]}") | ${over[libs]}% | | |"
+echo "| fcgicli request | $(ms "${took[fcgicli]}") | ${over[fcgicli]}% | ${overlibs[fcgicli]}% | $verdict |"
+echo "| cgi-fcgi -bind -connect | $(ms "${took[cgi-fcgi]}") | ${over[cgi-fcgi]}% | | |"
 
 echo
 echo "## A 1 GiB response to /dev/null"
