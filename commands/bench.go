@@ -600,9 +600,9 @@ func (b *bencher) runPhase(ctx context.Context, workers []*benchWorker, ph *benc
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(func() {
-			// A context of the worker's own: Do hangs each request on
-			// it, and a context shared by every worker would be a lock
-			// they all take twice per request.
+			// A context of the worker's own: every request checks it a
+			// few times, and a context shared by every worker would be a
+			// lock they all take for each.
 			wctx, wcancel := context.WithCancel(pctx)
 			defer wcancel()
 			for {

@@ -161,7 +161,19 @@ func BenchmarkDecodeResponse(b *testing.B) {
 // Conn.Do, against a peer that answers each request with a pre-encoded
 // response as soon as its empty STDIN record arrives: what the client
 // costs per request, its goroutine hand-offs and system calls included.
+// BenchmarkConnDo runs whole requests on one kept-alive connection, with a
+// context that cannot end and with one that can (which Do watches, to
+// abort the request when it ends).
 func BenchmarkConnDo(b *testing.B) {
+	b.Run("background", func(b *testing.B) { benchConnDo(b, context.Background()) })
+	b.Run("cancelable", func(b *testing.B) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		benchConnDo(b, ctx)
+	})
+}
+
+func benchConnDo(b *testing.B, ctx context.Context) {
 	client, server, err := socketPair()
 	if err != nil {
 		b.Fatal(err)
@@ -191,7 +203,7 @@ func BenchmarkConnDo(b *testing.B) {
 	req := &Request{KeepConn: true, Params: benchParams, Stdout: io.Discard}
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := c.Do(context.Background(), req)
+		res, err := c.Do(ctx, req)
 		if err != nil || !res.Ended {
 			b.Fatal(res, err)
 		}

@@ -67,13 +67,18 @@ type Conn struct {
 
 	broken error // set when the connection cannot carry another request
 
-	// The abort a request's context triggers, made once per connection
-	// rather than once per request: abortID is the request's id, aborted
-	// says the abort ran, and onCancel signals abortDone when it is over.
-	abortID   uint16
-	aborted   bool
-	onCancel  func()
-	abortDone chan struct{}
+	// The watch that aborts a request when its context ends. It is
+	// registered once per context rather than once per request (a load
+	// generator sends thousands on one context, and registering cost
+	// more than the rest of the client), and kept until a request comes
+	// with a context that ends otherwise, or Close. watchMu guards the
+	// fields below; the watch holds it while it aborts.
+	watchMu   sync.Mutex
+	watchDone <-chan struct{} // the watched context's Done channel
+	watchGen  uint64          // which watch is current: a replaced one does nothing
+	stopWatch func() bool
+	inflight  uint16 // the id of the request under way; 0 between requests
+	aborted   bool   // the watch aborted the request under way
 
 	beginBody [8]byte // BEGIN_REQUEST's body, reused: no allocation per request
 	params    []byte  // the params' encoding, reused likewise
@@ -97,8 +102,68 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 // Reusable reports whether another request may be run on the connection.
 func (c *Conn) Reusable() bool { return c.broken == nil }
 
-// Close closes the connection.
-func (c *Conn) Close() error { return c.nc.Close() }
+// Close closes the connection, and lets go of the context the last
+// request was run with.
+func (c *Conn) Close() error {
+	c.watchMu.Lock()
+	c.unwatchLocked()
+	c.watchMu.Unlock()
+	return c.nc.Close()
+}
+
+// watch makes sure that ctx ending, and only ctx, aborts the request
+// under way: it keeps the current watch when ctx ends with the same Done
+// channel, and otherwise replaces it (by none for a context that cannot
+// end).
+func (c *Conn) watch(ctx context.Context) {
+	done := ctx.Done()
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	if done == c.watchDone {
+		return
+	}
+	c.unwatchLocked()
+	if done == nil {
+		return
+	}
+	c.watchDone = done
+	gen := c.watchGen
+	c.stopWatch = context.AfterFunc(ctx, func() {
+		c.watchMu.Lock()
+		defer c.watchMu.Unlock()
+		if c.watchGen == gen && c.inflight != 0 && !c.aborted {
+			c.abort(c.inflight)
+			c.aborted = true
+		}
+	})
+}
+
+// unwatchLocked drops the current watch; one that already fired finds
+// itself replaced and does nothing. watchMu is held.
+func (c *Conn) unwatchLocked() {
+	if c.stopWatch != nil {
+		c.stopWatch()
+		c.stopWatch = nil
+	}
+	c.watchDone = nil
+	c.watchGen++
+}
+
+// begin marks request id under way, for the watch.
+func (c *Conn) begin(id uint16) {
+	c.watchMu.Lock()
+	c.inflight, c.aborted = id, false
+	c.watchMu.Unlock()
+}
+
+// end marks the request over, after any abort the watch started is
+// through, and reports whether the watch aborted it.
+func (c *Conn) end() bool {
+	c.watchMu.Lock()
+	defer c.watchMu.Unlock()
+	c.inflight = 0
+	return c.aborted
+}
 
 // Do runs one request and returns when FCGI_END_REQUEST arrives, the
 // connection fails, or ctx ends. When ctx ends, Do sends
@@ -147,19 +212,17 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 	}
 	// When ctx ends, abort: no goroutine waits for it meanwhile. A context
 	// that cannot end (context.Background) needs no watch at all.
-	c.aborted = false
-	var stopWatch func() bool
-	if ctx.Done() != nil {
-		if c.onCancel == nil {
-			c.abortDone = make(chan struct{}, 1)
-			c.onCancel = func() {
-				c.abort(c.abortID)
-				c.aborted = true
-				c.abortDone <- struct{}{}
-			}
+	c.watch(ctx)
+	c.begin(id)
+	if ctx.Err() != nil {
+		// ctx has ended: a watch that fired before begin found nothing
+		// to abort, and nothing is sent.
+		if c.end() {
+			// One that fired after it wrote FCGI_ABORT_REQUEST for a
+			// request never begun.
+			c.broken = ErrConnBroken
 		}
-		c.abortID = id
-		stopWatch = context.AfterFunc(ctx, c.onCancel)
+		return res, ctx.Err()
 	}
 
 	// A small request in memory fits in the socket's buffers: it is
@@ -184,10 +247,7 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 	}
 
 	err = c.readResponse(id, req, res)
-	if stopWatch != nil && !stopWatch() {
-		<-c.abortDone // the abort has started: let it finish
-	}
-	aborted := c.aborted
+	aborted := c.end() // waits for an abort under way to finish
 
 	// Stop the writer if it is still sending (the application answered
 	// before reading all of stdin, or the request failed).

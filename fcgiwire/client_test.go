@@ -691,3 +691,157 @@ func TestConnObserverBothWays(t *testing.T) {
 		t.Errorf("last received %v", recv[len(recv)-1].Header.Type)
 	}
 }
+
+// keptAliveServer serves one kept-alive connection: it answers each
+// request at once, except the one with the id hold, which it answers when
+// release is closed, or never after an FCGI_ABORT_REQUEST. held is closed
+// when that request has arrived; aborts receives the id of every
+// FCGI_ABORT_REQUEST it reads.
+func keptAliveServer(t *testing.T, hold uint16, release <-chan struct{}) (addr string, held chan struct{}, aborts chan uint16) {
+	held, aborts = make(chan struct{}), make(chan uint16, 10)
+	addr = hostile(t, func(nc *net.TCPConn) {
+		// One goroutine reads, so that a held request still sees an
+		// abort come.
+		recs := make(chan Header, 100)
+		go func() {
+			defer close(recs)
+			r := NewReader(nc)
+			for range 1000 {
+				rec, err := r.ReadRecord()
+				if err != nil {
+					return
+				}
+				recs <- rec.Header
+			}
+		}()
+		for h := range recs {
+			switch {
+			case h.Type == TypeAbortRequest:
+				aborts <- h.RequestID
+			case h.Type != TypeStdin || h.ContentLength != 0:
+				// More of the request.
+			case h.RequestID == hold:
+				close(held)
+				select {
+				case <-release:
+				case h, ok := <-recs:
+					if ok && h.Type == TypeAbortRequest {
+						aborts <- h.RequestID
+					}
+					return
+				}
+				fallthrough
+			default:
+				id := h.RequestID
+				nc.Write(cat(streamRec(TypeStdout, id, "ok"), endRec(id, 0, RequestComplete)))
+			}
+		}
+	})
+	return addr, held, aborts
+}
+
+// TestDoKeepsOneWatch: requests that share a context share one watch on
+// it, and its end still aborts the request under way.
+func TestDoKeepsOneWatch(t *testing.T) {
+	addr, held, aborts := keptAliveServer(t, 3, nil)
+	c := dialConn(t, "tcp", addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for id := uint16(1); id <= 2; id++ {
+		if _, err := c.Do(ctx, &Request{ID: id, KeepConn: true}); err != nil {
+			t.Fatalf("request %d: %v", id, err)
+		}
+	}
+	go func() {
+		select {
+		case <-held:
+		case <-time.After(testBound):
+		}
+		cancel()
+	}()
+	if _, err := c.Do(ctx, &Request{ID: 3, KeepConn: true}); err != context.Canceled {
+		t.Fatalf("request 3 = %v, want context.Canceled", err)
+	}
+	select {
+	case id := <-aborts:
+		if id != 3 {
+			t.Errorf("ABORT_REQUEST for %d, want 3", id)
+		}
+	case <-time.After(testBound):
+		t.Fatal("the server saw no ABORT_REQUEST")
+	}
+}
+
+// TestDoWatchesOnlyItsContext: a context an earlier request used ending
+// while a later one, on another context or none, is under way aborts
+// nothing.
+func TestDoWatchesOnlyItsContext(t *testing.T) {
+	for _, later := range []string{"another context", "context.Background"} {
+		t.Run(later, func(t *testing.T) {
+			release := make(chan struct{})
+			addr, held, aborts := keptAliveServer(t, 2, release)
+			c := dialConn(t, "tcp", addr)
+			first, cancelFirst := context.WithCancel(context.Background())
+			defer cancelFirst()
+			if _, err := c.Do(first, &Request{ID: 1, KeepConn: true}); err != nil {
+				t.Fatalf("request 1: %v", err)
+			}
+			ctx := context.Background()
+			if later == "another context" {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				defer cancel()
+			}
+			go func() {
+				select {
+				case <-held:
+				case <-time.After(testBound):
+				}
+				cancelFirst()
+				// An abort would follow the cancel at once; give it time
+				// to show before the answer comes.
+				time.Sleep(100 * time.Millisecond)
+				close(release)
+			}()
+			var stdout bytes.Buffer
+			res, err := c.Do(ctx, &Request{ID: 2, KeepConn: true, Stdout: &stdout})
+			if err != nil || !res.Ended || stdout.String() != "ok" {
+				t.Fatalf("request 2 = %+v, %v, stdout %q; want it answered", res, err, stdout.String())
+			}
+			select {
+			case id := <-aborts:
+				t.Errorf("ABORT_REQUEST for %d after another context ended", id)
+			default:
+			}
+			if _, err := c.Do(ctx, &Request{ID: 3, KeepConn: true}); err != nil {
+				t.Errorf("request 3: %v", err)
+			}
+		})
+	}
+}
+
+// TestDoContextEndedBetweenRequests: the watch of a context that ends
+// while the connection is idle aborts nothing, the next request on it
+// sends nothing, and the connection still serves another context.
+func TestDoContextEndedBetweenRequests(t *testing.T) {
+	addr, _, aborts := keptAliveServer(t, 0, nil)
+	c := dialConn(t, "tcp", addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := c.Do(ctx, &Request{ID: 1, KeepConn: true}); err != nil {
+		t.Fatalf("request 1: %v", err)
+	}
+	cancel()
+	res, err := c.Do(ctx, &Request{ID: 2, KeepConn: true})
+	if err != context.Canceled || res.BytesSent != 0 || !c.Reusable() {
+		t.Fatalf("request 2 = %+v, %v, reusable %v; want context.Canceled, nothing sent", res, err, c.Reusable())
+	}
+	var stdout bytes.Buffer
+	if _, err := c.Do(context.Background(), &Request{ID: 3, KeepConn: true, Stdout: &stdout}); err != nil || stdout.String() != "ok" {
+		t.Fatalf("request 3 = %v, stdout %q", err, stdout.String())
+	}
+	select {
+	case id := <-aborts:
+		t.Errorf("ABORT_REQUEST for %d", id)
+	default:
+	}
+}
