@@ -208,7 +208,7 @@ func (r *replayable) reader() io.Reader {
 
 // benchRequest is the request of a run, built once.
 type benchRequest struct {
-	pairs       []fcgiwire.Pair
+	params      [][]byte // the params as records' bodies, encoded once for every request
 	stdin, data *replayable
 	closers     []func()
 }
@@ -249,9 +249,9 @@ func prepareBench(ctx context.Context, s *shape, env *Env) (*benchRequest, error
 		}
 		r.data, spec.DataLen, spec.DataLastMod = rp, b.size, b.lastMod
 	}
-	var err error
-	if r.pairs, err = buildParams(spec); err == nil {
-		_, err = fcgiwire.SplitPairs(r.pairs)
+	pairs, err := buildParams(spec)
+	if err == nil {
+		r.params, err = fcgiwire.SplitPairs(pairs)
 	}
 	if err != nil {
 		r.close()
@@ -648,7 +648,7 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 	w.expect.reset()
 	req := &w.req
 	*req = fcgiwire.Request{
-		ID: b.o.requestID, Role: b.o.spec.Role, KeepConn: b.o.keepConn, Params: b.req.pairs,
+		ID: b.o.requestID, Role: b.o.spec.Role, KeepConn: b.o.keepConn, EncodedParams: b.req.params,
 		Stdin: b.req.stdin.reader(), Data: b.req.data.reader(), Stdout: parser,
 	}
 	var res *fcgiwire.Result

@@ -20,10 +20,15 @@ type Request struct {
 	Role     Role   // 0 means RoleResponder
 	KeepConn bool   // set FCGI_KEEP_CONN
 	Params   []Pair // sent in this order
-	Stdin    io.Reader
-	Data     io.Reader // FCGI_DATA, for the filter role
-	Stdout   io.Writer // receives FCGI_STDOUT content as it arrives; nil discards
-	Stderr   io.Writer // receives FCGI_STDERR content as it arrives; nil discards
+	// EncodedParams, when set, is sent instead of Params: the record
+	// bodies SplitPairs made of them, each at most MaxContent bytes. A
+	// client that sends the same params many times (a load generator)
+	// encodes them once.
+	EncodedParams [][]byte
+	Stdin         io.Reader
+	Data          io.Reader // FCGI_DATA, for the filter role
+	Stdout        io.Writer // receives FCGI_STDOUT content as it arrives; nil discards
+	Stderr        io.Writer // receives FCGI_STDERR content as it arrives; nil discards
 }
 
 // Result is what a client learnt about a request. Do fills it as far as
@@ -187,14 +192,18 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 	if role == 0 {
 		role = RoleResponder
 	}
-	// The buffers are free: a request whose writer might still be using
-	// them left the connection broken.
-	var err error
-	c.params, c.bodies, err = splitPairsInto(c.params, c.bodies, req.Params)
-	if err != nil {
-		return res, err
+	// Params are encoded into the connection's buffers, which are free: a
+	// request whose writer might still be using them left the connection
+	// broken.
+	bodies := req.EncodedParams
+	if bodies == nil {
+		var err error
+		c.params, c.bodies, err = splitPairsInto(c.params, c.bodies, req.Params)
+		if err != nil {
+			return res, err
+		}
+		bodies = c.bodies
 	}
-	bodies := c.bodies
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -246,7 +255,7 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 		}()
 	}
 
-	err = c.readResponse(id, req, res)
+	err := c.readResponse(id, req, res)
 	aborted := c.end() // waits for an abort under way to finish
 
 	// Stop the writer if it is still sending (the application answered

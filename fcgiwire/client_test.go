@@ -845,3 +845,56 @@ func TestDoContextEndedBetweenRequests(t *testing.T) {
 	default:
 	}
 }
+
+// TestDoEncodedParams: params encoded once with SplitPairs go out as the
+// same records as the pairs themselves, request after request.
+func TestDoEncodedParams(t *testing.T) {
+	pairs := []Pair{{"SCRIPT_FILENAME", "/x.php"}, {"LONG", strings.Repeat("v", 40000)}, {"MORE", strings.Repeat("w", 40000)}}
+	encoded, err := SplitPairs(pairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := make(chan []byte, 3)
+	addr := hostile(t, func(nc *net.TCPConn) {
+		r := NewReader(nc)
+		for range 3 {
+			var b []byte
+			for range 100 {
+				rec, err := r.ReadRecord()
+				if err != nil {
+					return
+				}
+				var h [HeaderLen]byte
+				rec.Header.Encode(h[:])
+				b = append(append(b, h[:]...), rec.Content...)
+				if rec.Type == TypeStdin && rec.ContentLength == 0 {
+					break
+				}
+			}
+			wire <- b
+			id := DecodeHeader(b).RequestID
+			nc.Write(endRec(id, 0, RequestComplete))
+		}
+	})
+	c := dialConn(t, "tcp", addr)
+	reqs := []*Request{
+		{ID: 1, KeepConn: true, Params: pairs},
+		{ID: 1, KeepConn: true, EncodedParams: encoded, Params: []Pair{{"IGNORED", "1"}}},
+		{ID: 1, KeepConn: true, EncodedParams: encoded},
+	}
+	var got [][]byte
+	for i, req := range reqs {
+		if _, err := c.Do(context.Background(), req); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		got = append(got, <-wire)
+	}
+	if len(encoded) != 2 {
+		t.Errorf("SplitPairs made %d bodies, want 2", len(encoded))
+	}
+	for i := 1; i < len(got); i++ {
+		if !bytes.Equal(got[i], got[0]) {
+			t.Errorf("request %d sent %d bytes unlike the %d of the pairs themselves", i+1, len(got[i]), len(got[0]))
+		}
+	}
+}
