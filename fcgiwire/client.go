@@ -173,7 +173,9 @@ func (c *Conn) end() bool {
 // Do runs one request and returns when FCGI_END_REQUEST arrives, the
 // connection fails, or ctx ends. When ctx ends, Do sends
 // FCGI_ABORT_REQUEST, waits up to the abort grace for FCGI_END_REQUEST,
-// and returns ctx's error; the connection is then not reusable.
+// and returns ctx's error; the connection is then not reusable. The watch
+// on ctx outlives Do, for the next request on the same context: Close
+// ends it.
 //
 // Errors: a *PairTooLargeError before anything is sent; a *ProtocolError
 // for malformed or unexpected records, or a connection closed before
