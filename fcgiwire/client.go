@@ -79,8 +79,7 @@ type Conn struct {
 	// with a context that ends otherwise, or Close. watchMu guards the
 	// fields below; the watch holds it while it aborts.
 	watchMu   sync.Mutex
-	watchDone <-chan struct{} // the watched context's Done channel
-	watchGen  uint64          // which watch is current: a replaced one does nothing
+	watchDone <-chan struct{} // the watched context's Done channel: a watch on another does nothing
 	stopWatch func() bool
 	inflight  uint16 // the id of the request under way; 0 between requests
 	aborted   bool   // the watch aborted the request under way
@@ -132,11 +131,12 @@ func (c *Conn) watch(ctx context.Context) {
 		return
 	}
 	c.watchDone = done
-	gen := c.watchGen
 	c.stopWatch = context.AfterFunc(ctx, func() {
 		c.watchMu.Lock()
 		defer c.watchMu.Unlock()
-		if c.watchGen == gen && c.inflight != 0 && !c.aborted {
+		// A replaced watch may still fire: it is current only while
+		// the request under way ends with the same Done channel.
+		if c.watchDone == done && c.inflight != 0 && !c.aborted {
 			c.abort(c.inflight)
 			c.aborted = true
 		}
@@ -151,7 +151,6 @@ func (c *Conn) unwatchLocked() {
 		c.stopWatch = nil
 	}
 	c.watchDone = nil
-	c.watchGen++
 }
 
 // begin marks request id under way, for the watch.
