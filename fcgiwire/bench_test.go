@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -247,6 +248,8 @@ func TestHotPathsAllocateNothing(t *testing.T) {
 	_ = ow.WriteRecord(TypeStdout, 1, content)
 	_ = ow.Flush()
 	r1 := NewReader(&repeatReader{b: one.Bytes()})
+	cgi := []byte("X-Powered-By: PHP/8.2.36\r\nContent-type: text/html; charset=UTF-8\r\n\r\nhello world\n")
+	parser := &ResponseParser{Body: io.Discard}
 	for _, c := range []struct {
 		name string
 		f    func() error
@@ -255,6 +258,14 @@ func TestHotPathsAllocateNothing(t *testing.T) {
 		{"ReadRecord", func() error { _, err := r1.ReadRecord(); return err }},
 		{"encode request", func() error { return e.encode(1, benchParams, content) }},
 		{"decode response", func() error { _, err := decodeResponse(rr); return err }},
+		{"parse CGI headers", func() error {
+			parser.Reset()
+			_, err := parser.Write(cgi)
+			if err == nil && (!parser.Done || len(parser.Response.Headers) != 2 || parser.Response.Headers[1].Value != "text/html; charset=UTF-8") {
+				err = fmt.Errorf("parsed %+v", parser.Response)
+			}
+			return err
+		}},
 	} {
 		var err error
 		allocs := testing.AllocsPerRun(200, func() {

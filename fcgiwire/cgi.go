@@ -66,6 +66,11 @@ type ResponseParser struct {
 
 	buf    []byte
 	failed bool
+	// lines are the header lines of the responses parsed since the parser
+	// was made, by position: a line that comes again (the usual case with
+	// Reset, every response alike) is taken from here, not allocated anew.
+	lines  []string
+	nlines int
 }
 
 // Reset readies p for another response, keeping Body, OnHeaders and
@@ -76,6 +81,7 @@ func (p *ResponseParser) Reset() {
 		Body: p.Body, OnHeaders: p.OnHeaders, MaxHeaderBytes: p.MaxHeaderBytes,
 		Response: CGIResponse{Headers: p.Response.Headers[:0]},
 		buf:      p.buf[:0],
+		lines:    p.lines,
 	}
 }
 
@@ -107,7 +113,7 @@ func (p *ResponseParser) Write(b []byte) (int, error) {
 		if len(line) == 0 {
 			return p.finish(data, len(b))
 		}
-		if err := p.addHeader(string(line)); err != nil {
+		if err := p.addHeader(p.lineString(line)); err != nil {
 			return p.fail(lineStart, data, err, len(b))
 		}
 	}
@@ -140,6 +146,22 @@ func (p *ResponseParser) maxHeader() int {
 		return p.MaxHeaderBytes
 	}
 	return DefaultMaxHeaderBytes
+}
+
+// lineString returns the next header line as a string, the one the same
+// position held before when it is equal.
+func (p *ResponseParser) lineString(line []byte) string {
+	i := p.nlines
+	p.nlines++
+	if i < len(p.lines) {
+		if p.lines[i] != string(line) {
+			p.lines[i] = string(line)
+		}
+		return p.lines[i]
+	}
+	s := string(line)
+	p.lines = append(p.lines, s)
+	return s
 }
 
 func (p *ResponseParser) addHeader(line string) error {
