@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +84,7 @@ func benchShapeFlags() []cli.Flag {
 func benchFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: "concurrency", Aliases: []string{"C"}, Value: 1, Usage: "run `N` connections at once"},
+		&cli.IntFlag{Name: "cpus", Usage: "run on at most `N` CPUs at once (default: half of them, no more than -C; $GOMAXPROCS when set)"},
 		&cli.Int64Flag{Name: "requests", Aliases: []string{"n"}, Usage: "stop after `N` requests"},
 		&cli.DurationFlag{Name: "duration", Aliases: []string{"z"}, Usage: "stop after `DURATION` (default 10s when -n is not given)"},
 		&cli.Float64Flag{Name: "rate", Usage: "send `R` requests per second in all, open-loop (0: as fast as answered)"},
@@ -98,6 +100,7 @@ func benchFlags() []cli.Flag {
 type benchOptions struct {
 	shape
 	concurrency    int
+	procs          int // GOMAXPROCS for the run; 0: leave it
 	requests       int64
 	duration       time.Duration
 	rate           float64
@@ -152,7 +155,10 @@ func benchOptionsFrom(c *cli.Context, env *Env) (*benchOptions, error) {
 		return nil, usagef("--request-timeout must be more than 0")
 	case c.IsSet("expect") && len(o.expect) == 0:
 		return nil, usagef("--expect needs a TEXT")
+	case c.IsSet("cpus") && c.Int("cpus") < 1:
+		return nil, usagef("--cpus must be at least 1, got %d", c.Int("cpus"))
 	}
+	o.procs = benchProcs(c.Int("cpus"), o.concurrency, env.Getenv("GOMAXPROCS") != "", runtime.GOMAXPROCS(0))
 	if o.requests == 0 && o.duration == 0 {
 		o.duration = defaultBenchDuration
 	}
@@ -160,6 +166,37 @@ func benchOptionsFrom(c *cli.Context, env *Env) (*benchOptions, error) {
 		o.progress = 200 * time.Millisecond
 	}
 	return o, nil
+}
+
+// benchProcs returns how many CPUs (GOMAXPROCS) a run of conns
+// connections uses: cpus when --cpus gave it; else none changed when
+// $GOMAXPROCS is set (envSet; the runtime follows it); else half of avail
+// (what Go would use), at least 1 and at most conns. 0 means leave it.
+//
+// The application under test is most often on the same machine, and a
+// client's CPU is then taken from it. Half the CPUs leave it the other
+// half; more than one CPU per connection cannot be used; and on few CPUs
+// a Go program with more than one spends CPU of its own handing goroutines
+// between threads (against php-fpm on 2 cores, up to a tenth of the
+// requests/s).
+func benchProcs(cpus, conns int, envSet bool, avail int) int {
+	switch {
+	case cpus > 0:
+		return cpus
+	case envSet:
+		return 0
+	}
+	return max(1, min(avail/2, conns))
+}
+
+// useProcs sets GOMAXPROCS to n for a run (0: leaves it) and returns what
+// puts it back as it was, for the shell's next command.
+func useProcs(n int) func() {
+	if n == 0 || n == runtime.GOMAXPROCS(0) {
+		return func() {}
+	}
+	prev := runtime.GOMAXPROCS(n)
+	return func() { runtime.GOMAXPROCS(prev) }
 }
 
 // maxMemoryBody is the largest request body kept in memory; a larger one
@@ -357,9 +394,9 @@ func (p *benchPhase) next(ctx context.Context, timer *time.Timer) (time.Time, bo
 type benchStats struct {
 	succeeded, failed, unfinished int64
 	bytesSent, bytesReceived      int64
-	status                        map[int]int64
-	app                           map[uint32]int64
-	proto                         map[string]int64
+	status                        tally // CGI status
+	app                           tally // app status
+	proto                         tally // fcgiwire.ProtocolStatus
 	errs                          formatters.BenchErrors
 	samples                       map[string]string
 	expectFailed, statusFailed    int64
@@ -367,7 +404,7 @@ type benchStats struct {
 }
 
 func newBenchStats() *benchStats {
-	return &benchStats{status: map[int]int64{}, app: map[uint32]int64{}, proto: map[string]int64{}, samples: map[string]string{}}
+	return &benchStats{samples: map[string]string{}}
 }
 
 func (s *benchStats) add(o *benchStats) {
@@ -376,15 +413,9 @@ func (s *benchStats) add(o *benchStats) {
 	s.unfinished += o.unfinished
 	s.bytesSent += o.bytesSent
 	s.bytesReceived += o.bytesReceived
-	for k, v := range o.status {
-		s.status[k] += v
-	}
-	for k, v := range o.app {
-		s.app[k] += v
-	}
-	for k, v := range o.proto {
-		s.proto[k] += v
-	}
+	s.status.addTally(&o.status)
+	s.app.addTally(&o.app)
+	s.proto.addTally(&o.proto)
 	s.errs.Connect += o.errs.Connect
 	s.errs.Timeout += o.errs.Timeout
 	s.errs.Protocol += o.errs.Protocol
@@ -399,6 +430,46 @@ func (s *benchStats) add(o *benchStats) {
 	s.statusFailed += o.statusFailed
 	s.appFailed += o.appFailed
 	s.reconnects += o.reconnects
+}
+
+// tally counts how often each key came. A run of one key (the usual case:
+// every response alike) costs no map access, only an increment.
+type tally struct {
+	m    map[int64]*int64
+	last int64
+	n    *int64 // m[last], nil before the first add
+}
+
+func (t *tally) add(k int64) { t.addN(k, 1) }
+
+func (t *tally) addN(k, n int64) {
+	if t.n == nil || k != t.last {
+		p := t.m[k]
+		if p == nil {
+			if t.m == nil {
+				t.m = map[int64]*int64{}
+			}
+			p = new(int64)
+			t.m[k] = p
+		}
+		t.last, t.n = k, p
+	}
+	*t.n += n
+}
+
+func (t *tally) addTally(o *tally) {
+	for k, p := range o.m {
+		t.addN(k, *p)
+	}
+}
+
+// tallyMap returns t as a map, its keys made by key.
+func tallyMap[K comparable](t *tally, key func(int64) K) map[K]int64 {
+	out := make(map[K]int64, len(t.m))
+	for k, p := range t.m {
+		out[key(k)] += *p
+	}
+	return out
 }
 
 // benchWorker is one of the -C connections.
@@ -434,6 +505,7 @@ type bencher struct {
 }
 
 func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *formatters.Palette) error {
+	defer useProcs(o.procs)()
 	ctx, cancel := o.net.withTimeout(ctx)
 	defer cancel()
 	req, err := prepareBench(ctx, &o.shape, env)
@@ -640,7 +712,11 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 	// request that runs out of it fails with a timeout, is aborted
 	// (FCGI_ABORT_REQUEST) and its connection closed.
 	ctx := pctx
-	deadline := time.Now().Add(b.o.requestTimeout)
+	sendAt := intended // without --rate, next read the clock just now
+	if ph.rate > 0 {
+		sendAt = time.Now()
+	}
+	deadline := sendAt.Add(b.o.requestTimeout)
 	// The worker's request and parser are reused: nothing of a request is
 	// allocated that the last one could lend.
 	parser := &w.parser
@@ -758,8 +834,8 @@ func (b *bencher) judge(s *benchStats, expect *containsWriter, parser *fcgiwire.
 		}
 		return true
 	}
-	s.proto[res.ProtocolStatus.String()]++
-	s.app[res.AppStatus]++
+	s.proto.add(int64(res.ProtocolStatus))
+	s.app.add(int64(res.AppStatus))
 	if res.ProtocolStatus != fcgiwire.RequestComplete {
 		s.errs.Refused++
 		if _, ok := s.samples["refused"]; !ok {
@@ -775,7 +851,7 @@ func (b *bencher) judge(s *benchStats, expect *containsWriter, parser *fcgiwire.
 		}
 		failed = true
 	} else if parser.Done {
-		s.status[parser.Response.Status]++
+		s.status.add(int64(parser.Response.Status))
 		if b.o.fail && parser.Response.Status >= 400 {
 			s.statusFailed++
 			failed = true
@@ -839,9 +915,11 @@ func (b *bencher) report(s *benchStats, served int, d time.Duration) *formatters
 			Min: h.Min(), Mean: h.Mean(), P50: h.Percentile(50), P90: h.Percentile(90),
 			P99: h.Percentile(99), P999: h.Percentile(99.9), Max: h.Max(),
 		},
-		Histogram:   out,
-		StatusCodes: s.status, AppStatus: s.app, ProtocolStatus: s.proto,
-		Errors: s.errs, ErrorSamples: s.samples,
+		Histogram:      out,
+		StatusCodes:    tallyMap(&s.status, func(k int64) int { return int(k) }),
+		AppStatus:      tallyMap(&s.app, func(k int64) uint32 { return uint32(k) }),
+		ProtocolStatus: tallyMap(&s.proto, func(k int64) string { return fcgiwire.ProtocolStatus(k).String() }),
+		Errors:         s.errs, ErrorSamples: s.samples,
 		ExpectFailed: s.expectFailed, StatusFailed: s.statusFailed, AppFailed: s.appFailed,
 		Reconnects: s.reconnects, ConnectionsServed: served,
 	}

@@ -8,11 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -428,12 +431,76 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"-z", "0s"}, "-z must be more than 0"},
 		{[]string{"--rate", "-1"}, "--rate cannot be negative"},
 		{[]string{"--request-timeout", "0s"}, "--request-timeout must be more than 0"},
+		{[]string{"--cpus", "0"}, "--cpus must be at least 1, got 0"},
 		{[]string{"-o", "table"}, `unknown output format "table" (known: text, json)`},
 	} {
 		code, _, stderr := runBenchCLI(t, context.Background(), append([]string{"-c", "builtin", "/x"}, c.args...)...)
 		if code != ExitUsage || !strings.Contains(stderr, c.msg) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.msg)
 		}
+	}
+}
+
+func TestTally(t *testing.T) {
+	var a, b tally
+	for _, k := range []int64{200, 200, 404, 200, 0, 404, 200} {
+		a.add(k)
+	}
+	b.add(404)
+	b.add(503)
+	b.addTally(&a)
+	got := tallyMap(&b, func(k int64) int { return int(k) })
+	want := map[int]int64{0: 1, 200: 4, 404: 3, 503: 1}
+	if !maps.Equal(got, want) {
+		t.Fatalf("tally = %v, want %v", got, want)
+	}
+	var empty tally
+	if m := tallyMap(&empty, func(k int64) int64 { return k }); m == nil || len(m) != 0 {
+		t.Fatalf("empty tally = %#v, want an empty map", m)
+	}
+}
+
+func TestBenchProcs(t *testing.T) {
+	for _, c := range []struct {
+		cpus, conns int
+		envSet      bool
+		avail, want int
+	}{
+		{0, 1, false, 2, 1},
+		{0, 16, false, 2, 1},
+		{0, 16, false, 1, 1},
+		{0, 16, false, 8, 4},
+		{0, 3, false, 8, 3},
+		{0, 16, false, 9, 4},
+		{0, 16, true, 8, 0},  // $GOMAXPROCS: the runtime already follows it
+		{6, 2, true, 8, 6},   // --cpus wins over both
+		{3, 16, false, 2, 3}, // and may ask for more than there are
+	} {
+		if got := benchProcs(c.cpus, c.conns, c.envSet, c.avail); got != c.want {
+			t.Errorf("benchProcs(%d, %d, %v, %d) = %d, want %d", c.cpus, c.conns, c.envSet, c.avail, got, c.want)
+		}
+	}
+}
+
+// TestBenchUsesProcs: a run has the GOMAXPROCS --cpus asks for while it
+// runs, and the one from before after it.
+func TestBenchUsesProcs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	want := before + 1
+	var seen atomic.Int64
+	addr := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		seen.Store(int64(runtime.GOMAXPROCS(0)))
+		okResponse(w)
+	})
+	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", addr, "/x", "-n", "3", "--cpus", strconv.Itoa(want))
+	if code != 0 || rep.Succeeded != 3 {
+		t.Fatalf("exit %d, report %+v, stderr %s", code, rep, stderr)
+	}
+	if got := seen.Load(); got != int64(want) {
+		t.Errorf("GOMAXPROCS during the run = %d, want %d", got, want)
+	}
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Errorf("GOMAXPROCS after the run = %d, want %d as before", got, before)
 	}
 }
 

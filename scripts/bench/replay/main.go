@@ -6,8 +6,12 @@
 // it sends the request once and copies the FCGI_STDOUT content to stdout,
 // as a bare one-shot client would.
 //
-//	replay -c ADDR -f REQUEST [-C N] [-z DURATION]
+//	replay -c ADDR -f REQUEST [-C N] [-z DURATION] [-cpus N]
 //	replay -c ADDR -f REQUEST -once
+//
+// It runs on as many CPUs as fcgicli bench would (-cpus; by default half
+// of them, at most -C, or $GOMAXPROCS when set), so that the two clients
+// are compared on equal CPUs.
 //
 // ADDR is host:port or a unix socket path. It uses the standard library
 // only and does no work it does not have to: no parsing beyond the record
@@ -25,6 +29,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +42,7 @@ func main() {
 	conns := flag.Int("C", 1, "connections")
 	dur := flag.Duration("z", 5*time.Second, "how long to run")
 	once := flag.Bool("once", false, "send the request once and copy the response body to stdout")
+	cpus := flag.Int("cpus", 0, "CPUs to run on (default: as fcgicli bench: half of them, at most -C; $GOMAXPROCS when set)")
 	flag.Parse()
 	req, err := os.ReadFile(*file)
 	if err != nil || *addr == "" {
@@ -53,6 +59,12 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	switch {
+	case *cpus > 0:
+		runtime.GOMAXPROCS(*cpus)
+	case os.Getenv("GOMAXPROCS") == "":
+		runtime.GOMAXPROCS(max(1, min(runtime.GOMAXPROCS(0)/2, *conns)))
 	}
 	var total atomic.Int64
 	var wg sync.WaitGroup
