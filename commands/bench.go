@@ -482,6 +482,7 @@ type benchWorker struct {
 	expect containsWriter
 	timer  *time.Timer
 	req    fcgiwire.Request
+	res    fcgiwire.Result
 	parser fcgiwire.ResponseParser
 }
 
@@ -742,7 +743,8 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 		}
 		reused := w.used
 		w.used = true
-		res, err = w.conn.Do(ctx, req)
+		res = &w.res
+		err = w.conn.DoResult(ctx, req, res)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// --request-timeout: the application is told, as with -t,
 			// before the connection closes.

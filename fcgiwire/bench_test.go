@@ -202,10 +202,10 @@ func benchConnDo(b *testing.B, ctx context.Context) {
 	}()
 	c := NewConn(client)
 	req := &Request{KeepConn: true, Params: benchParams, Stdout: io.Discard}
+	var res Result
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := c.Do(ctx, req)
-		if err != nil || !res.Ended {
+		if err := c.DoResult(ctx, req, &res); err != nil || !res.Ended {
 			b.Fatal(res, err)
 		}
 	}

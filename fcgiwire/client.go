@@ -182,8 +182,15 @@ func (c *Conn) end() bool {
 // be read or the output cannot be written; ctx.Err() when ctx ended.
 func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 	res := &Result{}
+	return res, c.DoResult(ctx, req, res)
+}
+
+// DoResult is Do filling the caller's res, which it zeroes first: a loop
+// of requests reusing one Result allocates none.
+func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
+	*res = Result{}
 	if c.broken != nil {
-		return res, c.broken
+		return c.broken
 	}
 	id := req.ID
 	if id == 0 {
@@ -201,12 +208,12 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 		var err error
 		c.params, c.bodies, err = splitPairsInto(c.params, c.bodies, req.Params)
 		if err != nil {
-			return res, err
+			return err
 		}
 		bodies = c.bodies
 	}
 	if err := ctx.Err(); err != nil {
-		return res, err
+		return err
 	}
 	startR := c.r.Offset()
 	c.wmu.Lock()
@@ -232,7 +239,7 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 			// request never begun.
 			c.broken = ErrConnBroken
 		}
-		return res, ctx.Err()
+		return ctx.Err()
 	}
 
 	// A small request in memory fits in the socket's buffers: it is
@@ -317,7 +324,7 @@ func (c *Conn) Do(ctx context.Context, req *Request) (*Result, error) {
 			c.broken = fmt.Errorf("%w: %v", ErrConnBroken, err)
 		}
 	}
-	return res, err
+	return err
 }
 
 // send writes the request records. It runs in its own goroutine so that a

@@ -898,3 +898,38 @@ func TestDoEncodedParams(t *testing.T) {
 		}
 	}
 }
+
+// TestDoResultZeroesRes: a Result reused for the next request holds only
+// what that request got.
+func TestDoResultZeroesRes(t *testing.T) {
+	addr := hostile(t, func(nc *net.TCPConn) {
+		r := NewReader(nc)
+		for _, answer := range [][]byte{
+			append(rec(TypeStdout, 1, "Status: 500\r\n\r\nboom", 0), endRec(1, 7, RequestComplete)...),
+			endRec(1, 0, RequestComplete),
+		} {
+			for {
+				rec, err := r.ReadRecord()
+				if err != nil {
+					return
+				}
+				if rec.Type == TypeStdin && rec.ContentLength == 0 {
+					break
+				}
+			}
+			nc.Write(answer)
+		}
+	})
+	c := dialConn(t, "tcp", addr)
+	var res Result
+	req := &Request{ID: 1, KeepConn: true, Params: []Pair{{"A", "1"}}}
+	if err := c.DoResult(context.Background(), req, &res); err != nil || res.AppStatus != 7 || res.StdoutBytes != 19 || res.FirstByte.IsZero() {
+		t.Fatalf("first request: %+v, %v", res, err)
+	}
+	if err := c.DoResult(context.Background(), req, &res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.Ended || res.AppStatus != 0 || res.StdoutBytes != 0 || res.BytesReceived != HeaderLen+8 || res.BytesSent == 0 {
+		t.Fatalf("second request: %+v", res)
+	}
+}
