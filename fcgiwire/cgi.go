@@ -67,10 +67,19 @@ type ResponseParser struct {
 	buf    []byte
 	failed bool
 	// lines are the header lines of the responses parsed since the parser
-	// was made, by position: a line that comes again (the usual case with
-	// Reset, every response alike) is taken from here, not allocated anew.
-	lines  []string
+	// was made, parsed, by position: a line that comes again (the usual
+	// case with Reset, every response alike) is taken from here, neither
+	// allocated nor parsed anew.
+	lines  []headerLine
 	nlines int
+}
+
+// headerLine is a parsed header line.
+type headerLine struct {
+	raw    string
+	pair   Pair
+	status int // of a Status line, else 0
+	reason string
 }
 
 // Reset readies p for another response, keeping Body, OnHeaders and
@@ -113,7 +122,7 @@ func (p *ResponseParser) Write(b []byte) (int, error) {
 		if len(line) == 0 {
 			return p.finish(data, len(b))
 		}
-		if err := p.addHeader(p.lineString(line)); err != nil {
+		if err := p.header(line); err != nil {
 			return p.fail(lineStart, data, err, len(b))
 		}
 	}
@@ -148,42 +157,52 @@ func (p *ResponseParser) maxHeader() int {
 	return DefaultMaxHeaderBytes
 }
 
-// lineString returns the next header line as a string, the one the same
-// position held before when it is equal.
-func (p *ResponseParser) lineString(line []byte) string {
+// header adds the next header line, parsed, or as it was parsed before
+// when the same position held the same line.
+func (p *ResponseParser) header(line []byte) error {
 	i := p.nlines
 	p.nlines++
-	if i < len(p.lines) {
-		if p.lines[i] != string(line) {
-			p.lines[i] = string(line)
+	if i >= len(p.lines) || p.lines[i].raw != string(line) {
+		h, err := parseHeader(string(line))
+		if err != nil {
+			return err
 		}
-		return p.lines[i]
+		if i < len(p.lines) {
+			p.lines[i] = h
+		} else {
+			p.lines = append(p.lines, h)
+		}
 	}
-	s := string(line)
-	p.lines = append(p.lines, s)
-	return s
+	h := &p.lines[i]
+	if h.status != 0 {
+		p.Response.Status = h.status
+		p.Response.Reason = h.reason
+	}
+	p.Response.Headers = append(p.Response.Headers, h.pair)
+	return nil
 }
 
-func (p *ResponseParser) addHeader(line string) error {
+func parseHeader(line string) (headerLine, error) {
+	h := headerLine{raw: line}
 	name, value, ok := strings.Cut(line, ":")
 	if !ok {
-		return fmt.Errorf("line %q has no colon", truncate(line, 40))
+		return h, fmt.Errorf("line %q has no colon", truncate(line, 40))
 	}
 	if name == "" || strings.ContainsAny(name, " \t") {
-		return fmt.Errorf("bad header name %q", truncate(name, 40))
+		return h, fmt.Errorf("bad header name %q", truncate(name, 40))
 	}
 	value = strings.Trim(value, " \t")
 	if strings.EqualFold(name, "Status") {
 		code, reason, _ := strings.Cut(value, " ")
 		n, err := strconv.Atoi(code)
 		if err != nil || len(code) != 3 || n < 100 {
-			return fmt.Errorf("bad Status header %q", truncate(value, 40))
+			return h, fmt.Errorf("bad Status header %q", truncate(value, 40))
 		}
-		p.Response.Status = n
-		p.Response.Reason = strings.TrimSpace(reason)
+		h.status = n
+		h.reason = strings.TrimSpace(reason)
 	}
-	p.Response.Headers = append(p.Response.Headers, Pair{Name: name, Value: value})
-	return nil
+	h.pair = Pair{Name: name, Value: value}
+	return h, nil
 }
 
 // finish ends the header block at p.Response.HeaderBytes of data and

@@ -3,6 +3,7 @@ package fcgiwire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -359,6 +360,35 @@ func TestResponseParserHeaderAtLimit(t *testing.T) {
 		p, body, calls := parseCGI(t, []byte("A: 1\n\nbody"), chunk, 6)
 		if !p.Done || p.Err != nil || calls != 1 || string(body) != "body" || p.Response.HeaderBytes != 6 {
 			t.Errorf("chunk %d: Done %v, Err %v, %d OnHeaders calls, body %q, HeaderBytes %d", chunk, p.Done, p.Err, calls, body, p.Response.HeaderBytes)
+		}
+	}
+}
+
+// TestResponseParserReusedLines: a parser used again and again with Reset
+// parses every response as a new parser would, whichever of its lines
+// came before at the same position.
+func TestResponseParserReusedLines(t *testing.T) {
+	blocks := []string{
+		"Status: 404 Not Found\r\nX-A: 1\r\n\r\n",
+		"Status: 404 Not Found\r\nX-A: 2\r\n\r\n",
+		"X-A: 1\r\nStatus: 201\r\n\r\n",
+		"X-A: 1\r\n\r\n",
+		"Location: /x\r\nX-A: 1\r\nX-B: 3\r\n\r\n",
+		"X-A: 1\r\nbad line\r\n\r\n",
+		"Status: 404 Not Found\r\n\r\n",
+	}
+	reused := &ResponseParser{}
+	for _, i := range []int{0, 0, 1, 0, 2, 3, 2, 4, 3, 5, 0, 6, 5, 4, 4} {
+		fresh := &ResponseParser{}
+		reused.Reset()
+		for _, p := range []*ResponseParser{fresh, reused} {
+			if _, err := p.Write([]byte(blocks[i] + "body")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if fmt.Sprint(reused.Response, reused.Done, reused.Err) != fmt.Sprint(fresh.Response, fresh.Done, fresh.Err) {
+			t.Fatalf("block %d: reused parser got %+v %v %v, a new one %+v %v %v", i,
+				reused.Response, reused.Done, reused.Err, fresh.Response, fresh.Done, fresh.Err)
 		}
 	}
 }
