@@ -312,6 +312,11 @@ type benchPhase struct {
 	lastSent atomic.Int64 // under --rate: when the latest went out, in unix nanoseconds
 }
 
+// now is the time as the phase's clock tells it: its start plus the
+// monotonic time since, one clock read where time.Now takes two (the wall
+// clock as well). bench reads it twice per request.
+func (p *benchPhase) now() time.Time { return p.start.Add(time.Since(p.start)) }
+
 // sendRate is the rate at which the requests of a --rate run went out
 // (false without --rate). It falls below the rate asked when requests were
 // due while every connection was still busy. The rate of answers is no
@@ -355,7 +360,7 @@ func (p *benchPhase) next(ctx context.Context, timer *time.Timer) (time.Time, bo
 	if p.limit > 0 && i >= p.limit {
 		return time.Time{}, false
 	}
-	now := time.Now()
+	now := p.now()
 	if p.rate <= 0 {
 		if !p.end.IsZero() && !now.Before(p.end) {
 			return time.Time{}, false
@@ -715,7 +720,7 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 	ctx := pctx
 	sendAt := intended // without --rate, next read the clock just now
 	if ph.rate > 0 {
-		sendAt = time.Now()
+		sendAt = ph.now()
 	}
 	deadline := sendAt.Add(b.o.requestTimeout)
 	// The worker's request and parser are reused: nothing of a request is
@@ -769,7 +774,7 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 	if res != nil && res.Ended {
 		parser.Close()
 	}
-	finished := time.Now()
+	finished := ph.now()
 	if !ph.measure {
 		return
 	}
