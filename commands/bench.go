@@ -1056,7 +1056,9 @@ func (b *bencher) explainUnserved(ctx context.Context) []string {
 		}
 	}
 	if b.o.keepConn {
-		lines = append(lines, "php-fpm gives each kept-alive connection a child of its own until the client closes it, and leaves the other connections in the listen queue: use -C no higher than pm.max_children, or --no-keep-conn")
+		// Whether the application is php-fpm is not known here (its
+		// status page is often off): the hint says what it applies to.
+		lines = append(lines, "an application that gives each kept-alive connection a worker of its own until the client closes it, as php-fpm does, leaves the other connections in its listen queue: use -C no higher than its workers (php-fpm: pm.max_children), or --no-keep-conn")
 	}
 	return lines
 }
