@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"slices"
 	"testing"
 	"testing/iotest"
 )
@@ -209,6 +210,24 @@ func FuzzCGIParser(f *testing.F) {
 		if p1.Done != p.Done || fmtErr(p1.Err) != fmtErr(p.Err) || !reflect.DeepEqual(p1.Response, p.Response) || !bytes.Equal(body1, body) {
 			t.Fatalf("one write: Done %v Err %v %+v; chunks of %d: Done %v Err %v %+v",
 				p1.Done, p1.Err, p1.Response, chunk%32+1, p.Done, p.Err, p.Response)
+		}
+		// A parser used before, with Reset, parses as a new one does,
+		// whatever lines it kept from the responses before.
+		reused := &ResponseParser{MaxHeaderBytes: int(maxHeader)}
+		for _, in := range [][]byte{data, []byte("Status: 404 Gone\r\nX-A: 1\r\n\r\n"), data, data} {
+			reused.Reset()
+			if _, err := reused.Write(in); err != nil {
+				t.Fatal(err)
+			}
+			if err := reused.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, n := reused.Response, p1.Response
+		sameResponse := r.Status == n.Status && r.Reason == n.Reason && r.HeaderBytes == n.HeaderBytes && slices.Equal(r.Headers, n.Headers)
+		if reused.Done != p1.Done || fmtErr(reused.Err) != fmtErr(p1.Err) || !sameResponse {
+			t.Fatalf("reused parser: Done %v Err %v %+v; a new one: Done %v Err %v %+v",
+				reused.Done, reused.Err, reused.Response, p1.Done, p1.Err, p1.Response)
 		}
 	})
 }
