@@ -84,7 +84,7 @@ func benchShapeFlags() []cli.Flag {
 func benchFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: "concurrency", Aliases: []string{"C"}, Value: 1, Usage: "run `N` connections at once"},
-		&cli.IntFlag{Name: "cpus", Usage: "run on at most `N` CPUs at once (default: half of them, no more than -C; $GOMAXPROCS when set)"},
+		&cli.IntFlag{Name: "cpus", Usage: "run on at most `N` CPUs at once", DefaultText: "half of them, at most -C; $GOMAXPROCS when set"},
 		&cli.Int64Flag{Name: "requests", Aliases: []string{"n"}, Usage: "stop after `N` requests"},
 		&cli.DurationFlag{Name: "duration", Aliases: []string{"z"}, Usage: "stop after `DURATION` (default 10s when -n is not given)"},
 		&cli.Float64Flag{Name: "rate", Usage: "send `R` requests per second in all, open-loop (0: as fast as answered)"},

@@ -92,7 +92,7 @@ _fcgicli() {
 				'--keep-conn[keep each connection for the next request (FCGI_KEEP_CONN)]' \
 				'--no-keep-conn[open a new connection for every request]' \
 				'(--concurrency -C)'{--concurrency=,-C+}'[run N connections at once]:value: ' \
-				'--cpus=[run on at most N CPUs at once (default\: half of them, no more than -C; $GOMAXPROCS when set)]:value: ' \
+				'--cpus=[run on at most N CPUs at once]:value: ' \
 				'(--requests -n)'{--requests=,-n+}'[stop after N requests]:value: ' \
 				'(--duration -z)'{--duration=,-z+}'[stop after DURATION (default 10s when -n is not given)]:value: ' \
 				'--rate=[send R requests per second in all, open-loop (0\: as fast as answered)]:value: ' \
