@@ -118,11 +118,12 @@ type commandEntry struct {
 // app's only one; otherwise (no command, help, a typo) the app has them all.
 func appFor(env *Env, args []string) (*cli.App, []string) {
 	only := ""
-	if i := commandIndex(globalFlags(), args); i < len(args) {
+	i := commandIndex(globalFlags(), args)
+	if i < len(args) {
 		only = args[i]
 	}
 	app := newAppWith(env, only)
-	return app, reorderArgs(app, args)
+	return app, reorderArgsAt(app, args, i)
 }
 
 // newAppWith builds the app with only the command called only, or with
@@ -213,10 +214,12 @@ func palette(c *cli.Context, env *Env, w io.Writer) (*formatters.Palette, error)
 // so that "fcgicli request /index.php -p A=B" works as curl users expect.
 // Everything after "--" stays positional.
 func reorderArgs(app *cli.App, args []string) []string {
-	if len(args) < 2 {
-		return args
-	}
-	i := commandIndex(app.Flags, args)
+	return reorderArgsAt(app, args, commandIndex(app.Flags, args))
+}
+
+// reorderArgsAt is reorderArgs with the subcommand at args[i], as
+// commandIndex found it.
+func reorderArgsAt(app *cli.App, args []string, i int) []string {
 	if i >= len(args) {
 		return args
 	}
