@@ -19,7 +19,7 @@ var ErrCGIHeader = errors.New("malformed CGI response header")
 
 // CGIResponse is the parsed header block of a CGI response.
 type CGIResponse struct {
-	// Status is the code of the Status header; without one, 302 when a
+	// Status is the code of the first Status header; without one, 302 when a
 	// Location header is present, else 200 (RFC 3875, section 6.3).
 	Status int
 	// Reason is the text after the code in the Status header, if any.
@@ -174,7 +174,9 @@ func (p *ResponseParser) header(line []byte) error {
 		}
 	}
 	h := &p.lines[i]
-	if h.status != 0 {
+	// The first Status counts, as nginx takes it: a later one cannot turn
+	// a 500 into a success.
+	if h.status != 0 && p.Response.Status == 0 {
 		p.Response.Status = h.status
 		p.Response.Reason = h.reason
 	}

@@ -103,6 +103,16 @@ func TestResponseParser(t *testing.T) {
 			hbytes:  44,
 		},
 		{
+			// nginx answers a second Status with the first one's code too.
+			name:    "two Status headers: the first one counts",
+			in:      "Status: 500 Boom\r\nStatus: 200 OK\r\n\r\nbody",
+			status:  500,
+			reason:  "Boom",
+			headers: []Pair{{"Status", "500 Boom"}, {"Status", "200 OK"}},
+			hbytes:  36,
+			body:    "body",
+		},
+		{
 			name:    "Location only is 302",
 			in:      "location: http://example.com/\r\n\r\n",
 			status:  302,
