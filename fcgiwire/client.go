@@ -530,7 +530,11 @@ func (c *Conn) readResponse(id uint16, req *Request, res *Result) error {
 		case TypeEndRequest:
 			er, err := DecodeEndRequest(rec.Content)
 			if err != nil {
-				return &ProtocolError{Offset: off, RecordType: h.Type, Err: ErrBadBody, Reason: err.Error()}
+				return badBody(off, h.Type, err)
+			}
+			if er.ProtocolStatus > UnknownRole {
+				// Not a refusal the caller could act on: a malformed record.
+				return protoErr(off, h.Type, ErrBadBody, "protocol status %d is not one FastCGI 1.0 defines", uint8(er.ProtocolStatus))
 			}
 			res.Ended = true
 			res.AppStatus = er.AppStatus

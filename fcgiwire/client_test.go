@@ -85,6 +85,7 @@ func TestDoHostileServers(t *testing.T) {
 		offset   int64
 		rt       RecordType
 		res      Result // Ended, AppStatus, ProtocolStatus checked
+		msg      string // the whole error message, when set
 	}{
 		{
 			name:   "complete response",
@@ -182,6 +183,24 @@ func TestDoHostileServers(t *testing.T) {
 			sentinel: ErrBadBody,
 			offset:   32,
 			rt:       TypeEndRequest,
+			msg:      "protocol error at byte 32 (END_REQUEST record): malformed record body: END_REQUEST body is 4 bytes, want 8",
+		},
+		{
+			name:     "END_REQUEST with protocol status 4",
+			resp:     cat(good, endRec(1, 0, 4)),
+			stdout:   "Status: 200 OK\r\n\r\nhi",
+			sentinel: ErrBadBody,
+			offset:   32,
+			rt:       TypeEndRequest,
+			msg:      "protocol error at byte 32 (END_REQUEST record): malformed record body: protocol status 4 is not one FastCGI 1.0 defines",
+		},
+		{
+			name:     "END_REQUEST with protocol status 255",
+			resp:     endRec(1, 0, 255),
+			sentinel: ErrBadBody,
+			offset:   0,
+			rt:       TypeEndRequest,
+			msg:      "protocol error at byte 0 (END_REQUEST record): malformed record body: protocol status 255 is not one FastCGI 1.0 defines",
 		},
 		{
 			name:     "END_REQUEST body of 16 bytes",
@@ -255,6 +274,9 @@ func TestDoHostileServers(t *testing.T) {
 			}
 			if pe.Offset != tt.offset || pe.RecordType != tt.rt {
 				t.Errorf("ProtocolError at %d (%v), want %d (%v): %v", pe.Offset, pe.RecordType, tt.offset, tt.rt, err)
+			}
+			if tt.msg != "" && err.Error() != tt.msg {
+				t.Errorf("error %q, want %q", err, tt.msg)
 			}
 			if res.Ended {
 				t.Errorf("Result.Ended after %v", err)

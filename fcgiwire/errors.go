@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 )
 
 // Sentinel errors. Faults in bytes read from the wire come wrapped in a
@@ -70,6 +71,12 @@ func (e *ProtocolError) Unwrap() error { return e.Err }
 
 func protoErr(off int64, t RecordType, sentinel error, format string, args ...any) *ProtocolError {
 	return &ProtocolError{Offset: off, RecordType: t, Err: sentinel, Reason: fmt.Sprintf(format, args...)}
+}
+
+// badBody is the error for a fixed-size record body that err, a decoder's
+// error wrapping ErrBadBody, says is malformed; the sentinel is said once.
+func badBody(off int64, t RecordType, err error) *ProtocolError {
+	return protoErr(off, t, ErrBadBody, "%s", strings.TrimPrefix(err.Error(), ErrBadBody.Error()+": "))
 }
 
 // netReason shortens a network error for a Reason: "connection reset by

@@ -433,7 +433,7 @@ func (c *serverConn) begin(rec Record, off int64) error {
 	h := rec.Header
 	br, err := DecodeBeginRequest(rec.Content)
 	if err != nil {
-		return &ProtocolError{Offset: off, RecordType: h.Type, Err: ErrBadBody, Reason: err.Error()}
+		return badBody(off, h.Type, err)
 	}
 	c.mu.Lock()
 	_, dup := c.reqs[h.RequestID]
