@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -284,19 +285,42 @@ func (u *unlessWriter) Write(p []byte) (int, error) {
 	return u.w.Write(p)
 }
 
-// readErrConn remembers the first read error other than EOF, whose errno
-// is the exit code when the application resets the connection.
-type readErrConn struct {
+// ioErrConn remembers the first read or write error other than EOF, whose
+// errno is the exit code when the application resets the connection: the
+// writer is the one to see a reset that comes while the body is sent.
+type ioErrConn struct {
 	net.Conn
+	mu  sync.Mutex
 	err error
 }
 
-func (c *readErrConn) Read(p []byte) (int, error) {
+func (c *ioErrConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if err != nil && err != io.EOF && c.err == nil {
+	c.note(err)
+	return n, err
+}
+
+func (c *ioErrConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.note(err)
+	return n, err
+}
+
+func (c *ioErrConn) note(err error) {
+	if err == nil || err == io.EOF {
+		return
+	}
+	c.mu.Lock()
+	if c.err == nil {
 		c.err = err
 	}
-	return n, err
+	c.mu.Unlock()
+}
+
+func (c *ioErrConn) firstErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 // errnoOf returns the errno inside err, if any.
@@ -374,7 +398,7 @@ func cgiFCGI(ctx context.Context, env *Env, args []string) *cgiExit {
 		}
 		return x
 	}
-	rc := &readErrConn{Conn: nc}
+	rc := &ioErrConn{Conn: nc}
 	conn := fcgiwire.NewConn(rc)
 	defer conn.Close()
 
@@ -398,7 +422,7 @@ func cgiFCGI(ctx context.Context, env *Env, args []string) *cgiExit {
 		// Whatever the application made of the aborted request.
 		return cgiFail(cgiExitUsage, "%v", short.Load())
 	}
-	return cgiOutcome(res, err, rc.err)
+	return cgiOutcome(res, err, rc.firstErr())
 }
 
 // cgiDial connects to ADDR, or says why not in cgi-fcgi's words.
@@ -426,9 +450,9 @@ func cgiDial(ctx context.Context, connect string) (net.Conn, *cgiExit) {
 }
 
 // cgiOutcome is the exit of a request that ran: the app status, or the
-// code cgi-fcgi gives for its failure. readErr is the connection's first
-// read error.
-func cgiOutcome(res *fcgiwire.Result, err, readErr error) *cgiExit {
+// code cgi-fcgi gives for its failure. ioErr is the connection's first
+// read or write error.
+func cgiOutcome(res *fcgiwire.Result, err, ioErr error) *cgiExit {
 	var local *fcgiwire.LocalError
 	switch {
 	case err == nil && res.ProtocolStatus != fcgiwire.RequestComplete:
@@ -450,7 +474,7 @@ func cgiOutcome(res *fcgiwire.Result, err, readErr error) *cgiExit {
 	}
 	// A reset exits with its errno, as cgi-fcgi does; a clean close
 	// before FCGI_END_REQUEST, or malformed records, with 253.
-	if code, ok := errnoOf(readErr); ok {
+	if code, ok := errnoOf(ioErr); ok {
 		return cgiFail(code, "%v", err)
 	}
 	return cgiFail(cgiExitProtocol, "%v", err)

@@ -3,6 +3,7 @@ package commands
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -228,6 +229,42 @@ func TestCGIFCGIRun(t *testing.T) {
 	code, _, errOut = runCGI(context.Background(), []string{"cgi-fcgi", "-bind", "-connect", long[:107]}, "")
 	if code != 2 || errOut != "Could not connect to "+long[:107]+"\n" {
 		t.Errorf("path of 107 bytes: %d, %q", code, errOut)
+	}
+}
+
+// An application that answers part of the response and resets the
+// connection while the body is still being sent: cgi-fcgi exits with the
+// reset's errno, 104, and so does this mode, whether the reader or the
+// writer sees the reset; the part answered is printed.
+func TestCGIFCGIResetDuringUpload(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(nc, make([]byte, 16)); err != nil {
+			return
+		}
+		var b bytes.Buffer
+		w := fcgiwire.NewWriter(&b)
+		w.WriteRecord(fcgiwire.TypeStdout, 1, []byte("Status: 413\r\n\r\ntoo big"))
+		w.WriteRecord(fcgiwire.TypeStderr, 1, []byte("warned\n"))
+		w.Flush()
+		nc.Write(b.Bytes())
+		time.Sleep(100 * time.Millisecond)
+		nc.(*net.TCPConn).SetLinger(0)
+	}()
+	body := strings.Repeat("x", 32<<20)
+	code, out, errOut := runCGI(context.Background(), []string{"cgi-fcgi", "-bind", "-connect", l.Addr().String()}, body, fmt.Sprintf("CONTENT_LENGTH=%d", len(body)))
+	if code != 104 || out != "Status: 413\r\n\r\ntoo big" || !strings.HasPrefix(errOut, "warned\nfcgicli: protocol error at byte ") || !strings.HasSuffix(errOut, ": connection closed before FCGI_END_REQUEST: connection reset by peer\n") {
+		t.Errorf("reset during upload: %d, %q, %q", code, out, errOut)
 	}
 }
 

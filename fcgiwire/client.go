@@ -317,6 +317,12 @@ func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
 		// The body could not be read: that is the cause, whatever the
 		// application did with the aborted request.
 		err = local
+	case werr != nil:
+		// A reset while the request was still being sent is the writer's
+		// to see; the reader then sees only the end of the stream.
+		if pe, ok := errors.AsType[*ProtocolError](err); ok && pe.Err == ErrNoEndRequest && pe.Reason == "" {
+			pe.Reason = netReason(werr)
+		}
 	}
 	if err != nil || aborted || failed || !writerFinished || !req.KeepConn {
 		c.broken = ErrConnBroken

@@ -291,6 +291,32 @@ func TestDoHostileServers(t *testing.T) {
 	}
 }
 
+// An application that answers part of the response and resets the
+// connection while a large body is still being sent: the error says
+// "reset", whichever of the reader and the writer sees it, and the part
+// answered is kept.
+func TestDoResetDuringUpload(t *testing.T) {
+	addr := hostile(t, func(nc *net.TCPConn) {
+		if _, err := io.ReadFull(nc, make([]byte, 16)); err != nil {
+			return
+		}
+		nc.Write(streamRec(TypeStdout, 1, "Status: 413\r\n\r\ntoo big"))
+		time.Sleep(100 * time.Millisecond)
+		nc.SetLinger(0)
+	})
+	c := dialConn(t, "tcp", addr)
+	var stdout bytes.Buffer
+	_, err := c.Do(context.Background(), &Request{
+		Stdin: bytes.NewReader(make([]byte, 32<<20)), Stdout: &stdout, Stderr: io.Discard,
+	})
+	if !errors.Is(err, ErrNoEndRequest) || !strings.HasSuffix(err.Error(), ": connection closed before FCGI_END_REQUEST: connection reset by peer") {
+		t.Errorf("Do error %v, want a reset before FCGI_END_REQUEST", err)
+	}
+	if stdout.String() != "Status: 413\r\n\r\ntoo big" {
+		t.Errorf("stdout = %q", stdout.String())
+	}
+}
+
 func TestDoOneBytePerWrite(t *testing.T) {
 	body := strings.Repeat("0123456789", 30)
 	resp := cat(
