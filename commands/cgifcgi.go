@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -347,6 +348,9 @@ func cgiFail(code int, format string, a ...any) *cgiExit {
 // runCGIFCGI runs the cgi-fcgi mode with args (the arguments after the
 // program name) and returns the exit code.
 func runCGIFCGI(ctx context.Context, env *Env, args []string) int {
+	// libfcgi ignores SIGPIPE: a closed stdout (cgi-fcgi ... | grep -q pong)
+	// ends cgi-fcgi with EPIPE's errno, 32, not by the signal.
+	signal.Ignore(syscall.SIGPIPE)
 	x := cgiFCGI(ctx, env, args)
 	if x.line != "" {
 		if lt, ok := env.Stderr.(*lineTracker); ok && !lt.atStart {
@@ -465,8 +469,12 @@ func cgiOutcome(res *fcgiwire.Result, err, ioErr error) *cgiExit {
 		return &cgiExit{code: int(res.AppStatus)}
 	case errors.As(err, &local):
 		code, ok := errnoOf(local)
-		if !ok {
+		switch {
+		case !ok:
 			code = cgiExitUsage
+		case errors.Is(local, syscall.EPIPE):
+			// Whoever read stdout has had enough: silent, as cgi-fcgi.
+			return &cgiExit{code: code}
 		}
 		return cgiFail(code, "%v", local)
 	case errors.Is(err, fcgiwire.ErrBadVersion):
