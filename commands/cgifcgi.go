@@ -31,8 +31,8 @@ const cgiFCGIName = "cgi-fcgi"
 // status or with an errno (111 refused, 2 no such socket, 104 reset...).
 const (
 	// cgiExitUsage: a bad command line (cgi-fcgi's code), and what this
-	// mode adds: -start or -f, a bad FCGI_TIMEOUT or CONTENT_LENGTH, stdin
-	// shorter than CONTENT_LENGTH.
+	// mode adds: -start or -f, a port out of range, a bad FCGI_TIMEOUT or
+	// CONTENT_LENGTH, stdin shorter than CONTENT_LENGTH.
 	cgiExitUsage = 1
 	// cgiExitTimeout: FCGI_TIMEOUT passed (the code of timeout(1)).
 	cgiExitTimeout = 124
@@ -173,26 +173,44 @@ func leadingInt(s string) int {
 	return n
 }
 
-// cgiAddr parses ADDR as cgi-fcgi does: host:port when a port from 1 to
-// 65535 follows the first colon (an empty host is localhost), a unix
-// socket path otherwise. [v6]:port is also TCP, which cgi-fcgi cannot do.
-func cgiAddr(s string) fcgiwire.Addr {
+// atoi reads s as C's atoi does: white space, a sign, then the digits
+// that follow (capped instead of overflowing).
+func atoi(s string) int {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	switch {
+	case strings.HasPrefix(s, "-"):
+		return -leadingInt(s[1:])
+	case strings.HasPrefix(s, "+"):
+		return leadingInt(s[1:])
+	}
+	return leadingInt(s)
+}
+
+// cgiAddr parses ADDR as cgi-fcgi does: host:port when the text after the
+// first colon reads, with atoi, as a port from 1 to 65535 (an empty host
+// is localhost), a unix socket path when it reads as 0. A number past
+// that range, which cgi-fcgi would wrap to another port, is an error.
+// [v6]:port is also TCP, which cgi-fcgi cannot do.
+func cgiAddr(s string) (fcgiwire.Addr, error) {
 	if strings.HasPrefix(s, "[") {
 		if host, port, err := net.SplitHostPort(s); err == nil {
 			if n, err := strconv.Atoi(port); err == nil && n >= 1 && n <= 65535 {
-				return fcgiwire.Addr{Network: "tcp", Address: net.JoinHostPort(host, port)}
+				return fcgiwire.Addr{Network: "tcp", Address: net.JoinHostPort(host, port)}, nil
 			}
 		}
 	}
 	if host, rest, ok := strings.Cut(s, ":"); ok {
-		if n := leadingInt(rest); n >= 1 && n <= 65535 {
+		switch n := atoi(rest); {
+		case n >= 1 && n <= 65535:
 			if host == "" {
 				host = "localhost"
 			}
-			return fcgiwire.Addr{Network: "tcp", Address: net.JoinHostPort(host, strconv.Itoa(n))}
+			return fcgiwire.Addr{Network: "tcp", Address: net.JoinHostPort(host, strconv.Itoa(n))}, nil
+		case n != 0:
+			return fcgiwire.Addr{}, fmt.Errorf("%s: port %q is not from 1 to 65535 (cgi-fcgi would connect to another port)", s, rest)
 		}
 	}
-	return fcgiwire.Addr{Network: "unix", Address: s}
+	return fcgiwire.Addr{Network: "unix", Address: s}, nil
 }
 
 // cgiSettings is what the mode takes from its environment.
@@ -211,10 +229,14 @@ func cgiSettingsFrom(env *Env) (*cgiSettings, error) {
 		}
 		s.timeout = d
 	}
-	// cgi-fcgi reads CONTENT_LENGTH with atoi, so an empty one is no body.
+	// cgi-fcgi reads CONTENT_LENGTH with atoi, so an empty one is no body,
+	// and white space around the number (BSD's wc -c pads its count) and a
+	// plus sign are fine. What atoi would read as another number, or as 0
+	// from something that is no number, is an error here.
 	if v := env.Getenv("CONTENT_LENGTH"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 || strings.HasPrefix(v, "+") {
+		digits := strings.TrimPrefix(strings.Trim(v, " \t\n\v\f\r"), "+")
+		n, err := strconv.ParseInt(digits, 10, 64)
+		if err != nil || strings.Trim(digits, "0123456789") != "" {
 			return nil, fmt.Errorf("CONTENT_LENGTH=%q is not a number of bytes", v)
 		}
 		if n > 0 {
@@ -431,7 +453,10 @@ func cgiFCGI(ctx context.Context, env *Env, args []string) *cgiExit {
 
 // cgiDial connects to ADDR, or says why not in cgi-fcgi's words.
 func cgiDial(ctx context.Context, connect string) (net.Conn, *cgiExit) {
-	addr := cgiAddr(connect)
+	addr, err := cgiAddr(connect)
+	if err != nil {
+		return nil, cgiFail(cgiExitUsage, "%v", err)
+	}
 	if addr.Network == "unix" && len(addr.Address) > unixPathMax {
 		return nil, &cgiExit{code: cgiExitUnknownHost, line: "Listening socket's path name is too long.", plain: true}
 	}

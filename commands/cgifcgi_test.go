@@ -53,19 +53,28 @@ func TestCGIAddr(t *testing.T) {
 		{"php:9000", "tcp", "php:9000"},
 		{":9000", "tcp", "localhost:9000"},
 		{"127.0.0.1:9000x", "tcp", "127.0.0.1:9000"}, // atoi reads the leading digits
+		{"127.0.0.1: 9000", "tcp", "127.0.0.1:9000"}, // after white space
+		{"127.0.0.1:+9000", "tcp", "127.0.0.1:9000"}, // and a sign
 		{"[::1]:9000", "tcp", "[::1]:9000"},
 		{"/run/php/fpm.sock", "unix", "/run/php/fpm.sock"},
 		{"fpm.sock", "unix", "fpm.sock"},
 		{"127.0.0.1", "unix", "127.0.0.1"},
 		{"127.0.0.1:0", "unix", "127.0.0.1:0"},
 		{"127.0.0.1:http", "unix", "127.0.0.1:http"},
-		{"127.0.0.1:70000", "unix", "127.0.0.1:70000"},
 		{"::1:9000", "unix", "::1:9000"},
 		{"[::1]", "unix", "[::1]"},
 	} {
-		got := cgiAddr(c.in)
-		if got.Network != c.network || got.Address != c.address {
-			t.Errorf("cgiAddr(%q) = %s %s, want %s %s", c.in, got.Network, got.Address, c.network, c.address)
+		got, err := cgiAddr(c.in)
+		if err != nil || got.Network != c.network || got.Address != c.address {
+			t.Errorf("cgiAddr(%q) = %s %s, %v; want %s %s", c.in, got.Network, got.Address, err, c.network, c.address)
+		}
+	}
+	// Numbers cgi-fcgi would wrap to another port.
+	for _, in := range []string{"127.0.0.1:70000", "127.0.0.1:85037", "127.0.0.1:-1", ":65536"} {
+		_, port, _ := strings.Cut(in, ":")
+		want := fmt.Sprintf("%s: port %q is not from 1 to 65535 (cgi-fcgi would connect to another port)", in, port)
+		if got, err := cgiAddr(in); err == nil || err.Error() != want {
+			t.Errorf("cgiAddr(%q) = %v, %v; want error %q", in, got, err, want)
 		}
 	}
 }
@@ -105,8 +114,14 @@ func TestCGISettings(t *testing.T) {
 		{[]string{"CONTENT_LENGTH=0"}, -1, ""},
 		{[]string{"CONTENT_LENGTH=abc"}, 0, `CONTENT_LENGTH="abc" is not a number of bytes`},
 		{[]string{"CONTENT_LENGTH=-1"}, 0, `CONTENT_LENGTH="-1" is not a number of bytes`},
-		{[]string{"CONTENT_LENGTH=+5"}, 0, `CONTENT_LENGTH="+5" is not a number of bytes`},
-		{[]string{"CONTENT_LENGTH= 5"}, 0, `CONTENT_LENGTH=" 5" is not a number of bytes`},
+		{[]string{"CONTENT_LENGTH=+5"}, 5, ""},
+		{[]string{"CONTENT_LENGTH=       5"}, 5, ""}, // BSD wc -c pads its count
+		{[]string{"CONTENT_LENGTH=5\n"}, 5, ""},
+		{[]string{"CONTENT_LENGTH=5 5"}, 0, `CONTENT_LENGTH="5 5" is not a number of bytes`},
+		{[]string{"CONTENT_LENGTH=5abc"}, 0, `CONTENT_LENGTH="5abc" is not a number of bytes`},
+		{[]string{"CONTENT_LENGTH=+-5"}, 0, `CONTENT_LENGTH="+-5" is not a number of bytes`},
+		{[]string{"CONTENT_LENGTH=++5"}, 0, `CONTENT_LENGTH="++5" is not a number of bytes`},
+		{[]string{"CONTENT_LENGTH= "}, 0, `CONTENT_LENGTH=" " is not a number of bytes`},
 		{[]string{"FCGI_TIMEOUT=5"}, 0, `FCGI_TIMEOUT="5" is not a duration such as 2s or 500ms`},
 		{[]string{"FCGI_TIMEOUT=-1s"}, 0, `FCGI_TIMEOUT="-1s" is not a duration such as 2s or 500ms`},
 		{[]string{"BIG=" + strings.Repeat("x", 70000)}, 0, "the environment cannot be sent: param BIG is 70008 bytes encoded; one record holds at most 65535"},
