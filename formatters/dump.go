@@ -40,6 +40,7 @@ type Dumper struct {
 type dumpDir struct {
 	carry   map[uint16][]byte // PARAMS bytes of a pair not yet complete
 	spans   map[uint16]bool   // the carried pair began in an earlier record
+	skip    map[uint16]bool   // a pair ran past maxCarry: PARAMS left undecoded
 	ended   map[uint16]bool   // END_REQUEST seen for the id
 	begun   map[uint16]bool   // BEGIN_REQUEST seen for the id
 	current uint16            // the request id of the stream, once known
@@ -63,7 +64,8 @@ func (d *Dumper) Err() error {
 func (d *Dumper) dir(dir fcgiwire.Direction) *dumpDir {
 	s := &d.dirs[dir%3]
 	if s.carry == nil {
-		s.carry, s.spans, s.ended, s.begun = map[uint16][]byte{}, map[uint16]bool{}, map[uint16]bool{}, map[uint16]bool{}
+		s.carry, s.spans, s.skip = map[uint16][]byte{}, map[uint16]bool{}, map[uint16]bool{}
+		s.ended, s.begun = map[uint16]bool{}, map[uint16]bool{}
 	}
 	return s
 }
@@ -215,6 +217,12 @@ func (d *Dumper) decode(ev fcgiwire.Event) *dumpRecord {
 	return r
 }
 
+// maxCarry bounds the bytes of one pair the dumper gathers across PARAMS
+// records: the PARAMS stream a server accepts by default, far past what
+// any real pair needs, so that a peer announcing a pair of 2 GiB and
+// sending records forever costs no more memory than that.
+const maxCarry = fcgiwire.DefaultMaxParamsBytes
+
 // decodeParams decodes the pairs of a PARAMS record, carrying over a pair
 // that goes on in the next record (as the specification allows) and
 // flagging the pairs that spanned records.
@@ -226,6 +234,10 @@ func (d *Dumper) decodeParams(st *dumpDir, r *dumpRecord, warn func(string, ...a
 		}
 		delete(st.carry, id)
 		delete(st.spans, id)
+		delete(st.skip, id)
+		return
+	}
+	if st.skip[id] {
 		return
 	}
 	carried := len(st.carry[id])
@@ -242,9 +254,14 @@ func (d *Dumper) decodeParams(st *dumpDir, r *dumpRecord, warn func(string, ...a
 		}
 		off += n
 	}
-	if off < len(b) {
+	switch {
+	case len(b)-off > maxCarry:
+		warn("a PARAMS pair runs past %d bytes: the rest of this PARAMS stream is left undecoded", maxCarry)
+		delete(st.carry, id)
+		st.skip[id] = true
+	case off < len(b):
 		st.carry[id] = append([]byte(nil), b[off:]...)
-	} else {
+	default:
 		delete(st.carry, id)
 	}
 }

@@ -104,6 +104,34 @@ func TestDumperText(t *testing.T) {
 	}
 }
 
+// A peer announcing a pair of 2 GiB and sending PARAMS records without end:
+// the dumper gathers at most maxCarry bytes of it, warns once, and decodes
+// the stream again after its end.
+func TestDumperBoundsCarriedPair(t *testing.T) {
+	var b bytes.Buffer
+	d := &Dumper{W: &b, P: NewPalette(false), Format: Text, MaxBytes: 1}
+	d.Expect(1)
+	full := bytes.Repeat([]byte("p"), fcgiwire.MaxContent)
+	first := append([]byte{0xff, 0xff, 0xff, 0xff, 0x01}, full[5:]...)
+	d.Observe(event(fcgiwire.Received, 0, fcgiwire.TypeParams, 1, first))
+	for i := 1; i < 40; i++ {
+		d.Observe(event(fcgiwire.Received, int64(i)*(8+fcgiwire.MaxContent+1), fcgiwire.TypeParams, 1, full))
+		if n := len(d.dir(fcgiwire.Received).carry[1]); n > maxCarry {
+			t.Fatalf("record %d: %d bytes carried", i, n)
+		}
+	}
+	warning := "! a PARAMS pair runs past 1048576 bytes: the rest of this PARAMS stream is left undecoded\n"
+	if got := strings.Count(b.String(), "\n! "); got != 1 || !strings.Contains(b.String(), warning) {
+		t.Errorf("%d warnings, want one: %q", got, warning)
+	}
+	d.Observe(event(fcgiwire.Received, 0, fcgiwire.TypeParams, 1, nil))
+	b.Reset()
+	d.Observe(event(fcgiwire.Received, 0, fcgiwire.TypeParams, 1, fcgiwire.EncodePairs([]fcgiwire.Pair{{Name: "A", Value: "1"}})))
+	if !strings.Contains(b.String(), "\n    A = 1\n") {
+		t.Errorf("after the stream's end: %q", b.String())
+	}
+}
+
 func TestDumperJSON(t *testing.T) {
 	var b bytes.Buffer
 	d := &Dumper{W: &b, P: NewPalette(false), Format: JSON}
