@@ -106,14 +106,15 @@ func (h *responder) ServeFCGI(ctx context.Context, w *fcgiwire.ResponseWriter, r
 	ex := &formatters.Exchange{
 		Conn: r.ConnID, RequestID: r.ID, Role: r.Role, KeepConn: r.KeepConn(), Params: r.Params,
 	}
+	a := newAnswer(w)
 	stdin := newHashingReader(r.Stdin)
 	_, err := io.Copy(io.Discard, stdin)
 	ex.StdinBytes, ex.StdinSHA256 = stdin.n, stdin.sum()
 	if err != nil {
 		// Aborted or cut off: end the request without an answer.
-		w.SetAppStatus(1)
+		a.SetAppStatus(1)
 		ex.Note = "aborted: " + err.Error()
-		h.finish(ex, start, nil, 1, fcgiwire.RequestComplete)
+		h.finish(ex, start, a)
 		return
 	}
 	resp := h.mock
@@ -124,62 +125,126 @@ func (h *responder) ServeFCGI(ctx context.Context, w *fcgiwire.ResponseWriter, r
 		select {
 		case <-ctx.Done():
 			ex.Note = "aborted during --delay"
-			h.finish(ex, start, nil, 0, fcgiwire.RequestComplete)
+			h.finish(ex, start, a)
 			return
 		case <-time.After(resp.delay):
 		}
 	}
 	if f := pickFault(h.faults); f != "" {
 		ex.Note = "fault " + f
-		injectFault(ctx, f, w, r)
-		h.finish(ex, start, nil, 0, fcgiwire.RequestComplete)
+		injectFault(ctx, f, a, r)
+		h.finish(ex, start, a)
 		return
 	}
-	var cgi *fcgiwire.CGIResponse
-	var appStatus uint32
 	switch {
 	case r.Role == fcgiwire.RoleFilter && resp == nil:
-		cgi, ex.DataBytes, err = h.echoFilter(w, r)
+		ex.DataBytes, err = h.echoFilter(a, r)
 	case resp != nil:
-		cgi, err = h.writeMock(w, resp)
-		appStatus = resp.appStatus
+		err = h.writeMock(a, resp)
+		a.SetAppStatus(resp.appStatus)
 	default:
-		cgi, err = h.writeEcho(w, r, ex)
+		err = h.writeEcho(a, r, ex)
 	}
 	if err != nil {
 		ex.Note = "writing the answer: " + err.Error()
 	}
-	w.SetAppStatus(appStatus)
-	h.finish(ex, start, cgi, appStatus, fcgiwire.RequestComplete)
+	h.finish(ex, start, a)
 }
 
-func (h *responder) finish(ex *formatters.Exchange, start time.Time, cgi *fcgiwire.CGIResponse, app uint32, ps fcgiwire.ProtocolStatus) {
+// finish reports the request with what its answer carried.
+func (h *responder) finish(ex *formatters.Exchange, start time.Time, a *answer) {
 	if h.report == nil {
 		return
 	}
 	ex.Seq = h.seq.Add(1)
-	ex.CGI = cgi
-	ex.Ended, ex.AppStatus, ex.ProtocolStatus = true, app, ps
+	a.fill(ex)
 	ex.DurationUS = time.Since(start).Microseconds()
 	h.report(ex)
 }
 
-// headerBlock writes a CGI header block and returns it parsed, for the
-// report.
-func headerBlock(w io.Writer, status int, headers []string) (*fcgiwire.CGIResponse, error) {
+// maxReportStderr bounds the FCGI_STDERR a report keeps of one answer.
+const maxReportStderr = 64 << 10
+
+// answer is a request's ResponseWriter that remembers what went out
+// through it, so that the report says what the client was sent: the CGI
+// header block and body size of FCGI_STDOUT, FCGI_STDERR, and the
+// END_REQUEST, or none when the answer was abandoned.
+type answer struct {
+	w              *fcgiwire.ResponseWriter
+	cgi            fcgiwire.ResponseParser
+	body           countWriter
+	stderr         capBuffer
+	appStatus      uint32
+	protocolStatus fcgiwire.ProtocolStatus
+	abandoned      bool
+}
+
+func newAnswer(w *fcgiwire.ResponseWriter) *answer {
+	a := &answer{w: w, stderr: capBuffer{max: maxReportStderr}}
+	a.cgi.Body = &a.body
+	return a
+}
+
+// Stdout returns the FCGI_STDOUT stream.
+func (a *answer) Stdout() io.Writer { return teeWriter{w: a.w.Stdout(), also: &a.cgi} }
+
+// Stderr returns the FCGI_STDERR stream.
+func (a *answer) Stderr() io.Writer { return teeWriter{w: a.w.Stderr(), also: &a.stderr} }
+
+// SetAppStatus sets the app status of END_REQUEST.
+func (a *answer) SetAppStatus(s uint32) { a.w.SetAppStatus(s); a.appStatus = s }
+
+// SetProtocolStatus sets the protocol status of END_REQUEST.
+func (a *answer) SetProtocolStatus(s fcgiwire.ProtocolStatus) {
+	a.w.SetProtocolStatus(s)
+	a.protocolStatus = s
+}
+
+// Abandon closes the connection instead of sending END_REQUEST.
+func (a *answer) Abandon() { a.w.Abandon(); a.abandoned = true }
+
+// WriteRaw writes bytes as they are; a fault that sends FCGI_STDOUT of the
+// request this way says so with sentStdout.
+func (a *answer) WriteRaw(b []byte) error { return a.w.WriteRaw(b) }
+
+// sentStdout records FCGI_STDOUT content sent for the request by WriteRaw.
+func (a *answer) sentStdout(b []byte) { _, _ = a.cgi.Write(b) }
+
+// fill sets the response fields of ex to what the answer carried.
+func (a *answer) fill(ex *formatters.Exchange) {
+	_ = a.cgi.Close()
+	if a.cgi.Done {
+		ex.CGI = &a.cgi.Response
+	}
+	ex.BodyBytes, ex.Stderr = a.body.n, a.stderr.buf
+	ex.Ended = !a.abandoned
+	if ex.Ended {
+		ex.AppStatus, ex.ProtocolStatus = a.appStatus, a.protocolStatus
+	}
+}
+
+// teeWriter writes to w, and what w took to also.
+type teeWriter struct{ w, also io.Writer }
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	_, _ = t.also.Write(p[:n])
+	return n, err
+}
+
+// headerBlock writes a CGI header block.
+func headerBlock(w io.Writer, status int, headers []string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Status: %d %s\r\n", status, formatters.StatusText(status))
 	for _, hd := range headers {
 		fmt.Fprintf(&b, "%s\r\n", hd)
 	}
 	b.WriteString("\r\n")
-	p := &fcgiwire.ResponseParser{}
-	_, _ = p.Write([]byte(b.String()))
 	_, err := io.WriteString(w, b.String())
-	return &p.Response, err
+	return err
 }
 
-func (h *responder) writeMock(w *fcgiwire.ResponseWriter, m *mockResponse) (*fcgiwire.CGIResponse, error) {
+func (h *responder) writeMock(a *answer, m *mockResponse) error {
 	status := m.status
 	if status == 0 {
 		status = 200
@@ -189,13 +254,13 @@ func (h *responder) writeMock(w *fcgiwire.ResponseWriter, m *mockResponse) (*fcg
 		headers = append(headers, "Content-Type: text/plain; charset=utf-8")
 	}
 	if m.stderr != "" {
-		_, _ = io.WriteString(w.Stderr(), m.stderr)
+		_, _ = io.WriteString(a.Stderr(), m.stderr)
 	}
-	cgi, err := headerBlock(w.Stdout(), status, headers)
+	err := headerBlock(a.Stdout(), status, headers)
 	if err == nil {
-		_, err = w.Stdout().Write(m.body)
+		_, err = a.Stdout().Write(m.body)
 	}
-	return cgi, err
+	return err
 }
 
 func hasHeader(headers []string, name string) bool {
@@ -208,7 +273,7 @@ func hasHeader(headers []string, name string) bool {
 }
 
 // writeEcho answers with what the request carried, as text, JSON or HTML.
-func (h *responder) writeEcho(w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest, ex *formatters.Exchange) (*fcgiwire.CGIResponse, error) {
+func (h *responder) writeEcho(a *answer, r *fcgiwire.ServerRequest, ex *formatters.Exchange) error {
 	format := h.echoFormat
 	if format == "" {
 		accept := r.Param("HTTP_ACCEPT")
@@ -232,33 +297,31 @@ func (h *responder) writeEcho(w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequ
 	if r.Role == fcgiwire.RoleFilter {
 		data := newHashingReader(r.Data)
 		if _, err := io.Copy(io.Discard, data); err != nil {
-			return nil, err
+			return err
 		}
 		rep.DataBytes, rep.DataSHA256 = data.n, data.sum()
 		ex.DataBytes = data.n
 	}
 	var body bytes.Buffer
 	if err := formatters.WriteEcho(&body, rep, format); err != nil {
-		return nil, err
+		return err
 	}
 	headers := append([]string{"Content-Type: " + ctype, fmt.Sprintf("Content-Length: %d", body.Len())}, h.headers...)
-	cgi, err := headerBlock(w.Stdout(), 200, headers)
+	err := headerBlock(a.Stdout(), 200, headers)
 	if err == nil {
-		_, err = w.Stdout().Write(body.Bytes())
+		_, err = a.Stdout().Write(body.Bytes())
 	}
-	ex.BodyBytes = int64(body.Len())
-	return cgi, err
+	return err
 }
 
-// echoFilter answers a FILTER request with its FCGI_DATA, streamed.
-func (h *responder) echoFilter(w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) (*fcgiwire.CGIResponse, int64, error) {
+// echoFilter answers a FILTER request with its FCGI_DATA, streamed, and
+// returns how many bytes of it it read.
+func (h *responder) echoFilter(a *answer, r *fcgiwire.ServerRequest) (int64, error) {
 	headers := append([]string{"Content-Type: application/octet-stream"}, h.headers...)
-	cgi, err := headerBlock(w.Stdout(), 200, headers)
-	if err != nil {
-		return cgi, 0, err
+	if err := headerBlock(a.Stdout(), 200, headers); err != nil {
+		return 0, err
 	}
-	n, err := io.Copy(w.Stdout(), r.Data)
-	return cgi, n, err
+	return io.Copy(a.Stdout(), r.Data)
 }
 
 // fault is a --fault: a kind and the probability it strikes a request.
@@ -305,27 +368,30 @@ func rawRecord(version uint8, t fcgiwire.RecordType, id uint16, content []byte) 
 	return append(b, make([]byte, pad)...)
 }
 
-func injectFault(ctx context.Context, kind string, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+func injectFault(ctx context.Context, kind string, a *answer, r *fcgiwire.ServerRequest) {
 	end := func(id uint16) []byte {
 		return rawRecord(1, fcgiwire.TypeEndRequest, id, fcgiwire.EndRequest{}.Encode())
 	}
 	switch kind {
 	case "close-before-end":
-		_ = w.WriteRaw(rawRecord(1, fcgiwire.TypeStdout, r.ID, []byte(faultBody)))
-		w.Abandon()
+		if a.WriteRaw(rawRecord(1, fcgiwire.TypeStdout, r.ID, []byte(faultBody))) == nil {
+			a.sentStdout([]byte(faultBody))
+		}
+		a.Abandon()
 	case "wrong-request-id":
-		_ = w.WriteRaw(append(rawRecord(1, fcgiwire.TypeStdout, r.ID+1, []byte(faultBody)), end(r.ID+1)...))
-		w.Abandon()
+		// Nothing goes out on this request's id.
+		_ = a.WriteRaw(append(rawRecord(1, fcgiwire.TypeStdout, r.ID+1, []byte(faultBody)), end(r.ID+1)...))
+		a.Abandon()
 	case "bad-version":
-		_ = w.WriteRaw(rawRecord(2, fcgiwire.TypeStdout, r.ID, []byte(faultBody)))
-		w.Abandon()
+		_ = a.WriteRaw(rawRecord(2, fcgiwire.TypeStdout, r.ID, []byte(faultBody)))
+		a.Abandon()
 	case "overloaded":
-		w.SetProtocolStatus(fcgiwire.Overloaded)
+		a.SetProtocolStatus(fcgiwire.Overloaded)
 	case "slow-trickle":
 		b := rawRecord(1, fcgiwire.TypeStdout, r.ID, []byte(faultBody))
 		for i := range b {
-			if ctx.Err() != nil || w.WriteRaw(b[i:i+1]) != nil {
-				w.Abandon()
+			if ctx.Err() != nil || a.WriteRaw(b[i:i+1]) != nil {
+				a.Abandon()
 				return
 			}
 			select {
@@ -333,11 +399,12 @@ func injectFault(ctx context.Context, kind string, w *fcgiwire.ResponseWriter, r
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
+		a.sentStdout([]byte(faultBody))
 	case "never-answer":
 		<-ctx.Done()
-		w.Abandon()
+		a.Abandon()
 	case "app-error":
-		_, _ = io.WriteString(w.Stdout(), faultBody)
-		w.SetAppStatus(1)
+		_, _ = io.WriteString(a.Stdout(), faultBody)
+		a.SetAppStatus(1)
 	}
 }
