@@ -124,6 +124,12 @@ func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal
 	}
 	conn, done, err := connect(ctx, o.net, tr, nil)
 	if err != nil {
+		if o.output == formatters.JSON {
+			// A document for jq all the same: no response, and why.
+			r := &formatters.ResponseResult{ConnectUS: -1, FirstByteUS: -1, TotalUS: time.Since(start).Microseconds()}
+			_, r.Err = exitCode(err)
+			_ = formatters.WriteResponseJSON(env.Stdout, r)
+		}
 		return err
 	}
 	defer done()

@@ -27,7 +27,7 @@ type ResponseResult struct {
 	ProtocolStatus fcgiwire.ProtocolStatus
 	BytesSent      int64
 	BytesReceived  int64
-	ConnectUS      int64
+	ConnectUS      int64 // -1 when the connect failed
 	FirstByteUS    int64 // -1 when nothing arrived
 	TotalUS        int64
 	Err            string // the fault that ended the request, if any
@@ -51,7 +51,7 @@ type responseJSON struct {
 }
 
 type timingsJSON struct {
-	ConnectUS   int64  `json:"connect_us"`
+	ConnectUS   *int64 `json:"connect_us"`
 	FirstByteUS *int64 `json:"first_byte_us"`
 	TotalUS     int64  `json:"total_us"`
 }
@@ -76,7 +76,7 @@ func WriteResponseJSON(w io.Writer, r *ResponseResult) error {
 		StderrTruncated: r.StderrTruncate,
 		BytesSent:       r.BytesSent,
 		BytesReceived:   r.BytesReceived,
-		Timings:         timingsJSON{ConnectUS: r.ConnectUS, TotalUS: r.TotalUS},
+		Timings:         timingsJSON{TotalUS: r.TotalUS},
 		Error:           r.Err,
 	}
 	if r.CGI != nil {
@@ -92,6 +92,10 @@ func WriteResponseJSON(w io.Writer, r *ResponseResult) error {
 		app := r.AppStatus
 		ps := r.ProtocolStatus.String()
 		out.AppStatus, out.ProtocolStatus = &app, &ps
+	}
+	if r.ConnectUS >= 0 {
+		c := r.ConnectUS
+		out.Timings.ConnectUS = &c
 	}
 	if r.FirstByteUS >= 0 {
 		fb := r.FirstByteUS
