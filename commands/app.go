@@ -190,8 +190,38 @@ func colorFlag() cli.Flag {
 	return &cli.StringFlag{Name: "color", Value: "auto", Usage: "colour: `WHEN` auto, always or never (NO_COLOR turns auto off)"}
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error {
-	return &usageError{msg: err.Error()}
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	help := "fcgicli --help"
+	if c != nil && c.Command != nil && c.Command.Name != "" && (c.App == nil || c.Command.Name != c.App.Name) {
+		help = "fcgicli " + c.Command.Name + " --help"
+	}
+	return &usageError{msg: flagMessage(err.Error(), help)}
+}
+
+// flagMessage rewords the flag package's errors, which name every flag
+// with one dash ("flag provided but not defined: -bogus"), with the dashes
+// the user types: -t, --timeout.
+func flagMessage(msg, help string) string {
+	dashed := func(name string) string {
+		if len(name) == 1 {
+			return "-" + name
+		}
+		return "--" + name
+	}
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return fmt.Sprintf("unknown flag %s (see '%s')", dashed(name), help)
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return fmt.Sprintf("flag %s needs a value", dashed(name))
+	}
+	// invalid value "x" for flag -t: ..., invalid boolean value "x" for -f: ...
+	for _, sep := range []string{" for flag -", " for -"} {
+		if before, after, ok := strings.Cut(msg, sep); ok && strings.HasPrefix(msg, "invalid ") {
+			name, rest, _ := strings.Cut(after, ":")
+			return before + " for flag " + dashed(name) + ":" + rest
+		}
+	}
+	return msg
 }
 
 // palette returns the colour palette for w under the global --color flag.
