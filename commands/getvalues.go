@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,7 +21,8 @@ func getValuesCommand(env *Env) *cli.Command {
 FCGI_MAX_CONNS, FCGI_MAX_REQS and FCGI_MPXS_CONNS, and prints the
 FCGI_GET_VALUES_RESULT: a table on a terminal, NAME=VALUE lines otherwise.
 Names the application leaves out are not an error (php-fpm answers only
-FCGI_MPXS_CONNS).
+FCGI_MPXS_CONNS). A malformed pair exits 5 after printing the pairs
+decoded before it.
 
 With --type N it sends an empty management record of type N instead, to
 probe FCGI_UNKNOWN_TYPE handling: exit 0 when the application answers
@@ -102,10 +104,20 @@ func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, f
 		pairs, err = conn.GetValues(ctx, names)
 		return err
 	})
-	if err != nil {
+	// A malformed pair cuts the answer short: the pairs before it are
+	// still shown, then the fault (exit 5). Any other failure left no
+	// answer to show.
+	if err != nil && !errors.Is(err, fcgiwire.ErrBadPair) {
 		return err
 	}
-	return formatters.WriteValues(env.Stdout, &formatters.ValuesResult{Asked: names, Returned: pairs}, format, pal)
+	v := &formatters.ValuesResult{Asked: names, Returned: pairs}
+	if err != nil {
+		_, v.Err = exitCode(err)
+	}
+	if werr := formatters.WriteValues(env.Stdout, v, format, pal); werr != nil && err == nil {
+		return werr
+	}
+	return err
 }
 
 func runProbeType(ctx context.Context, o netOptions, env *Env, t fcgiwire.RecordType, format formatters.Format, tr *formatters.Tracer) error {

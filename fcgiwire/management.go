@@ -54,6 +54,8 @@ func (c *Conn) Management(ctx context.Context, t RecordType, content []byte) (Re
 // of the FCGI_GET_VALUES_RESULT that answers it, in the order received.
 // Names the application leaves out are simply absent. An answer of
 // FCGI_UNKNOWN_TYPE gives a *ProtocolError wrapping ErrUnknownTypeAnswer.
+// A malformed pair gives a *ProtocolError wrapping ErrBadPair together
+// with the pairs decoded before it, so that nothing received is lost.
 func (c *Conn) GetValues(ctx context.Context, names []string) ([]Pair, error) {
 	asked := make([]Pair, len(names))
 	for i, n := range names {

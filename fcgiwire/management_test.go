@@ -117,6 +117,27 @@ func TestGetValuesFaults(t *testing.T) {
 	}
 }
 
+// TestGetValuesPairsBeforeFault checks that a malformed pair does not
+// lose the pairs decoded before it: they come back with the error.
+func TestGetValuesPairsBeforeFault(t *testing.T) {
+	body := string(EncodePairs([]Pair{{MaxConns, "5"}})) + "\x0e\xc8FCGI"
+	addr := hostile(t, func(nc *net.TCPConn) {
+		if _, err := NewReader(nc).ReadRecord(); err != nil {
+			return
+		}
+		nc.Write(rec(TypeGetValuesResult, 0, body, PaddingFor(len(body))))
+	})
+	c := dialConn(t, "tcp", addr)
+	pairs, err := c.GetValues(context.Background(), []string{MaxConns})
+	var pe *ProtocolError
+	if !errors.Is(err, ErrBadPair) || !errors.As(err, &pe) || pe.Offset != 8+17 {
+		t.Fatalf("GetValues error = %v, want ErrBadPair at byte 25", err)
+	}
+	if want := []Pair{{MaxConns, "5"}}; !reflect.DeepEqual(pairs, want) {
+		t.Errorf("GetValues pairs = %q, want %q", pairs, want)
+	}
+}
+
 func TestGetValuesTimeout(t *testing.T) {
 	addr := hostile(t, func(nc *net.TCPConn) { io.Copy(io.Discard, nc) })
 	c := dialConn(t, "tcp", addr)

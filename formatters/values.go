@@ -9,10 +9,13 @@ import (
 )
 
 // ValuesResult is a GET_VALUES exchange: the names asked and the pairs
-// the application returned, in the order it returned them.
+// the application returned, in the order it returned them. Err is the
+// fault that cut the answer short (a malformed pair), Returned then
+// holding the pairs decoded before it.
 type ValuesResult struct {
 	Asked    []string
 	Returned []fcgiwire.Pair
+	Err      string
 }
 
 // Missing lists the names asked that the application did not return.
@@ -38,7 +41,11 @@ const NotReturned = "(not returned)"
 
 // WriteValues renders a GET_VALUES result: a NAME | VALUE table (names
 // asked first, in order, then any extra the application sent), NAME=VALUE
-// lines of the returned pairs (text), or {"values": {...}, "missing": [...]}.
+// lines of the returned pairs (text), or {"values": {...}, "missing": [...]}
+// with "error" when Err is set. A result cut short by a fault shows the
+// pairs decoded before it: the table then has no "(not returned)" rows
+// (what came after the fault is unknown), and no table at all when no pair
+// was decoded.
 func WriteValues(w io.Writer, v *ValuesResult, f Format, p *Palette) error {
 	switch f {
 	case JSON:
@@ -49,10 +56,15 @@ func WriteValues(w io.Writer, v *ValuesResult, f Format, p *Palette) error {
 		return writeJSON(w, struct {
 			Values  map[string]string `json:"values"`
 			Missing []string          `json:"missing"`
-		}{values, v.Missing()})
+			Error   string            `json:"error,omitempty"`
+		}{values, v.Missing(), v.Err})
 	case Table:
+		rows := valueRows(v)
+		if len(rows) == 0 {
+			return nil
+		}
 		t := newTable(w, "NAME", "VALUE")
-		for _, row := range valueRows(v) {
+		for _, row := range rows {
 			value := row.value
 			if !row.returned {
 				value = p.Dim.Sprint(NotReturned)
@@ -75,11 +87,15 @@ type valueRow struct {
 }
 
 // valueRows lists the names asked, in order, then any extra name the
-// application returned.
+// application returned. For an answer cut short by a fault, only the
+// names returned are listed.
 func valueRows(v *ValuesResult) []valueRow {
 	var rows []valueRow
 	seen := map[string]bool{}
 	for _, n := range v.Asked {
+		if v.Err != "" {
+			break
+		}
 		seen[n] = true
 		row := valueRow{name: n}
 		for _, pr := range v.Returned {

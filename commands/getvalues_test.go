@@ -1,0 +1,101 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+)
+
+// valuesServer answers every GET_VALUES with one GET_VALUES_RESULT record
+// of the given body, as a hostile server would, and returns its address.
+func valuesServer(t *testing.T, body string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer nc.Close()
+				_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+				if _, err := fcgiwire.NewReader(nc).ReadRecord(); err != nil {
+					return
+				}
+				pad := fcgiwire.PaddingFor(len(body))
+				rec := []byte{fcgiwire.Version1, byte(fcgiwire.TypeGetValuesResult), 0, 0, byte(len(body) >> 8), byte(len(body)), byte(pad), 0}
+				rec = append(append(rec, body...), make([]byte, pad)...)
+				_, _ = nc.Write(rec)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// runCLI runs "fcgicli ARGS" in-process and returns the exit code, stdout
+// and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code := RunEnv(ctx, env, append([]string{"fcgicli"}, args...))
+	return code, out.String(), errOut.String()
+}
+
+type cliCase struct {
+	name   string
+	args   []string
+	code   int
+	stdout string
+	stderr string
+}
+
+func (c cliCase) run(t *testing.T) {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, c.args...)
+	if code != c.code || stdout != c.stdout || stderr != c.stderr {
+		t.Errorf("fcgicli %q: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit %d\nstdout:\n%s\nstderr:\n%s",
+			c.args, code, stdout, stderr, c.code, c.stdout, c.stderr)
+	}
+}
+
+func pairsBody(ps ...fcgiwire.Pair) string { return string(fcgiwire.EncodePairs(ps)) }
+
+// TestGetValuesPairsBeforeFault: a result whose second pair runs past the
+// record shows the first pair in every format, then the fault, exit 5.
+func TestGetValuesPairsBeforeFault(t *testing.T) {
+	addr := valuesServer(t, pairsBody(fcgiwire.Pair{Name: "FCGI_MAX_CONNS", Value: "5"})+"\x0e\xc8FCGI")
+	fault := "fcgicli: protocol error at byte 25: malformed name-value pair: name length 14 and value length 1212564295 run past the 1 bytes left\n"
+	for _, c := range []cliCase{
+		{"text", []string{"get-values", "-c", addr, "-t", "5s"}, 5, "FCGI_MAX_CONNS=5\n", fault},
+		{"table", []string{"get-values", "-c", addr, "-t", "5s", "-o", "table"}, 5, `+----------------+-------+
+| NAME           | VALUE |
++----------------+-------+
+| FCGI_MAX_CONNS | 5     |
++----------------+-------+
+`, fault},
+		{"json", []string{"get-values", "-c", addr, "-t", "5s", "-o", "json"}, 5, `{
+  "values": {
+    "FCGI_MAX_CONNS": "5"
+  },
+  "missing": ["FCGI_MAX_REQS", "FCGI_MPXS_CONNS"],
+  "error": "protocol error at byte 25: malformed name-value pair: name length 14 and value length 1212564295 run past the 1 bytes left"
+}
+`, fault},
+	} {
+		t.Run(c.name, c.run)
+	}
+}
