@@ -99,3 +99,48 @@ func TestGetValuesPairsBeforeFault(t *testing.T) {
 		t.Run(c.name, c.run)
 	}
 }
+
+// TestGetValuesQuoted: names and values that are not printable UTF-8 are
+// quoted in text and table output, so that a value cannot forge a line
+// or a row, nor send escapes to the terminal; JSON keeps the exact
+// value, a non-UTF-8 one in base64. A printable value prints as is.
+func TestGetValuesQuoted(t *testing.T) {
+	addr := valuesServer(t, pairsBody(
+		fcgiwire.Pair{Name: "FCGI_MAX_CONNS", Value: "1\nFCGI_MAX_REQS=999"},
+		fcgiwire.Pair{Name: "FCGI_MPXS_CONNS", Value: "\x1b[31m1"},
+		fcgiwire.Pair{Name: "X=Y", Value: "ünï \"ok\""},
+		fcgiwire.Pair{Name: "BIN\xff", Value: "\xfe\x00"},
+	))
+	args := []string{"get-values", "-c", addr, "-t", "5s"}
+	for _, c := range []cliCase{
+		{"text", args, 0, `FCGI_MAX_CONNS="1\nFCGI_MAX_REQS=999"
+FCGI_MPXS_CONNS="\x1b[31m1"
+"X=Y"=ünï "ok"
+"BIN\xff"="\xfe\x00"
+`, ""},
+		{"table", append(args, "-o", "table"), 0, `+-----------------+------------------------+
+| NAME            | VALUE                  |
++-----------------+------------------------+
+| FCGI_MAX_CONNS  | "1\nFCGI_MAX_REQS=999" |
+| FCGI_MAX_REQS   | (not returned)         |
+| FCGI_MPXS_CONNS | "\x1b[31m1"            |
+| X=Y             | ünï "ok"               |
+| "BIN\xff"       | "\xfe\x00"             |
++-----------------+------------------------+
+`, ""},
+		{"json", append(args, "-o", "json"), 0, `{
+  "values": {
+    "FCGI_MAX_CONNS": "1\nFCGI_MAX_REQS=999",
+    "FCGI_MPXS_CONNS": "\u001b[31m1",
+    "X=Y": "ünï \"ok\""
+  },
+  "values_base64": {
+    "\"BIN\\xff\"": "/gA="
+  },
+  "missing": ["FCGI_MAX_REQS"]
+}
+`, ""},
+	} {
+		t.Run(c.name, c.run)
+	}
+}

@@ -1,9 +1,12 @@
 package formatters
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
@@ -42,22 +45,36 @@ const NotReturned = "(not returned)"
 // WriteValues renders a GET_VALUES result: a NAME | VALUE table (names
 // asked first, in order, then any extra the application sent), NAME=VALUE
 // lines of the returned pairs (text), or {"values": {...}, "missing": [...]}
-// with "error" when Err is set. A result cut short by a fault shows the
+// with "error" when Err is set. Text and table quote a name or value that
+// is not printable UTF-8 (Printable), and text a name with a "=" too, so
+// that a line is always one pair. A result cut short by a fault shows the
 // pairs decoded before it: the table then has no "(not returned)" rows
 // (what came after the fault is unknown), and no table at all when no pair
 // was decoded.
 func WriteValues(w io.Writer, v *ValuesResult, f Format, p *Palette) error {
 	switch f {
 	case JSON:
-		values := map[string]string{}
+		// encoding/json would turn bytes that are not UTF-8 into U+FFFD:
+		// such a value goes in values_base64 instead, such a name is
+		// Go-quoted, so that nothing is silently altered.
+		values, b64 := map[string]string{}, map[string]string{}
 		for _, pr := range v.Returned {
-			values[pr.Name] = pr.Value
+			if utf8.ValidString(pr.Value) {
+				values[jsonName(pr.Name)] = pr.Value
+			} else {
+				b64[jsonName(pr.Name)] = base64.StdEncoding.EncodeToString([]byte(pr.Value))
+			}
+		}
+		missing := v.Missing()
+		for i, n := range missing {
+			missing[i] = jsonName(n)
 		}
 		return writeJSON(w, struct {
-			Values  map[string]string `json:"values"`
-			Missing []string          `json:"missing"`
-			Error   string            `json:"error,omitempty"`
-		}{values, v.Missing(), v.Err})
+			Values       map[string]string `json:"values"`
+			ValuesBase64 map[string]string `json:"values_base64,omitempty"`
+			Missing      []string          `json:"missing"`
+			Error        string            `json:"error,omitempty"`
+		}{values, b64, missing, v.Err})
 	case Table:
 		rows := valueRows(v)
 		if len(rows) == 0 {
@@ -65,20 +82,38 @@ func WriteValues(w io.Writer, v *ValuesResult, f Format, p *Palette) error {
 		}
 		t := newTable(w, "NAME", "VALUE")
 		for _, row := range rows {
-			value := row.value
+			value := Printable(row.value)
 			if !row.returned {
 				value = p.Dim.Sprint(NotReturned)
 			}
-			t.append(row.name, value)
+			t.append(Printable(row.name), value)
 		}
 		return t.render()
 	}
 	var b strings.Builder
 	for _, pr := range v.Returned {
-		fmt.Fprintf(&b, "%s=%s\n", pr.Name, pr.Value)
+		fmt.Fprintf(&b, "%s=%s\n", textName(pr.Name), Printable(pr.Value))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// textName is a name as a NAME=VALUE line shows it: quoted as Printable
+// quotes, and also when it holds a "=", which would move the line's split.
+func textName(s string) string {
+	if q := Printable(s); q != s || !strings.Contains(s, "=") {
+		return q
+	}
+	return strconv.Quote(s)
+}
+
+// jsonName is a name as a JSON key or list item: as is when it is UTF-8,
+// else Go-quoted (encoding/json would replace the bad bytes with U+FFFD).
+func jsonName(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 type valueRow struct {
