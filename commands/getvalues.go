@@ -80,7 +80,7 @@ EXAMPLES:
 					return usagef("empty NAME")
 				}
 			}
-			return runGetValues(c.Context, o, env, names, format, outPal, tr)
+			return runGetValues(c.Context, o, env, names, format, outPal, errPal, tr)
 		},
 	}
 }
@@ -98,7 +98,7 @@ func exchange(ctx context.Context, o netOptions, tr *formatters.Tracer, f func(c
 	return timeoutCause(ctx, f(ctx, conn))
 }
 
-func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, format formatters.Format, pal *formatters.Palette, tr *formatters.Tracer) error {
+func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, format formatters.Format, pal, errPal *formatters.Palette, tr *formatters.Tracer) error {
 	var pairs []fcgiwire.Pair
 	err := exchange(ctx, o, tr, func(ctx context.Context, conn *fcgiwire.Conn) (err error) {
 		pairs, err = conn.GetValues(ctx, names)
@@ -116,6 +116,10 @@ func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, f
 	}
 	if werr := formatters.WriteValues(env.Stdout, v, format, pal); werr != nil && err == nil {
 		return werr
+	}
+	for _, n := range v.Repeated() {
+		fmt.Fprintf(env.Stderr, "fcgicli: %s the application returned %s more than once: only the first value counts\n",
+			errPal.Info.Sprint("warning:"), formatters.Printable(n))
 	}
 	return err
 }

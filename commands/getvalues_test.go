@@ -144,3 +144,36 @@ FCGI_MPXS_CONNS="\x1b[31m1"
 		t.Run(c.name, c.run)
 	}
 }
+
+// TestGetValuesRepeatedName: of a name returned twice, the first value
+// counts in every format, and a warning says so on stderr.
+func TestGetValuesRepeatedName(t *testing.T) {
+	addr := valuesServer(t, pairsBody(
+		fcgiwire.Pair{Name: "FCGI_MAX_CONNS", Value: "1"},
+		fcgiwire.Pair{Name: "FCGI_MAX_CONNS", Value: "2"},
+		fcgiwire.Pair{Name: "FCGI_MPXS_CONNS", Value: "0"},
+		fcgiwire.Pair{Name: "FCGI_MAX_CONNS", Value: "3"},
+	))
+	args := []string{"get-values", "-c", addr, "-t", "5s", "FCGI_MAX_CONNS", "FCGI_MPXS_CONNS"}
+	warning := "fcgicli: warning: the application returned FCGI_MAX_CONNS more than once: only the first value counts\n"
+	for _, c := range []cliCase{
+		{"text", args, 0, "FCGI_MAX_CONNS=1\nFCGI_MPXS_CONNS=0\n", warning},
+		{"table", append(args, "-o", "table"), 0, `+-----------------+-------+
+| NAME            | VALUE |
++-----------------+-------+
+| FCGI_MAX_CONNS  | 1     |
+| FCGI_MPXS_CONNS | 0     |
++-----------------+-------+
+`, warning},
+		{"json", append(args, "-o", "json"), 0, `{
+  "values": {
+    "FCGI_MAX_CONNS": "1",
+    "FCGI_MPXS_CONNS": "0"
+  },
+  "missing": []
+}
+`, warning},
+	} {
+		t.Run(c.name, c.run)
+	}
+}

@@ -39,6 +39,33 @@ func (v *ValuesResult) Missing() []string {
 	return missing
 }
 
+// Repeated lists the names the application returned more than once, in
+// the order of their first appearance. Only the first value of each
+// counts, in every format.
+func (v *ValuesResult) Repeated() []string {
+	var repeated []string
+	count := map[string]int{}
+	for _, p := range v.Returned {
+		if count[p.Name]++; count[p.Name] == 2 {
+			repeated = append(repeated, p.Name)
+		}
+	}
+	return repeated
+}
+
+// first returns the returned pairs without the repeats of a name.
+func (v *ValuesResult) first() []fcgiwire.Pair {
+	var pairs []fcgiwire.Pair
+	seen := map[string]bool{}
+	for _, p := range v.Returned {
+		if !seen[p.Name] {
+			seen[p.Name] = true
+			pairs = append(pairs, p)
+		}
+	}
+	return pairs
+}
+
 // NotReturned is how the table shows a name the application left out.
 const NotReturned = "(not returned)"
 
@@ -50,7 +77,8 @@ const NotReturned = "(not returned)"
 // that a line is always one pair. A result cut short by a fault shows the
 // pairs decoded before it: the table then has no "(not returned)" rows
 // (what came after the fault is unknown), and no table at all when no pair
-// was decoded.
+// was decoded. Of a name returned more than once, only the first value
+// is shown (see Repeated).
 func WriteValues(w io.Writer, v *ValuesResult, f Format, p *Palette) error {
 	switch f {
 	case JSON:
@@ -58,7 +86,7 @@ func WriteValues(w io.Writer, v *ValuesResult, f Format, p *Palette) error {
 		// such a value goes in values_base64 instead, such a name is
 		// Go-quoted, so that nothing is silently altered.
 		values, b64 := map[string]string{}, map[string]string{}
-		for _, pr := range v.Returned {
+		for _, pr := range v.first() {
 			if utf8.ValidString(pr.Value) {
 				values[jsonName(pr.Name)] = pr.Value
 			} else {
@@ -91,7 +119,7 @@ func WriteValues(w io.Writer, v *ValuesResult, f Format, p *Palette) error {
 		return t.render()
 	}
 	var b strings.Builder
-	for _, pr := range v.Returned {
+	for _, pr := range v.first() {
 		fmt.Fprintf(&b, "%s=%s\n", textName(pr.Name), Printable(pr.Value))
 	}
 	_, err := io.WriteString(w, b.String())
