@@ -146,12 +146,15 @@ func (v *StatusView) clock(unix int64) string {
 
 // WriteStatusText writes the pool summary as a table, then the processes
 // (when the page has them) as a second table, busy processes highlighted.
+// The page's strings are the server's (a request URI is the client's):
+// one that is not printable UTF-8 is quoted (Printable), so that it can
+// neither break a row nor send escapes to the terminal.
 func WriteStatusText(w io.Writer, v *StatusView, p *Palette) error {
 	s := v.Status
 	t := newTable(w)
 	rows := [][2]string{
-		{"pool", s.Pool},
-		{"process manager", s.ProcessManager},
+		{"pool", Printable(s.Pool)},
+		{"process manager", Printable(s.ProcessManager)},
 		{"start time", v.clock(s.StartTime)},
 		{"uptime", (time.Duration(s.StartSince) * time.Second).String()},
 		{"accepted conn", delta(s.AcceptedConn, v.Previous, func(x *FPMStatus) int64 { return x.AcceptedConn })},
@@ -192,9 +195,9 @@ func WriteStatusText(w io.Writer, v *StatusView, p *Palette) error {
 	pt := newTable(w, "PID", "STATE", "START", "REQUESTS", "DURATION", "METHOD", "URI", "CONTENT LENGTH", "USER", "SCRIPT", "CPU", "MEMORY")
 	for _, pr := range procs {
 		row := []string{
-			strconv.FormatInt(pr.PID, 10), pr.State, v.clock(pr.StartTime), strconv.FormatInt(pr.Requests, 10),
-			(time.Duration(pr.RequestDurationUS) * time.Microsecond).String(), pr.RequestMethod, pr.RequestURI,
-			strconv.FormatInt(pr.ContentLength, 10), pr.User, pr.Script,
+			strconv.FormatInt(pr.PID, 10), Printable(pr.State), v.clock(pr.StartTime), strconv.FormatInt(pr.Requests, 10),
+			(time.Duration(pr.RequestDurationUS) * time.Microsecond).String(), Printable(pr.RequestMethod), Printable(pr.RequestURI),
+			strconv.FormatInt(pr.ContentLength, 10), Printable(pr.User), Printable(pr.Script),
 			strconv.FormatFloat(pr.LastRequestCPU, 'f', 2, 64), strconv.FormatInt(pr.LastRequestMemory, 10),
 		}
 		if pr.Busy() {

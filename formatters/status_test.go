@@ -74,3 +74,45 @@ func TestTableWriteError(t *testing.T) {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, bytes.ErrTooLarge }
+
+// TestWriteStatusTextQuoted checks that the page's strings that are not
+// printable UTF-8 are quoted: an escape in the pool name or a newline in
+// a request URI must not break a row nor reach the terminal.
+func TestWriteStatusTextQuoted(t *testing.T) {
+	v := &StatusView{Status: &FPMStatus{
+		Pool: "\x1b[31mwww", ProcessManager: "static\r", StartTime: 1700000000, AcceptedConn: 1, TotalProcesses: 1,
+		Processes: []FPMProcess{
+			{PID: 7, State: "Idle", StartTime: 1700000000, RequestMethod: "GET\x00", RequestURI: "/a\nb", User: "u\x7f", Script: "/s\xff.php"},
+		},
+	}}
+	want := `+----------------------+-------------------------+
+| pool                 | "\x1b[31mwww"           |
+| process manager      | "static\r"              |
+| start time           | 2023-11-14 22:13:20 UTC |
+| uptime               | 0s                      |
+| accepted conn        | 1                       |
+| listen queue         | 0                       |
+| max listen queue     | 0                       |
+| listen queue len     | 0                       |
+| idle processes       | 0                       |
+| active processes     | 0                       |
+| total processes      | 1                       |
+| max active processes | 0                       |
+| max children reached | 0                       |
+| slow requests        | 0                       |
++----------------------+-------------------------+
+
++-----+-------+-------------------------+----------+----------+-----------+---------+----------------+---------+--------------+------+--------+
+| PID | STATE | START                   | REQUESTS | DURATION | METHOD    | URI     | CONTENT LENGTH | USER    | SCRIPT       | CPU  | MEMORY |
++-----+-------+-------------------------+----------+----------+-----------+---------+----------------+---------+--------------+------+--------+
+| 7   | Idle  | 2023-11-14 22:13:20 UTC | 0        | 0s       | "GET\x00" | "/a\nb" | 0              | "u\x7f" | "/s\xff.php" | 0.00 | 0      |
++-----+-------+-------------------------+----------+----------+-----------+---------+----------------+---------+--------------+------+--------+
+`
+	var b bytes.Buffer
+	if err := WriteStatusText(&b, v, NewPalette(false)); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
