@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -94,7 +95,7 @@ var ErrNotStatusPage = errors.New("not a php-fpm status page")
 func ParseFPMStatus(body []byte) (*FPMStatus, error) {
 	var raw fpmJSON
 	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotStatusPage, err)
+		return nil, fmt.Errorf("%w: %s", ErrNotStatusPage, jsonFault(err))
 	}
 	if raw.Pool == nil || raw.AcceptedConn == nil || raw.ActiveProcesses == nil {
 		return nil, fmt.Errorf("%w: JSON without pool, accepted conn and active processes", ErrNotStatusPage)
@@ -115,6 +116,70 @@ func ParseFPMStatus(body []byte) (*FPMStatus, error) {
 		})
 	}
 	return s, nil
+}
+
+// jsonFault says what is wrong with the page's JSON. A field of the wrong
+// type is named with what it is and what was wanted ("processes" is a
+// string, want a list), not with encoding/json's message, which spells out
+// the Go type it was decoding into.
+func jsonFault(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return err.Error()
+	}
+	where := "the page"
+	if te.Field != "" {
+		parts := strings.Split(te.Field, ".")
+		where = strconv.Quote(parts[len(parts)-1])
+		for i := len(parts) - 2; i >= 0; i-- {
+			where += " in " + strconv.Quote(parts[i])
+		}
+	}
+	return fmt.Sprintf("%s is %s, want %s", where, jsonValueKind(te.Value), jsonWant(te))
+}
+
+// jsonValueKind names the JSON value an *UnmarshalTypeError found.
+func jsonValueKind(v string) string {
+	switch v {
+	case "array":
+		return "a list"
+	case "object":
+		return "an object"
+	case "bool":
+		return "a boolean"
+	case "string", "number":
+		return "a " + v
+	}
+	if n, ok := strings.CutPrefix(v, "number "); ok {
+		return "the number " + n
+	}
+	return v
+}
+
+// jsonWant names the JSON value the page should have had.
+func jsonWant(te *json.UnmarshalTypeError) string {
+	t := te.Type
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n, ok := strings.CutPrefix(te.Value, "number "); ok && !strings.ContainsAny(n, ".eE") {
+			return "an integer of at most 64 bits"
+		}
+		return "an integer"
+	}
+	return t.Kind().String()
 }
 
 // StatusView is what the status renderers show: the page, and for --watch

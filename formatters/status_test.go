@@ -2,6 +2,7 @@ package formatters
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,28 @@ func TestWriteStatusTextQuoted(t *testing.T) {
 	}
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestParseFPMStatusTypeErrors checks that a field of the wrong type is
+// named, with what it is and what was wanted, in a short message instead
+// of encoding/json's, which spells out the Go struct type.
+func TestParseFPMStatusTypeErrors(t *testing.T) {
+	const head = `{"pool":"www","accepted conn":1,"active processes":1`
+	for _, tt := range []struct{ body, want string }{
+		{head + `,"processes":"x"}`, `not a php-fpm status page: "processes" is a string, want a list`},
+		{head + `,"processes":[{"pid":"7"}]}`, `not a php-fpm status page: "pid" in "processes" is a string, want an integer`},
+		{head + `,"processes":[{"request uri":5}]}`, `not a php-fpm status page: "request uri" in "processes" is a number, want a string`},
+		{head + `,"processes":[{"last request cpu":{}}]}`, `not a php-fpm status page: "last request cpu" in "processes" is an object, want a number`},
+		{`{"pool":["www"],"accepted conn":1,"active processes":1}`, `not a php-fpm status page: "pool" is a list, want a string`},
+		{`{"pool":"www","accepted conn":1.5,"active processes":1}`, `not a php-fpm status page: "accepted conn" is the number 1.5, want an integer`},
+		{`{"pool":"www","accepted conn":99999999999999999999,"active processes":1}`, `not a php-fpm status page: "accepted conn" is the number 99999999999999999999, want an integer of at most 64 bits`},
+		{`{"pool":"www","accepted conn":true,"active processes":1}`, `not a php-fpm status page: "accepted conn" is a boolean, want an integer`},
+		{`[1]`, `not a php-fpm status page: the page is a list, want an object`},
+	} {
+		_, err := ParseFPMStatus([]byte(tt.body))
+		if err == nil || err.Error() != tt.want || !errors.Is(err, ErrNotStatusPage) {
+			t.Errorf("ParseFPMStatus(%s) = %v, want %s", tt.body, err, tt.want)
+		}
 	}
 }
