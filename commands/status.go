@@ -33,7 +33,9 @@ socket pools, where --max-listen-queue-ratio is skipped with a note.
 
 --watch refreshes a live view in place on a terminal (requests/s from
 accepted conn, changes since the last refresh, busy processes first), until
-Ctrl-C (exit 0); off a terminal it prints one JSON line per interval.
+Ctrl-C (exit 0); off a terminal it prints one JSON line per interval. A
+failed refresh is reported and the watch goes on; with --count N it stops
+after N refreshes with the last one's exit code.
 
 EXAMPLES:
    fcgicli status -c /run/php/php8.2-fpm.sock
@@ -317,7 +319,8 @@ func saveState(name string, s *formatters.FPMStatus) error {
 // runWatch refreshes the view every interval until ctx ends (Ctrl-C, exit
 // 0) or --count refreshes were shown. On a terminal each refresh redraws
 // the screen; elsewhere each is one JSON line. A failed read is reported
-// and the watch goes on.
+// and the watch goes on. After --count refreshes the exit code is the
+// last one's: a watch whose last read failed is never a false healthy.
 func runWatch(ctx context.Context, env *Env, pal *formatters.Palette, o *statusOptions) error {
 	var prev *formatters.FPMStatus
 	var prevAt time.Time
@@ -329,9 +332,11 @@ func runWatch(ctx context.Context, env *Env, pal *formatters.Palette, o *statusO
 		if ctx.Err() != nil {
 			return nil
 		}
+		lastCode := ExitOK
 		switch {
 		case err != nil:
-			_, msg := exitCode(err)
+			code, msg := exitCode(err)
+			lastCode = code
 			if o.terminal {
 				fmt.Fprint(env.Stdout, "\x1b[H\x1b[2J")
 			}
@@ -352,6 +357,10 @@ func runWatch(ctx context.Context, env *Env, pal *formatters.Palette, o *statusO
 			prev, prevAt = s, at
 		}
 		if o.count > 0 && n >= o.count {
+			if lastCode != ExitOK {
+				// The failure is reported above; only its code is left.
+				return &codeError{code: lastCode}
+			}
 			return nil
 		}
 		select {

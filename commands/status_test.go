@@ -3,6 +3,9 @@ package commands
 import (
 	"context"
 	"io"
+	"net"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fcgicli/fcgicli/fcgiwire"
@@ -23,4 +26,34 @@ func TestStatusWrongType(t *testing.T) {
 	addr := statusPage(t, `{"pool":"www","accepted conn":1,"active processes":1,"processes":"x"}`)
 	cliCase{"wrong type", []string{"status", "-c", addr, "-t", "5s"}, 1, "",
 		`fcgicli: not a php-fpm status page: "processes" is a string, want a list; body "{\"pool\":\"www\",\"accepted conn\":1,\"active processes\":1,\"proces"...` + "\n"}.run(t)
+}
+
+// TestStatusWatchCountExit: with --count, the exit code is the last
+// refresh's. Each failure is reported once, on stderr.
+func TestStatusWatchCountExit(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := l.Addr().String()
+	l.Close()
+	cliCase{"refused", []string{"status", "-c", refused, "--watch", "10ms", "--count", "2"}, 3, "",
+		strings.Repeat("fcgicli: cannot connect to "+refused+": connection refused\n", 2)}.run(t)
+
+	// A pool whose page alternates: good, not a page, good...
+	const page = `{"pool":"www","accepted conn":1,"active processes":1}`
+	const line = `{"pool":"www","process_manager":"","start_time":0,"start_since":0,"accepted_conn":1,"listen_queue":0,"max_listen_queue":0,"listen_queue_len":0,"idle_processes":0,"active_processes":1,"total_processes":0,"max_active_processes":0,"max_children_reached":0,"slow_requests":0}` + "\n"
+	const notPage = "fcgicli: not a php-fpm status page: status 404, body \"File not found.\"\n"
+	var n atomic.Int64
+	addr := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		if n.Add(1)%2 == 0 {
+			io.WriteString(w.Stdout(), "Status: 404 Not Found\r\nContent-Type: text/html\r\n\r\nFile not found.\n")
+			return
+		}
+		io.WriteString(w.Stdout(), "Content-Type: application/json\r\n\r\n"+page)
+	})
+	watch := []string{"status", "-c", addr, "--no-full", "--watch", "10ms", "--count"}
+	cliCase{"good, bad", append(watch, "2"), 1, line, notPage}.run(t)
+	n.Store(1) // the next read is a bad one
+	cliCase{"bad, good", append(watch, "2"), 0, line, notPage}.run(t)
 }
