@@ -42,15 +42,26 @@ func netOptionsFrom(c *cli.Context, env *Env) (netOptions, error) {
 	if o.Connect == "" {
 		return o, usagef("no server address: give -c ADDR or set FCGI_CONNECT (forms: %s, or builtin)", fcgiwire.AddrForms)
 	}
-	if o.Connect != builtinAddr {
-		if _, err := fcgiwire.ParseAddr(o.Connect); err != nil {
-			return o, err
-		}
+	if err := checkClientAddr(o.Connect); err != nil {
+		return o, err
 	}
 	if o.ConnectTimeout < 0 || o.Timeout < 0 {
 		return o, usagef("timeouts cannot be negative")
 	}
 	return o, nil
+}
+
+// checkClientAddr checks an address a client dials: one of fcgiwire's
+// forms, or builtin, which a bad address's message lists with them.
+func checkClientAddr(addr string) error {
+	if addr == builtinAddr {
+		return nil
+	}
+	_, err := fcgiwire.ParseAddr(addr)
+	if ae, ok := errors.AsType[*fcgiwire.AddrError](err); ok {
+		return usagef("bad address %q: %s (accepted forms: %s, or builtin)", ae.Addr, ae.Reason, fcgiwire.AddrForms)
+	}
+	return err
 }
 
 // withTimeout bounds ctx by the whole-command timeout.

@@ -78,10 +78,8 @@ func pingTargets(values []string, env *Env) ([]string, error) {
 	}
 	var out []string
 	for _, v := range values {
-		if v != builtinAddr {
-			if _, err := fcgiwire.ParseAddr(v); err != nil {
-				return nil, err
-			}
+		if err := checkClientAddr(v); err != nil {
+			return nil, err
 		}
 		pattern := strings.TrimPrefix(strings.TrimPrefix(v, "unix://"), "unix:")
 		if !strings.ContainsAny(pattern, "*?[") || !(strings.HasPrefix(pattern, "/") || strings.HasPrefix(pattern, ".")) {
