@@ -483,6 +483,7 @@ type benchWorker struct {
 	used   bool // conn has carried a request: it may have been closed since
 	tried  bool // this slot sent a request while measuring
 	served bool // one of this slot's connections got an answer while measuring
+	turned bool // a request of this slot failed otherwise than by waiting (reset, closed...)
 	stats  *benchStats
 	expect containsWriter
 	timer  *time.Timer
@@ -581,9 +582,12 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 	served, unserved := 0, 0
 	for _, w := range workers {
 		total.add(w.stats)
-		if w.served {
+		switch {
+		case w.served:
 			served++
-		} else if w.tried {
+		case w.tried && !w.turned:
+			// Waited for an answer the whole run: the listen queue's
+			// symptom. One turned away shows in the errors instead.
 			unserved++
 		}
 	}
@@ -797,6 +801,9 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 		s.bytesReceived += res.BytesReceived
 	}
 	failed := b.judge(s, &w.expect, parser, res, err)
+	if err != nil && errorClass(err) != "timeout" {
+		w.turned = true
+	}
 	if err == nil {
 		b.hist.Record(finished.Sub(intended))
 	}
