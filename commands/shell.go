@@ -35,7 +35,10 @@ history kept in $XDG_STATE_HOME/fcgicli/history (~/.local/state/fcgicli/history)
 The session keeps the address, default params and headers, the document root,
 the output format and the verbose and dump modes, and sends every request on
 one kept-alive connection (FCGI_KEEP_CONN), reconnecting when the server has
-closed it.
+closed it. Every command it runs obeys the session's --timeout ('set timeout'
+changes it) and --connect-timeout, unless the command gives its own; a
+timeout aborts the request (FCGI_ABORT_REQUEST), is reported, and the shell
+goes on.
 
 Commands: request, get, post, get-values, raw-dump, ping, status, set, unset,
 show, connect, last, diff, history, help, exit. 'help COMMAND' says more.
@@ -49,7 +52,7 @@ exits with the status of the last command that failed (0 when none did).
 EXAMPLES:
    fcgicli shell -c 127.0.0.1:9000
    fcgicli shell -c /run/php/php8.2-fpm.sock < checks.txt`,
-		Flags: flagList(networkFlags(30*time.Second), []cli.Flag{
+		Flags: flagList(shellNetworkFlags(), []cli.Flag{
 			&cli.StringFlag{Name: "document-root", Aliases: []string{"r"}, Usage: "the session's document root `DIR` (see request -r)"},
 			colorFlag(),
 		}),
@@ -66,6 +69,9 @@ EXAMPLES:
 			}
 			if s.net.Connect == "" {
 				s.net.Connect = env.Getenv("FCGI_CONNECT")
+			}
+			if s.net.ConnectTimeout < 0 || s.net.Timeout < 0 {
+				return usagef("timeouts cannot be negative")
 			}
 			for _, cc := range c.Lineage() {
 				if cc.IsSet("color") {
@@ -85,6 +91,18 @@ EXAMPLES:
 			return s.run(ctx)
 		},
 	}
+}
+
+// shellNetworkFlags are networkFlags, with -t saying what it bounds in a
+// shell: each command the session runs, not the session.
+func shellNetworkFlags() []cli.Flag {
+	flags := networkFlags(30 * time.Second)
+	for _, f := range flags {
+		if d, ok := f.(*cli.DurationFlag); ok && d.Name == "timeout" {
+			d.Usage = "give up on each command the session runs after `DURATION` (0: never; 'set timeout' changes it)"
+		}
+	}
+	return flags
 }
 
 // session is the state of a shell.
@@ -421,11 +439,41 @@ func (s *session) shapeArgs() []string {
 }
 
 // runApp runs fcgicli's own command name with the session's flags first
-// and the user's after them (so the user's win).
+// and the user's after them (so the user's win), under the session's
+// deadlines.
 func (s *session) runApp(ctx context.Context, name string, session, user []string) error {
 	args := append([]string{"fcgicli", "--color", s.color, name}, session...)
 	app, args := appFor(s.env, append(args, user...))
+	for _, cmd := range app.Commands {
+		s.deadlineDefaults(cmd)
+	}
 	return app.RunContext(ctx, args)
+}
+
+// deadlineDefaults makes the session's timeout (-t, or set timeout) and
+// connect timeout the defaults of cmd's --timeout and --connect-timeout,
+// so that whatever the shell runs obeys them rather than the command's
+// own defaults. Defaults rather than flags: the user's own -t or
+// --timeout on the line still wins, and urfave/cli refuses a line that
+// has both forms of one flag.
+func (s *session) deadlineDefaults(cmd *cli.Command) {
+	for _, f := range cmd.Flags {
+		var d *cli.DurationFlag
+		switch f := f.(type) {
+		case *cli.DurationFlag:
+			d = f
+		case *durationFlag:
+			d = f.DurationFlag
+		default:
+			continue
+		}
+		switch d.Name {
+		case "timeout":
+			d.Value = s.net.Timeout
+		case "connect-timeout":
+			d.Value = s.net.ConnectTimeout
+		}
+	}
 }
 
 // parseRequest parses request flags the way the request command does.
@@ -438,6 +486,7 @@ func (s *session) parseRequest(ctx context.Context, user []string) (*requestOpti
 		return err
 	}
 	cmd.OnUsageError = onUsageError
+	s.deadlineDefaults(cmd)
 	app := &cli.App{
 		Name: "fcgicli", Writer: s.env.Stdout, ErrWriter: s.env.Stderr, HideVersion: true,
 		DisableSliceFlagSeparator: true, UseShortOptionHandling: true,
@@ -978,7 +1027,7 @@ func (s *session) show(args []string) error {
 	for _, kv := range [][2]string{
 		{"address", addr}, {"connection", conn}, {"root", s.docRoot}, {"output", s.output},
 		{"include", onOff[s.include]}, {"verbose", onOff[s.verbose]}, {"dump", onOff[s.dump]},
-		{"timeout", s.net.Timeout.String()}, {"params", strings.Join(s.params, " ")},
+		{"timeout", showTimeouts(s.net)}, {"params", strings.Join(s.params, " ")},
 		{"unset", strings.Join(s.unset, " ")}, {"headers", strings.Join(s.headers, "; ")},
 	} {
 		fmt.Fprintf(out, "%-11s %s\n", kv[0]+":", kv[1])
@@ -1001,6 +1050,18 @@ func (s *session) show(args []string) error {
 		fmt.Fprintf(out, "  %s=%s\n", p.Name, p.Value)
 	}
 	return nil
+}
+
+// showTimeouts is show's line for the deadlines every command obeys:
+// "30s (connect 5s)", with 0 shown as none.
+func showTimeouts(o netOptions) string {
+	d := func(d time.Duration) string {
+		if d == 0 {
+			return "none"
+		}
+		return d.String()
+	}
+	return d(o.Timeout) + " (connect " + d(o.ConnectTimeout) + ")"
 }
 
 // splitWords splits a line into words as a POSIX shell would: quotes

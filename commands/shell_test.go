@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
 // closingListener remembers the connections it accepted so that a test
@@ -141,5 +143,182 @@ func TestShellComplete(t *testing.T) {
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("complete(%q) = %q %q, want %q", c.line, head, got, c.want)
 		}
+	}
+}
+
+// silentListener accepts connections on 127.0.0.1 and reads them without
+// ever answering, as a stuck pool does, reporting every record header it
+// reads on seen. It closes each connection after hold, so that a test of
+// a deadline that does not fire ends all the same.
+func silentListener(t *testing.T, hold time.Duration) (addr string, seen chan fcgiwire.Header) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen = make(chan fcgiwire.Header, 256)
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(hold))
+				r := fcgiwire.NewReader(c)
+				for {
+					rec, err := r.ReadRecord()
+					if err != nil {
+						return
+					}
+					select {
+					case seen <- rec.Header:
+					default:
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String(), seen
+}
+
+// sawAbort reports whether the server got FCGI_ABORT_REQUEST for request 1
+// among the records seen so far (waiting briefly for it).
+func sawAbort(seen chan fcgiwire.Header) bool {
+	deadline := time.After(2 * time.Second)
+	for {
+		select {
+		case h := <-seen:
+			if h.Type == fcgiwire.TypeAbortRequest && h.RequestID == 1 {
+				return true
+			}
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+// shellEnv is an environment for an in-process shell reading lines.
+func shellEnv(lines string, out, errOut *bytes.Buffer) *Env {
+	return &Env{Stdin: strings.NewReader(lines), Stdout: out, Stderr: errOut, Getenv: func(string) string { return "" }}
+}
+
+// TestShellSetTimeout: "set timeout" bounds the requests that follow it
+// against a server that never answers: each times out at the session's
+// deadline, is aborted (FCGI_ABORT_REQUEST), is reported, and the shell
+// goes on to the next line.
+func TestShellSetTimeout(t *testing.T) {
+	addr, seen := silentListener(t, 3*time.Second)
+	var out, errOut bytes.Buffer
+	s := &session{
+		env:    shellEnv("set timeout 300ms\nget /x\nget /y\nshow\n", &out, &errOut),
+		color:  "never",
+		output: "text",
+		net:    netOptions{Connect: addr, ConnectTimeout: 5 * time.Second, Timeout: 30 * time.Second},
+	}
+	start := time.Now()
+	err := s.run(context.Background())
+	took := time.Since(start)
+	if code, _ := exitCode(err); code != ExitTimeout {
+		t.Errorf("the shell ended with %v (exit %d), want exit %d", err, code, ExitTimeout)
+	}
+	msg := "fcgicli: timed out after 300ms (--timeout)\n"
+	if got, want := errOut.String(), msg+msg; got != want {
+		t.Errorf("stderr %q, want %q", got, want)
+	}
+	if !strings.Contains(out.String(), "\ntimeout:    300ms (connect 5s)\n") {
+		t.Errorf("show after the timeouts did not run, or shows another timeout:\n%s", out.String())
+	}
+	if took > 4*time.Second {
+		t.Errorf("two requests of 300ms took %s", took)
+	}
+	if !sawAbort(seen) {
+		t.Error("the server never got FCGI_ABORT_REQUEST")
+	}
+}
+
+// TestShellTimeoutFlag: the -t given at start bounds every command that
+// talks to the server, not only requests, and each command's own
+// default does not replace it.
+func TestShellTimeoutFlag(t *testing.T) {
+	addr, seen := silentListener(t, 3*time.Second)
+	cmds := []string{"get /x", "request /x", "post /x a=1", "get-values", "raw-dump /x", "ping", "status"}
+	var out, errOut bytes.Buffer
+	env := shellEnv(strings.Join(append(cmds, "show"), "\n")+"\n", &out, &errOut)
+	start := time.Now()
+	code := RunEnv(context.Background(), env, []string{"fcgicli", "shell", "-c", addr, "-t", "300ms", "--color", "never"})
+	took := time.Since(start)
+	if code != ExitTimeout {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, ExitTimeout, errOut.String())
+	}
+	// ping reports on stdout, the others on stderr.
+	want := strings.Repeat("fcgicli: timed out after 300ms (--timeout)\n", len(cmds)-1)
+	if got := errOut.String(); got != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
+	}
+	if !strings.Contains(out.String(), "\nFAIL timed out after 300ms (--timeout)\n") {
+		t.Errorf("stdout has no FAIL line from ping timing out after 300ms:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "\ntimeout:    300ms (connect 5s)\n") {
+		t.Errorf("show did not run after the timeouts, or shows another timeout:\n%s", out.String())
+	}
+	if limit := time.Duration(len(cmds)) * 3 * time.Second / 2; took > limit {
+		t.Errorf("%d commands of 300ms took %s, want less than %s", len(cmds), took, limit)
+	}
+	if !sawAbort(seen) {
+		t.Error("the server never got FCGI_ABORT_REQUEST")
+	}
+}
+
+// TestShellDeadlinesReachRequests: the session's timeout and connect
+// timeout are those of the requests it parses, unless a request gives its
+// own.
+func TestShellDeadlinesReachRequests(t *testing.T) {
+	var out, errOut bytes.Buffer
+	s := &session{
+		env:    shellEnv("", &out, &errOut),
+		color:  "never",
+		output: "text",
+		net:    netOptions{Connect: "127.0.0.1:1", ConnectTimeout: 700 * time.Millisecond, Timeout: 300 * time.Millisecond},
+	}
+	ctx := context.Background()
+	o, err := s.parseRequest(ctx, []string{"/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.net != s.net {
+		t.Errorf("a request's deadlines are %+v, want the session's %+v", o.net, s.net)
+	}
+	// The commands the shell runs as they are (ping here) get them too,
+	// as their help shows.
+	s.exec(ctx, "help ping")
+	for _, want := range []string{"after DURATION (default: 700ms)", "(0: never) (default: 300ms)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help ping in the shell does not show %q:\n%s", want, out.String())
+		}
+	}
+	if err := s.set([]string{"timeout", "0"}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err = s.parseRequest(ctx, []string{"/x"}); err != nil {
+		t.Fatal(err)
+	} else if o.net.Timeout != 0 {
+		t.Errorf("after set timeout 0 a request's timeout is %s, want 0 (none)", o.net.Timeout)
+	}
+	if o, err = s.parseRequest(ctx, []string{"/x", "-t", "2s", "--connect-timeout", "1s"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.net.Timeout != 2*time.Second || o.net.ConnectTimeout != time.Second {
+		t.Errorf("a request's own -t 2s --connect-timeout 1s gave %+v", o.net)
 	}
 }

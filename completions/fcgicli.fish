@@ -191,7 +191,7 @@ complete -c fcgicli -n '__fish_seen_subcommand_from completion' -a 'bash zsh fis
 complete -c fcgicli -n '__fish_seen_subcommand_from completion' -l help -s h -d 'show help'
 complete -c fcgicli -n '__fish_seen_subcommand_from shell' -l connect -s c -r -F -a builtin -d 'server ADDR: host:port, [::1]:port, unix:/path, /path, @abstract or builtin (default $FCGI_CONNECT)'
 complete -c fcgicli -n '__fish_seen_subcommand_from shell' -l connect-timeout -x -d 'give up connecting after DURATION'
-complete -c fcgicli -n '__fish_seen_subcommand_from shell' -l timeout -s t -x -d 'give up on the whole command after DURATION (0: never)'
+complete -c fcgicli -n '__fish_seen_subcommand_from shell' -l timeout -s t -x -d 'give up on each command the session runs after DURATION (0: never; \'set timeout\' changes it)'
 complete -c fcgicli -n '__fish_seen_subcommand_from shell' -l document-root -s r -r -F -d 'the session\'s document root DIR (see request -r)'
 complete -c fcgicli -n '__fish_seen_subcommand_from shell' -l color -x -a 'auto always never' -d 'colour: WHEN auto, always or never (NO_COLOR turns auto off)'
 complete -c fcgicli -n '__fish_seen_subcommand_from shell' -l help -s h -d 'show help'

@@ -263,7 +263,7 @@ _fcgicli() {
 			_arguments -s -S \
 				'(--connect -c)'{--connect=,-c+}'[server ADDR\: host\:port, \[\:\:1\]\:port, unix\:/path, /path, @abstract or builtin (default $FCGI_CONNECT)]:address:_fcgicli_addr' \
 				'--connect-timeout=[give up connecting after DURATION]:value: ' \
-				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
+				'(--timeout -t)'{--timeout=,-t+}'[give up on each command the session runs after DURATION (0\: never; '\''set timeout'\'' changes it)]:value: ' \
 				'(--document-root -r)'{--document-root=,-r+}'[the session'\''s document root DIR (see request -r)]:directory:_files -/' \
 				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
 				'(--help -h)'{--help,-h}'[show help]' \
