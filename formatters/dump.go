@@ -332,7 +332,7 @@ func (d *Dumper) text(r *dumpRecord) string {
 		spans[n] = true
 	}
 	for _, p := range r.Params {
-		line := fmt.Sprintf("%s%s = %s", indent, p[0], Printable(p[1]))
+		line := fmt.Sprintf("%s%s = %s", indent, Printable(p[0]), Printable(p[1]))
 		if spans[p[0]] {
 			line += d.P.Info.Sprint("  (pair spans records)")
 		}

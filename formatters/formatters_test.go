@@ -245,3 +245,20 @@ func TestWriteCGIHeaders(t *testing.T) {
 		t.Fatalf("got %q, want %q", b.String(), want)
 	}
 }
+
+// Names and values from the wire reach the terminal quoted when they hold
+// control bytes, in the -v trace and in raw-dump alike.
+func TestPairsQuoted(t *testing.T) {
+	pairs := fcgiwire.EncodePairs([]fcgiwire.Pair{{Name: "X\x1b[31m", Value: "a\nb"}, {Name: "PLAIN", Value: "v"}})
+	h := fcgiwire.Header{Version: 1, Type: fcgiwire.TypeParams, RequestID: 1, ContentLength: uint16(len(pairs))}
+	got := strings.Join(RecordLines(h, pairs)[1:], "\n")
+	if want := "  \"X\\x1b[31m\"=\"a\\nb\"\n  PLAIN=v"; got != want {
+		t.Errorf("trace lines %q, want %q", got, want)
+	}
+	var b bytes.Buffer
+	d := &Dumper{W: &b, P: NewPalette(false), Format: Text}
+	d.Observe(event(fcgiwire.Sent, 0, fcgiwire.TypeParams, 1, pairs))
+	if want := "    \"X\\x1b[31m\" = \"a\\nb\"\n    PLAIN = v\n"; !strings.HasSuffix(b.String(), want) {
+		t.Errorf("dump %q, want it to end %q", b.String(), want)
+	}
+}

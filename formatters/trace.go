@@ -82,7 +82,7 @@ func RecordLines(h fcgiwire.Header, content []byte) []string {
 		}
 		pairs, err := fcgiwire.DecodePairs(content, 0)
 		for _, p := range pairs {
-			lines = append(lines, "  "+p.Name+"="+Printable(p.Value))
+			lines = append(lines, "  "+Printable(p.Name)+"="+Printable(p.Value))
 		}
 		if err != nil {
 			lines = append(lines, "  (undecodable: "+err.Error()+")")
