@@ -308,9 +308,11 @@ func (u *unlessWriter) Write(p []byte) (int, error) {
 	return u.w.Write(p)
 }
 
-// ioErrConn remembers the first read or write error other than EOF, whose
-// errno is the exit code when the application resets the connection: the
-// writer is the one to see a reset that comes while the body is sent.
+// ioErrConn remembers the first read error other than EOF, or write error
+// that is a reset, whose errno is the exit code when the application
+// resets the connection: the writer is the one to see a reset that comes
+// while the body is sent. (A write into a connection the application
+// closed cleanly fails too, with EPIPE: that stays a close, 253.)
 type ioErrConn struct {
 	net.Conn
 	mu  sync.Mutex
@@ -325,7 +327,9 @@ func (c *ioErrConn) Read(p []byte) (int, error) {
 
 func (c *ioErrConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
-	c.note(err)
+	if errors.Is(err, syscall.ECONNRESET) {
+		c.note(err)
+	}
 	return n, err
 }
 

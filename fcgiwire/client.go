@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -67,6 +68,7 @@ type Conn struct {
 	wmu      sync.Mutex
 	wStopped bool        // no more records may be written for the current request
 	wFailed  bool        // a write failed part way: the stream is unusable
+	wErr     error       // the first failed write's error
 	wSentAll bool        // the current request's last record is flushed
 	wBodyErr *LocalError // the request body could not be read (set before the abort)
 
@@ -292,7 +294,7 @@ func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
 	}
 	c.wmu.Lock()
 	res.BytesSent = c.w.Offset() - startW
-	failed := c.wFailed
+	failed, wErr := c.wFailed, c.wErr
 	bodyErr := c.wBodyErr
 	c.wmu.Unlock()
 	res.BytesReceived = c.r.Offset() - startR
@@ -317,11 +319,13 @@ func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
 		// The body could not be read: that is the cause, whatever the
 		// application did with the aborted request.
 		err = local
-	case werr != nil:
+	case errors.Is(wErr, syscall.ECONNRESET):
 		// A reset while the request was still being sent is the writer's
-		// to see; the reader then sees only the end of the stream.
+		// to see; the reader then sees only the end of the stream. (The
+		// writer records it under wmu, which the read above waited for
+		// if the write was under way.)
 		if pe, ok := errors.AsType[*ProtocolError](err); ok && pe.Err == ErrNoEndRequest && pe.Reason == "" {
-			pe.Reason = netReason(werr)
+			pe.Reason = netReason(wErr)
 		}
 	}
 	if err != nil || aborted || failed || !writerFinished || !req.KeepConn {
@@ -420,6 +424,9 @@ func (c *Conn) lockedWrite(f func() error, flush bool) error {
 	}
 	if err != nil {
 		c.wFailed = true
+		if c.wErr == nil {
+			c.wErr = err
+		}
 	}
 	return err
 }
