@@ -66,9 +66,52 @@ func (f HandlerFunc) ServeFCGI(ctx context.Context, w *ResponseWriter, r *Server
 	f(ctx, w, r)
 }
 
+// RefuseReason says why a Server answered a request itself instead of
+// running its Handler (see Server.OnRefuse).
+type RefuseReason uint8
+
+// The reasons a Server refuses a request, with the protocol status each
+// answers.
+const (
+	// RefusedMpx: a request began on a connection that has one in flight
+	// and MultiplexConns is off. CANT_MPX_CONN.
+	RefusedMpx RefuseReason = iota + 1
+	// RefusedRole: the role is not one of the specification's three, or
+	// RefuseRole refuses it. UNKNOWN_ROLE.
+	RefusedRole
+	// RefusedMaxConns: the connection was accepted past MaxConns open at
+	// once. OVERLOADED.
+	RefusedMaxConns
+	// RefusedMaxReqs: MaxReqs requests were in flight when it began.
+	// OVERLOADED.
+	RefusedMaxReqs
+	// RefusedShutdown: its PARAMS stream ended after Shutdown began.
+	// OVERLOADED.
+	RefusedShutdown
+)
+
+// String returns the reason in a few words, or "reason n".
+func (r RefuseReason) String() string {
+	switch r {
+	case RefusedMpx:
+		return "no multiplexing"
+	case RefusedRole:
+		return "role refused"
+	case RefusedMaxConns:
+		return "too many connections"
+	case RefusedMaxReqs:
+		return "too many requests"
+	case RefusedShutdown:
+		return "shutting down"
+	}
+	return "reason " + strconv.Itoa(int(r))
+}
+
 // Server answers FastCGI requests on the connections it accepts: it
 // multiplexes when MultiplexConns is set, answers FCGI_GET_VALUES, and
-// replies FCGI_UNKNOWN_TYPE to management records it does not know.
+// replies FCGI_UNKNOWN_TYPE to management records it does not know. The
+// requests it refuses (CANT_MPX_CONN, UNKNOWN_ROLE, OVERLOADED) never reach
+// Handler; OnRefuse hears of them.
 type Server struct {
 	Handler Handler
 	// Values reported for FCGI_MAX_CONNS and FCGI_MAX_REQS (0 reports 1).
@@ -93,6 +136,17 @@ type Server struct {
 	// OnError, when set, hears connection-level faults (malformed records
 	// from the client). The connection is closed after it.
 	OnError func(connID uint64, err error)
+	// OnRefuse, when set, hears of each request the Server answers itself,
+	// without running Handler: status is the protocol status of the
+	// FCGI_END_REQUEST it answers with (app status 0, no stream records)
+	// and why says what made it refuse. r carries the request's ConnID,
+	// ID, Role, Flags and addresses; Params and ParamsBytes only when the
+	// PARAMS stream had ended (RefusedShutdown), and Stdin and Data are
+	// nil. It is called on the connection's goroutine, from several
+	// connections at once, just before the END_REQUEST is written, and the
+	// connection reads nothing more until it returns: like a Handler that
+	// reports, it should not take long. r is not used after it returns.
+	OnRefuse func(r *ServerRequest, status ProtocolStatus, why RefuseReason)
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -442,35 +496,39 @@ func (c *serverConn) begin(rec Record, off int64) error {
 	if dup {
 		return protoErr(off, h.Type, ErrRequestID, "request id %d is already in flight", h.RequestID)
 	}
-	refuse := func(ps ProtocolStatus) error { return c.refuse(h.RequestID, ps, br.KeepConn(), busy) }
-	switch {
-	case busy && !c.srv.MultiplexConns:
-		return refuse(CantMpxConn)
-	case br.Role < RoleResponder || br.Role > RoleFilter, c.srv.RefuseRole != nil && c.srv.RefuseRole(br.Role):
-		return refuse(UnknownRole)
-	case c.overLimit:
-		return refuse(Overloaded)
-	}
-	if !c.srv.takeSlot() {
-		return refuse(Overloaded)
-	}
-	c.mu.Lock()
-	c.reqs[h.RequestID] = &serverReq{req: ServerRequest{
+	req := ServerRequest{
 		ID: h.RequestID, Role: br.Role, Flags: br.Flags, ConnID: c.id,
 		LocalAddr: c.nc.LocalAddr(), RemoteAddr: c.nc.RemoteAddr(),
-	}}
+	}
+	refuse := func(ps ProtocolStatus, why RefuseReason) error { return c.refuse(&req, ps, why, busy) }
+	switch {
+	case busy && !c.srv.MultiplexConns:
+		return refuse(CantMpxConn, RefusedMpx)
+	case br.Role < RoleResponder || br.Role > RoleFilter, c.srv.RefuseRole != nil && c.srv.RefuseRole(br.Role):
+		return refuse(UnknownRole, RefusedRole)
+	case c.overLimit:
+		return refuse(Overloaded, RefusedMaxConns)
+	}
+	if !c.srv.takeSlot() {
+		return refuse(Overloaded, RefusedMaxReqs)
+	}
+	c.mu.Lock()
+	c.reqs[h.RequestID] = &serverReq{req: req}
 	c.mu.Unlock()
 	return nil
 }
 
-// refuse ends request id at once with protocol status ps, closing the
-// connection after it when the client did not ask to keep it and no other
-// request is in flight on it.
-func (c *serverConn) refuse(id uint16, ps ProtocolStatus, keepConn, busy bool) error {
-	if err := c.endRequest(id, 0, ps); err != nil {
+// refuse ends request r at once with protocol status ps, after telling
+// OnRefuse why, and closes the connection after it when the client did not
+// ask to keep it and no other request is in flight on it.
+func (c *serverConn) refuse(r *ServerRequest, ps ProtocolStatus, why RefuseReason, busy bool) error {
+	if c.srv.OnRefuse != nil {
+		c.srv.OnRefuse(r, ps, why)
+	}
+	if err := c.endRequest(r.ID, 0, ps); err != nil {
 		return err
 	}
-	if !keepConn && !busy {
+	if !r.KeepConn() && !busy {
 		c.closeAfterResponse()
 	}
 	return nil
@@ -497,7 +555,8 @@ func (c *serverConn) start(r *serverReq, off int64) error {
 		busy := len(c.reqs) > 0
 		c.mu.Unlock()
 		c.srv.active.Add(-1)
-		return c.refuse(r.req.ID, Overloaded, r.req.Flags&FlagKeepConn != 0, busy)
+		r.req.Params, r.req.ParamsBytes = pairs, len(r.params)
+		return c.refuse(&r.req, Overloaded, RefusedShutdown, busy)
 	}
 	r.paramsDone = true
 	r.req.Params = pairs

@@ -958,3 +958,185 @@ func TestServerMaxReqsConcurrentBegins(t *testing.T) {
 		t.Errorf("answers %v, want %d OVERLOADED and %d REQUEST_COMPLETE", count, conns-limit, limit)
 	}
 }
+
+// refusal is one call of Server.OnRefuse.
+type refusal struct {
+	conn        uint64
+	id          uint16
+	role        Role
+	flags       uint8
+	params      []Pair
+	paramsBytes int
+	streams     bool // Stdin or Data set
+	status      ProtocolStatus
+	why         RefuseReason
+}
+
+// refusals returns an OnRefuse that records its calls on a channel.
+func refusals() (func(*ServerRequest, ProtocolStatus, RefuseReason), chan refusal) {
+	ch := make(chan refusal, 10)
+	return func(r *ServerRequest, status ProtocolStatus, why RefuseReason) {
+		ch <- refusal{r.ConnID, r.ID, r.Role, r.Flags, r.Params, r.ParamsBytes, r.Stdin != nil || r.Data != nil, status, why}
+	}, ch
+}
+
+// expectRefusal checks that OnRefuse was called, as want, before the
+// END_REQUEST the client just read went out.
+func expectRefusal(t *testing.T, ch chan refusal, want refusal) {
+	t.Helper()
+	select {
+	case got := <-ch:
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("OnRefuse got %+v, want %+v", got, want)
+		}
+	default:
+		t.Errorf("OnRefuse not called before END_REQUEST %v went out", want.status)
+	}
+}
+
+// expectNoRefusal checks that OnRefuse heard of nothing more.
+func expectNoRefusal(t *testing.T, ch chan refusal) {
+	t.Helper()
+	select {
+	case got := <-ch:
+		t.Errorf("OnRefuse called for %+v", got)
+	default:
+	}
+}
+
+// TestServerOnRefuse: each request the server answers itself is told to
+// OnRefuse with the status it answers and why, and the requests it serves
+// are not.
+func TestServerOnRefuse(t *testing.T) {
+	tests := []struct {
+		name string
+		srv  *Server
+		run  func(t *testing.T, addr string, ch chan refusal)
+	}{
+		{"CANT_MPX_CONN", &Server{}, func(t *testing.T, addr string, ch chan refusal) {
+			c := dialRaw(t, addr)
+			c.send(beginRec(1, RoleResponder, FlagKeepConn), streamRec(TypeParams, 1, "\x01\x01ab"))
+			c.send(beginRec(2, RoleFilter, 0), streamRec(TypeParams, 2, "\x01\x01cd"), rec(TypeParams, 2, "", 0))
+			c.expect("END_REQUEST CANT_MPX_CONN", endRec(2, 0, CantMpxConn))
+			expectRefusal(t, ch, refusal{conn: 1, id: 2, role: RoleFilter, status: CantMpxConn, why: RefusedMpx})
+			c.send(rec(TypeParams, 1, "", 0), rec(TypeStdin, 1, "", 0))
+			if got := c.readResponses(1)[1]; got.end.ProtocolStatus != RequestComplete {
+				t.Errorf("request 1: %+v", got.end)
+			}
+		}},
+		{"undefined role", &Server{}, func(t *testing.T, addr string, ch chan refusal) {
+			c := dialRaw(t, addr)
+			c.send(beginRec(3, 9, FlagKeepConn))
+			c.expect("END_REQUEST UNKNOWN_ROLE", endRec(3, 0, UnknownRole))
+			expectRefusal(t, ch, refusal{conn: 1, id: 3, role: 9, flags: FlagKeepConn, status: UnknownRole, why: RefusedRole})
+		}},
+		{"RefuseRole", &Server{RefuseRole: func(r Role) bool { return r == RoleAuthorizer }}, func(t *testing.T, addr string, ch chan refusal) {
+			c := dialRaw(t, addr)
+			c.send(beginRec(4, RoleAuthorizer, 0), streamRec(TypeParams, 4, "\x01\x01ab"), rec(TypeParams, 4, "", 0))
+			c.expect("END_REQUEST UNKNOWN_ROLE", endRec(4, 0, UnknownRole))
+			expectRefusal(t, ch, refusal{conn: 1, id: 4, role: RoleAuthorizer, status: UnknownRole, why: RefusedRole})
+			c.expectEOF()
+		}},
+		{"MaxConns", &Server{MaxConns: 1}, func(t *testing.T, addr string, ch chan refusal) {
+			// The answers to GET_VALUES prove the server holds both.
+			a := dialRaw(t, addr)
+			a.sendRecord(TypeGetValues, 0, nil)
+			if r, err := a.r.ReadRecord(); err != nil || r.Type != TypeGetValuesResult {
+				t.Fatalf("%+v %v", r.Header, err)
+			}
+			b := dialRaw(t, addr)
+			b.sendRecord(TypeGetValues, 0, nil)
+			if r, err := b.r.ReadRecord(); err != nil || r.Type != TypeGetValuesResult {
+				t.Fatalf("%+v %v", r.Header, err)
+			}
+			b.send(beginRec(1, RoleResponder, 0))
+			b.expect("END_REQUEST OVERLOADED", endRec(1, 0, Overloaded))
+			expectRefusal(t, ch, refusal{conn: 2, id: 1, role: RoleResponder, status: Overloaded, why: RefusedMaxConns})
+			a.send(beginRec(1, RoleResponder, 0), rec(TypeParams, 1, "", 0), rec(TypeStdin, 1, "", 0))
+			if got := a.readResponses(1)[1]; got.end.ProtocolStatus != RequestComplete {
+				t.Errorf("request on the first connection: %+v", got.end)
+			}
+		}},
+		{"MaxReqs", &Server{MaxReqs: 1, MultiplexConns: true}, func(t *testing.T, addr string, ch chan refusal) {
+			c := dialRaw(t, addr)
+			c.send(beginRec(1, RoleResponder, 0), beginRec(2, RoleResponder, FlagKeepConn))
+			c.expect("END_REQUEST OVERLOADED", endRec(2, 0, Overloaded))
+			expectRefusal(t, ch, refusal{conn: 1, id: 2, role: RoleResponder, flags: FlagKeepConn, status: Overloaded, why: RefusedMaxReqs})
+			c.send(rec(TypeParams, 1, "", 0), rec(TypeStdin, 1, "", 0))
+			if got := c.readResponses(1)[1]; got.end.ProtocolStatus != RequestComplete {
+				t.Errorf("request 1: %+v", got.end)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := tt.srv
+			srv.Handler = HandlerFunc(echoHandler)
+			var ch chan refusal
+			srv.OnRefuse, ch = refusals()
+			tt.run(t, startTCP(t, srv), ch)
+			expectNoRefusal(t, ch)
+		})
+	}
+}
+
+// TestServerOnRefuseShutdown: a request refused because Shutdown began
+// after it arrived is told to OnRefuse with the params it had sent.
+func TestServerOnRefuseShutdown(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	h := HandlerFunc(func(_ context.Context, w *ResponseWriter, r *ServerRequest) {
+		close(started)
+		<-release
+	})
+	onRefuse, ch := refusals()
+	srv := &Server{Handler: h, OnRefuse: onRefuse}
+	addr := startTCP(t, srv)
+	a := dialRaw(t, addr)
+	a.send(beginRec(1, RoleResponder, 0), rec(TypeParams, 1, "", 0), rec(TypeStdin, 1, "", 0))
+	<-started
+	b := dialRaw(t, addr)
+	b.send(rec(TypeGetValues, 0, "", 8))
+	if r, err := b.r.ReadRecord(); err != nil || r.Type != TypeGetValuesResult {
+		t.Fatalf("%+v %v", r.Header, err)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
+	for deadline := time.Now().Add(testBound); ; time.Sleep(time.Millisecond) {
+		srv.mu.Lock()
+		closed := srv.closed
+		srv.mu.Unlock()
+		if closed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Shutdown did not begin")
+		}
+	}
+	b.send(beginRec(5, RoleResponder, 0), streamRec(TypeParams, 5, "\x01\x03Ntwo"), rec(TypeParams, 5, "", 0))
+	b.expect("END_REQUEST OVERLOADED", endRec(5, 0, Overloaded))
+	expectRefusal(t, ch, refusal{conn: 2, id: 5, role: RoleResponder, params: []Pair{{"N", "two"}}, paramsBytes: 6, status: Overloaded, why: RefusedShutdown})
+	close(release)
+	if got := a.readResponses(1)[1]; got.end.ProtocolStatus != RequestComplete {
+		t.Errorf("request in flight: %+v", got.end)
+	}
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	expectNoRefusal(t, ch)
+}
+
+func TestRefuseReasonString(t *testing.T) {
+	for r, want := range map[RefuseReason]string{
+		RefusedMpx: "no multiplexing", RefusedRole: "role refused", RefusedMaxConns: "too many connections",
+		RefusedMaxReqs: "too many requests", RefusedShutdown: "shutting down", 0: "reason 0", 9: "reason 9",
+	} {
+		if got := r.String(); got != want {
+			t.Errorf("RefuseReason(%d) = %q, want %q", r, got, want)
+		}
+	}
+}
