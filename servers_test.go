@@ -59,6 +59,8 @@ func endRequest(id uint16, app uint32, ps fcgiwire.ProtocolStatus) []byte {
 //	              across two PARAMS records (legal, php-fpm refuses it)
 //	bad-version   a BEGIN_REQUEST whose version byte is 2
 //	get-values    a GET_VALUES record for FCGI_MPXS_CONNS
+//	two-requests  responder requests 1 and 2 in flight at once on the
+//	              connection: 2 begins before 1's params end
 func cmdRawreq(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 3 && len(args) != 2 {
 		ts.Fatalf("usage: rawreq FILE KIND [SCRIPT]")
@@ -87,6 +89,19 @@ func cmdRawreq(ts *testscript.TestScript, neg bool, args []string) {
 		b[0] = 2
 	case "get-values":
 		b = record(fcgiwire.TypeGetValues, 0, fcgiwire.EncodePairs([]fcgiwire.Pair{{Name: fcgiwire.MpxsConns}}), 7)
+	case "two-requests":
+		// Request 2 begins and ends while request 1 is still taking its
+		// params: in flight at once on one connection.
+		params := func(id uint16, uri string) []byte {
+			p := fcgiwire.EncodePairs([]fcgiwire.Pair{{Name: "REQUEST_METHOD", Value: "GET"}, {Name: "REQUEST_URI", Value: uri}})
+			return append(record(fcgiwire.TypeParams, id, p, fcgiwire.PaddingFor(len(p))), record(fcgiwire.TypeParams, id, nil, 0)...)
+		}
+		b = append(b, begin...)
+		b = append(b, record(fcgiwire.TypeBeginRequest, 2, fcgiwire.BeginRequest{Role: fcgiwire.RoleResponder}.Encode(), 0)...)
+		b = append(b, params(2, "/two")...)
+		b = append(b, record(fcgiwire.TypeStdin, 2, nil, 0)...)
+		b = append(b, params(1, "/one")...)
+		b = append(b, record(fcgiwire.TypeStdin, 1, nil, 0)...)
 	default:
 		ts.Fatalf("unknown rawreq kind %q", args[1])
 	}

@@ -10,7 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/fcgicli/fcgicli/fcgiwire"
@@ -39,6 +39,9 @@ func newResponderServer(h *responder, logf func(string), maxConns, maxReqs int, 
 		MultiplexConns:    multiplex,
 		RefuseRole:        h.refuseRole,
 		SplitValuesResult: h.splitPairs,
+		OnRefuse: func(r *fcgiwire.ServerRequest, ps fcgiwire.ProtocolStatus, why fcgiwire.RefuseReason) {
+			h.refused(r, ps, refuseNote(why, r.Role, h.refuse[r.Role], maxConns, maxReqs))
+		},
 		OnError: func(connID uint64, err error) {
 			if logf != nil {
 				logf(fmt.Sprintf("conn %d: %v", connID, err))
@@ -49,7 +52,8 @@ func newResponderServer(h *responder, logf func(string), maxConns, maxReqs int, 
 
 // responder answers requests for serve: by the first matching rule of
 // --script, else with the mock response of the flags, else with the echo.
-// It reports each request to report, when set.
+// It reports each request to report, when set, those the server refuses
+// included, numbered in the order they are reported.
 type responder struct {
 	echoFormat formatters.Format // "" chooses by HTTP_ACCEPT
 	mock       *mockResponse     // nil: echo
@@ -58,7 +62,8 @@ type responder struct {
 	refuse     map[fcgiwire.Role]bool
 	faults     []fault
 	report     func(*formatters.Exchange)
-	seq        atomic.Uint64
+	reportMu   sync.Mutex // orders seq and report
+	seq        uint64
 }
 
 // mockResponse is a fixed answer.
@@ -156,9 +161,50 @@ func (h *responder) finish(ex *formatters.Exchange, start time.Time, a *answer) 
 	if h.report == nil {
 		return
 	}
-	ex.Seq = h.seq.Add(1)
 	a.fill(ex)
 	ex.DurationUS = time.Since(start).Microseconds()
+	h.emit(ex)
+}
+
+// refused reports a request the server answered itself before the handler
+// could run: no answer but the END_REQUEST with protocol status ps, the
+// params only if they had all arrived, and why in the note.
+func (h *responder) refused(r *fcgiwire.ServerRequest, ps fcgiwire.ProtocolStatus, note string) {
+	if h.report == nil {
+		return
+	}
+	h.emit(&formatters.Exchange{
+		Conn: r.ConnID, RequestID: r.ID, Role: r.Role, KeepConn: r.KeepConn(), Params: r.Params,
+		Ended: true, ProtocolStatus: ps, Note: note,
+	})
+}
+
+// refuseNote says why a request was refused, naming the flag that made it.
+func refuseNote(why fcgiwire.RefuseReason, role fcgiwire.Role, refusedRole bool, maxConns, maxReqs int) string {
+	switch why {
+	case fcgiwire.RefusedMpx:
+		return "refused: another request in flight on the connection (--no-mpxs)"
+	case fcgiwire.RefusedRole:
+		if refusedRole {
+			return fmt.Sprintf("refused: role %s (--refuse-role)", role)
+		}
+		return fmt.Sprintf("refused: %s is not a FastCGI role", role)
+	case fcgiwire.RefusedMaxConns:
+		return fmt.Sprintf("refused: connection past --max-conns %d", maxConns)
+	case fcgiwire.RefusedMaxReqs:
+		return fmt.Sprintf("refused: --max-reqs %d reached", maxReqs)
+	case fcgiwire.RefusedShutdown:
+		return "refused: shutting down"
+	}
+	return "refused: " + why.String()
+}
+
+// emit numbers ex and reports it; the numbers go out in order.
+func (h *responder) emit(ex *formatters.Exchange) {
+	h.reportMu.Lock()
+	defer h.reportMu.Unlock()
+	h.seq++
+	ex.Seq = h.seq
 	h.report(ex)
 }
 

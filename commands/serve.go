@@ -34,7 +34,8 @@ says otherwise, and --refuse-role answers UNKNOWN_ROLE. --fault injects
 failures for testing clients.
 
 Each request is reported on stdout as it ends (-o json: one JSON line per
-request); the listeners and faults are logged on stderr. It answers
+request), those it refuses included; the listeners and faults are logged on
+stderr. It answers
 FCGI_GET_VALUES with --max-conns, --max-reqs and multiplexing, and enforces
 them (OVERLOADED past max-reqs or max-conns, CANT_MPX_CONN with --no-mpxs).
 SIGINT or SIGTERM stops it gracefully (exit 0).
@@ -94,10 +95,8 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			var outMu sync.Mutex
+			// The responder reports one request at a time.
 			h.report = func(ex *formatters.Exchange) {
-				outMu.Lock()
-				defer outMu.Unlock()
 				_ = formatters.WriteExchange(env.Stdout, ex, format, pal)
 			}
 			return runServe(c.Context, env, h, parsed, mode, serveLimits{c.Int("max-conns"), c.Int("max-reqs"), !c.Bool("no-mpxs")}, c.Duration("shutdown-timeout"))

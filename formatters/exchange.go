@@ -100,10 +100,13 @@ func WriteExchange(w io.Writer, e *Exchange, f Format, p *Palette) error {
 	if e.KeepConn {
 		keep = " keep-conn"
 	}
-	fmt.Fprintf(&b, "%s %s %s -> %s  %s\n",
+	what := " " + e.param("REQUEST_METHOD") + " " + e.param("REQUEST_URI")
+	if what == "  " {
+		what = "" // neither (a request refused before its params came): no blanks
+	}
+	fmt.Fprintf(&b, "%s%s -> %s  %s\n",
 		p.Header.Sprintf("#%d conn %d req %d %s%s", e.Seq, e.Conn, e.RequestID, e.Role, keep),
-		e.param("REQUEST_METHOD"), e.param("REQUEST_URI"), status,
-		fmtUS(e.DurationUS))
+		what, status, fmtUS(e.DurationUS))
 	fmt.Fprintf(&b, "  params (%d):\n", len(e.Params))
 	for _, pr := range e.Params {
 		fmt.Fprintf(&b, "    %s = %s\n", p.Sent.Sprint(pr.Name), Printable(pr.Value))
