@@ -40,6 +40,13 @@ changes it) and --connect-timeout, unless the command gives its own; a
 timeout aborts the request (FCGI_ABORT_REQUEST), is reported, and the shell
 goes on.
 
+The session's settings are the defaults of the flags of the commands it
+runs. A flag given on a command's line (-c, -o, -i, -r, -t...) replaces the
+session's setting for that line only, and 'ping -c ADDR' checks ADDR alone;
+-p, -H and --unset-param add to the session's params, headers and unset
+params (a -p or -H of a name the session sets replaces its value). 'connect'
+and 'set' change the session.
+
 Commands: request, get, post, get-values, raw-dump, ping, status, set, unset,
 show, connect, last, diff, history, help, exit. 'help COMMAND' says more.
 Errors never leave the shell; Ctrl-C aborts the request in flight
@@ -351,21 +358,19 @@ var shellCommands = []shellCmd{
 func (s *session) command(ctx context.Context, args []string, input string) error {
 	switch args[0] {
 	case "request":
-		return s.request(ctx, args[1:], input)
+		return s.request(ctx, args[1:], nil, input)
 	case "get":
 		if len(args) < 2 {
 			return usagef("usage: get PATH [request flags]")
 		}
-		return s.request(ctx, append([]string{"-X", "GET"}, args[1:]...), input)
+		return s.request(ctx, args[1:], map[string]string{"method": "GET"}, input)
 	case "post":
 		if len(args) < 3 {
 			return usagef("usage: post PATH DATA [request flags]")
 		}
-		return s.request(ctx, append([]string{"-X", "POST", "-d", args[2], args[1]}, args[3:]...), input)
-	case "get-values", "ping", "status":
-		return s.runApp(ctx, args[0], s.addrArgs(), args[1:])
-	case "raw-dump":
-		return s.runApp(ctx, args[0], append(s.addrArgs(), s.shapeArgs()...), args[1:])
+		return s.request(ctx, slices.Concat(args[1:2], args[3:]), map[string]string{"method": "POST", "data": args[2]}, input)
+	case "get-values", "ping", "status", "raw-dump":
+		return s.runApp(ctx, args[0], args[1:])
 	case "set":
 		return s.set(args[1:])
 	case "unset":
@@ -401,8 +406,9 @@ func (s *session) help(ctx context.Context, args []string) error {
 	}
 	switch args[0] {
 	case "request", "get-values", "raw-dump", "ping", "status":
-		fmt.Fprintf(s.env.Stdout, "In the shell, -c and the session's settings are filled in. The command's own help:\n\n")
-		return s.runApp(ctx, args[0], nil, []string{"--help"})
+		fmt.Fprintf(s.env.Stdout, "In the shell, the session's settings are the defaults of these flags: a flag on the line\n"+
+			"replaces them for that line, except -p, -H and --unset-param, which add to them. The command's own help:\n\n")
+		return s.runApp(ctx, args[0], []string{"--help"})
 	}
 	for _, c := range shellCommands {
 		if c.name == args[0] {
@@ -413,80 +419,120 @@ func (s *session) help(ctx context.Context, args []string) error {
 	return usagef("no command %q ('help' lists them)", args[0])
 }
 
-func (s *session) addrArgs() []string {
-	if s.net.Connect == "" {
-		return nil
-	}
-	return []string{"-c", s.net.Connect}
-}
-
-// shapeArgs are the session's params, headers and root as request flags.
-func (s *session) shapeArgs() []string {
-	var a []string
-	for _, p := range s.params {
-		a = append(a, "-p", p)
-	}
-	for _, u := range s.unset {
-		a = append(a, "--unset-param", u)
-	}
-	for _, h := range s.headers {
-		a = append(a, "-H", h)
-	}
-	if s.docRoot != "" {
-		a = append(a, "-r", s.docRoot)
-	}
-	return a
-}
-
-// runApp runs fcgicli's own command name with the session's flags first
-// and the user's after them (so the user's win), under the session's
-// deadlines.
-func (s *session) runApp(ctx context.Context, name string, session, user []string) error {
-	args := append([]string{"fcgicli", "--color", s.color, name}, session...)
-	app, args := appFor(s.env, append(args, user...))
+// runApp runs fcgicli's own command name with the user's flags, the
+// session's settings being the defaults of that command's flags
+// (sessionDefaults).
+func (s *session) runApp(ctx context.Context, name string, user []string) error {
+	args := append([]string{"fcgicli", "--color", s.color, name}, user...)
+	app, args := appFor(s.env, args)
 	for _, cmd := range app.Commands {
-		s.deadlineDefaults(cmd)
+		s.sessionDefaults(cmd)
 	}
 	return app.RunContext(ctx, args)
 }
 
-// deadlineDefaults makes the session's timeout (-t, or set timeout) and
-// connect timeout the defaults of cmd's --timeout and --connect-timeout,
-// so that whatever the shell runs obeys them rather than the command's
-// own defaults. Defaults rather than flags: the user's own -t or
-// --timeout on the line still wins, and urfave/cli refuses a line that
-// has both forms of one flag.
-func (s *session) deadlineDefaults(cmd *cli.Command) {
+// sessionDefaults makes the session's settings the defaults of cmd's
+// flags, so that whatever the shell runs uses them rather than the
+// command's own defaults: the address (-c), the timeout (-t, or set
+// timeout) and connect timeout, and, for a command that shapes a request,
+// the params, headers, unset params and document root; for request, the
+// output format and include too.
+//
+// Defaults rather than flags put on the line: urfave/cli refuses a line
+// with two forms of one flag (-c and --connect), and ping's -c is
+// repeatable, so a session's -c next to the user's would check both. A
+// flag the user gives on the line replaces the session's value for that
+// line, except -p, -H and --unset-param, which add to the session's (a -p
+// or -H of a name the session sets replaces its value, as a later -p
+// does). Nothing the user gives on a line changes the session.
+func (s *session) sessionDefaults(cmd *cli.Command) {
 	for _, f := range cmd.Flags {
-		var d *cli.DurationFlag
-		switch f := f.(type) {
+		switch f := unwrapFlag(f).(type) {
 		case *cli.DurationFlag:
-			d = f
-		case *durationFlag:
-			d = f.DurationFlag
-		default:
-			continue
-		}
-		switch d.Name {
-		case "timeout":
-			d.Value = s.net.Timeout
-		case "connect-timeout":
-			d.Value = s.net.ConnectTimeout
+			switch f.Name {
+			case "timeout":
+				f.Value = s.net.Timeout
+			case "connect-timeout":
+				f.Value = s.net.ConnectTimeout
+			}
+		case *cli.StringFlag:
+			switch {
+			case f.Name == "connect":
+				f.Value = s.net.Connect
+			case f.Name == "document-root":
+				f.Value = s.docRoot
+			case f.Name == "output" && cmd.Name == "request":
+				f.Value = s.output
+			}
+		case *cli.BoolFlag:
+			if f.Name == "include" && cmd.Name == "request" {
+				f.Value = s.include
+			}
+		case *cli.StringSliceFlag:
+			switch f.Name {
+			case "connect": // ping's: the user's -c checks that pool instead
+				if s.net.Connect != "" {
+					f.Value = cli.NewStringSlice(s.net.Connect)
+				}
+			case "param":
+				f.Value = addedTo(s.params)
+			case "unset-param":
+				f.Value = addedTo(s.unset)
+			case "header":
+				f.Value = addedTo(s.headers)
+			}
 		}
 	}
 }
 
-// parseRequest parses request flags the way the request command does.
-func (s *session) parseRequest(ctx context.Context, user []string) (*requestOptions, error) {
+// addedTo returns a default for a slice flag that the values given on the
+// line add to instead of replacing. urfave/cli empties a slice's default
+// at the first value given, unless the slice was already set; Set of the
+// slice's serialized form sets it (and, unlike Set of each value, never
+// splits a value at its commas).
+func addedTo(values []string) *cli.StringSlice {
+	v := cli.NewStringSlice(values...)
+	_ = v.Set(v.Serialize())
+	return v
+}
+
+// unwrapFlag returns the flag that fastNames wrapped, for the types the
+// shell sets defaults of; any other flag as it is.
+func unwrapFlag(f cli.Flag) cli.Flag {
+	switch f := f.(type) {
+	case *durationFlag:
+		return f.DurationFlag
+	case *stringFlag:
+		return f.StringFlag
+	case *boolFlag:
+		return f.BoolFlag
+	case *stringSliceFlag:
+		return f.StringSliceFlag
+	}
+	return f
+}
+
+// parseRequest parses request flags the way the request command does,
+// with the session's settings as their defaults. fill holds the values
+// of flags that the line's command means (get's -X GET, post's -X POST
+// and -d DATA), each set only when the line does not give that flag.
+func (s *session) parseRequest(ctx context.Context, user []string, fill map[string]string) (*requestOptions, error) {
 	var opts *requestOptions
 	cmd := requestCommand(s.env)
 	cmd.Action = func(c *cli.Context) error {
+		for name, value := range fill {
+			if !c.IsSet(name) {
+				if err := c.Set(name, value); err != nil {
+					return err
+				}
+			}
+		}
 		o, err := requestOptionsFrom(c, s.env)
 		opts = o
 		return err
 	}
 	cmd.OnUsageError = onUsageError
-	s.deadlineDefaults(cmd)
+	s.sessionDefaults(cmd)
 	app := &cli.App{
 		Name: "fcgicli", Writer: s.env.Stdout, ErrWriter: s.env.Stderr, HideVersion: true,
 		DisableSliceFlagSeparator: true, UseShortOptionHandling: true,
@@ -494,21 +540,15 @@ func (s *session) parseRequest(ctx context.Context, user []string) (*requestOpti
 		Commands: []*cli.Command{cmd},
 	}
 	fastNames(app)
-	args := append([]string{"fcgicli", "request"}, s.addrArgs()...)
-	args = append(args, s.shapeArgs()...)
-	args = append(args, "-o", s.output)
-	if s.include {
-		args = append(args, "-i")
-	}
-	args = append(args, user...)
+	args := append([]string{"fcgicli", "request"}, user...)
 	if err := app.RunContext(ctx, reorderArgs(app, args)); err != nil {
 		return nil, err
 	}
 	return opts, nil
 }
 
-func (s *session) request(ctx context.Context, user []string, input string) error {
-	o, err := s.parseRequest(ctx, user)
+func (s *session) request(ctx context.Context, user []string, fill map[string]string, input string) error {
+	o, err := s.parseRequest(ctx, user, fill)
 	if err != nil || o == nil { // nil: --help was shown
 		return err
 	}

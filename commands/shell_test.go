@@ -3,12 +3,17 @@ package commands
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/fcgi"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,7 +297,7 @@ func TestShellDeadlinesReachRequests(t *testing.T) {
 		net:    netOptions{Connect: "127.0.0.1:1", ConnectTimeout: 700 * time.Millisecond, Timeout: 300 * time.Millisecond},
 	}
 	ctx := context.Background()
-	o, err := s.parseRequest(ctx, []string{"/x"})
+	o, err := s.parseRequest(ctx, []string{"/x"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,15 +315,161 @@ func TestShellDeadlinesReachRequests(t *testing.T) {
 	if err := s.set([]string{"timeout", "0"}); err != nil {
 		t.Fatal(err)
 	}
-	if o, err = s.parseRequest(ctx, []string{"/x"}); err != nil {
+	if o, err = s.parseRequest(ctx, []string{"/x"}, nil); err != nil {
 		t.Fatal(err)
 	} else if o.net.Timeout != 0 {
 		t.Errorf("after set timeout 0 a request's timeout is %s, want 0 (none)", o.net.Timeout)
 	}
-	if o, err = s.parseRequest(ctx, []string{"/x", "-t", "2s", "--connect-timeout", "1s"}); err != nil {
+	if o, err = s.parseRequest(ctx, []string{"/x", "-t", "2s", "--connect-timeout", "1s"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if o.net.Timeout != 2*time.Second || o.net.ConnectTimeout != time.Second {
 		t.Errorf("a request's own -t 2s --connect-timeout 1s gave %+v", o.net)
+	}
+}
+
+// namedServer runs Go's net/http/fcgi on 127.0.0.1, answering every
+// request with name, a space and the path, and counts the requests.
+func namedServer(t *testing.T, name string) (addr string, hits *atomic.Int64) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	hits = new(atomic.Int64)
+	go fcgi.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("X-Server", name)
+		w.Header().Set("Date", "Thu, 01 Jan 1970 00:00:00 GMT") // not now: the output is exact
+		fmt.Fprintf(w, "%s %s\n", name, r.URL.Path)
+	}))
+	return l.Addr().String(), hits
+}
+
+// TestShellLineFlags: the address, output format and include setting a
+// line gives replace the session's for that line, in either form of the
+// flag, without the clash of two forms of one flag; a line's own -c goes
+// to that server only and leaves the session where it was; ping -c checks
+// that pool alone.
+func TestShellLineFlags(t *testing.T) {
+	a, aHits := namedServer(t, "A")
+	b, bHits := namedServer(t, "B")
+	var out, errOut bytes.Buffer
+	s := &session{
+		env:    shellEnv("", &out, &errOut),
+		color:  "never",
+		output: "text",
+		net:    netOptions{Connect: a, ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
+	}
+	defer s.closeConn()
+	ctx := context.Background()
+	headers := "Status: 200 OK\nContent-Type: text/plain; charset=utf-8\nDate: Thu, 01 Jan 1970 00:00:00 GMT\nX-Server: A\n\n"
+	for _, c := range []struct {
+		line         string
+		stdout       string // exact, or a regular expression when re
+		re           bool
+		json         string // stdout is one JSON document of a 200 with this body
+		aHits, bHits int64  // the requests each server gets
+	}{
+		{line: "get /x", stdout: "A /x\n", aHits: 1},
+		{line: "get /x -o json", json: "A /x\n", aHits: 1},
+		{line: "get /x --output json", json: "A /x\n", aHits: 1},
+		{line: "get /x -o json -c " + b, json: "B /x\n", bHits: 1},
+		{line: "get /x -i", stdout: headers + "A /x\n", aHits: 1},
+		{line: "get /x --include", stdout: headers + "A /x\n", aHits: 1},
+		{line: "get /x -c " + b, stdout: "B /x\n", bHits: 1},
+		{line: "get /x --connect " + b, stdout: "B /x\n", bHits: 1},
+		{line: "get /y", stdout: "A /y\n", aHits: 1},
+		{line: "ping -c " + b + " --expect 'B /ping'", stdout: `^OK B /ping \S+\n$`, re: true, bHits: 1},
+		{line: "ping --connect " + b + " --expect 'B /ping'", stdout: `^OK B /ping \S+\n$`, re: true, bHits: 1},
+		{line: "get-values --connect " + b + " -o text FCGI_MPXS_CONNS", stdout: "FCGI_MPXS_CONNS=1\n"},
+		// Against the session's settings: a line's flag still wins, for
+		// that line only.
+		{line: "set output json"},
+		{line: "set include on"},
+		{line: "get /x -o text --include=false", stdout: "A /x\n", aHits: 1},
+		{line: "get /x --output text", stdout: headers + "A /x\n", aHits: 1},
+		{line: "get /x", json: "A /x\n", aHits: 1},
+	} {
+		out.Reset()
+		errOut.Reset()
+		a0, b0 := aHits.Load(), bHits.Load()
+		s.exec(ctx, c.line)
+		if c.json != "" {
+			var doc struct {
+				Status int    `json:"status"`
+				Body   string `json:"body"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &doc); err != nil || doc.Status != 200 || doc.Body != c.json {
+				t.Errorf("%s: stdout %q (%v), want a JSON document of a 200 with body %q", c.line, out.String(), err, c.json)
+			}
+		} else if c.re {
+			if !regexp.MustCompile(c.stdout).MatchString(out.String()) {
+				t.Errorf("%s: stdout %q, want a match of %s", c.line, out.String(), c.stdout)
+			}
+		} else if out.String() != c.stdout {
+			t.Errorf("%s: stdout %q, want %q", c.line, out.String(), c.stdout)
+		}
+		if errOut.Len() > 0 || s.lastFail != 0 {
+			t.Errorf("%s: exit %d, stderr %q", c.line, s.lastFail, errOut.String())
+		}
+		if da, db := aHits.Load()-a0, bHits.Load()-b0; da != c.aHits || db != c.bHits {
+			t.Errorf("%s: the session's server got %d requests and the other %d, want %d and %d", c.line, da, db, c.aHits, c.bHits)
+		}
+		if s.net.Connect != a {
+			t.Fatalf("%s: the session's address became %s", c.line, s.net.Connect)
+		}
+		s.lastFail = 0
+	}
+}
+
+// TestShellShapeFlags: a request's -p, -H and --unset-param, in either
+// form, add to the session's (which a comma never splits); its -r, -X and
+// -d replace the session's root and what get and post fill in; the
+// session stays as it was.
+func TestShellShapeFlags(t *testing.T) {
+	var out, errOut bytes.Buffer
+	s := &session{
+		env: shellEnv("", &out, &errOut), color: "never", output: "text",
+		net:    netOptions{Connect: "127.0.0.1:1", ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
+		params: []string{"A=1,2"}, unset: []string{"HTTP_HOST"}, headers: []string{"X-A: 1"}, docRoot: "/srv",
+	}
+	params, unset, headers := slices.Clone(s.params), slices.Clone(s.unset), slices.Clone(s.headers)
+	post := map[string]string{"method": "POST", "data": "a=1"}
+	for _, c := range []struct {
+		line                   []string
+		fill                   map[string]string
+		params, unset, headers []string
+		root, method, data     string
+	}{
+		{[]string{"/x"}, nil, []string{"A=1,2"}, []string{"HTTP_HOST"}, []string{"X-A: 1"}, "/srv", "", ""},
+		{[]string{"/x", "-p", "B=2", "-H", "X-B: 2", "--unset-param", "REMOTE_PORT", "-r", "/www"}, nil,
+			[]string{"A=1,2", "B=2"}, []string{"HTTP_HOST", "REMOTE_PORT"}, []string{"X-A: 1", "X-B: 2"}, "/www", "", ""},
+		{[]string{"/x", "--param", "A=9", "--header", "X-A: 3", "--document-root", "/www"}, nil,
+			[]string{"A=1,2", "A=9"}, []string{"HTTP_HOST"}, []string{"X-A: 1", "X-A: 3"}, "/www", "", ""},
+		{[]string{"/x"}, map[string]string{"method": "GET"}, []string{"A=1,2"}, []string{"HTTP_HOST"}, []string{"X-A: 1"}, "/srv", "GET", ""},
+		{[]string{"/x", "--method", "HEAD"}, map[string]string{"method": "GET"}, []string{"A=1,2"}, []string{"HTTP_HOST"}, []string{"X-A: 1"}, "/srv", "HEAD", ""},
+		{[]string{"/x"}, post, []string{"A=1,2"}, []string{"HTTP_HOST"}, []string{"X-A: 1"}, "/srv", "POST", "a=1"},
+		{[]string{"/x", "--data", "b=2", "-X", "PUT"}, post, []string{"A=1,2"}, []string{"HTTP_HOST"}, []string{"X-A: 1"}, "/srv", "PUT", "b=2"},
+	} {
+		o, err := s.parseRequest(context.Background(), c.line, c.fill)
+		if err != nil {
+			t.Errorf("%q: %v", c.line, err)
+			continue
+		}
+		data := ""
+		if o.data != nil {
+			data = *o.data
+		}
+		sp := o.spec
+		if !reflect.DeepEqual(sp.Params, c.params) || !reflect.DeepEqual(sp.Unset, c.unset) || !reflect.DeepEqual(sp.Headers, c.headers) ||
+			sp.DocRoot != c.root || sp.Method != c.method || data != c.data {
+			t.Errorf("%q: params %q unset %q headers %q root %q method %q data %q; want %q %q %q %q %q %q",
+				c.line, sp.Params, sp.Unset, sp.Headers, sp.DocRoot, sp.Method, data, c.params, c.unset, c.headers, c.root, c.method, c.data)
+		}
+	}
+	if !slices.Equal(s.params, params) || !slices.Equal(s.unset, unset) || !slices.Equal(s.headers, headers) || s.docRoot != "/srv" {
+		t.Errorf("the session changed: params %q unset %q headers %q root %q", s.params, s.unset, s.headers, s.docRoot)
 	}
 }
