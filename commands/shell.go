@@ -746,10 +746,8 @@ func (s *session) closeConn() {
 func (s *session) connectTo(ctx context.Context, addr string) error {
 	o := s.net
 	o.Connect = addr
-	if addr != builtinAddr {
-		if _, err := fcgiwire.ParseAddr(addr); err != nil {
-			return err
-		}
+	if err := checkClientAddr(addr); err != nil {
+		return err
 	}
 	old := s.net.Connect
 	s.closeConn()
