@@ -663,6 +663,10 @@ func (p *probe) describeErr(err error) string {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		if p.ctx.Err() != nil {
+			// The whole run's end: -t, or Ctrl-C.
+			if te, ok := errors.AsType[*timeoutError](context.Cause(p.ctx)); ok {
+				return te.msg
+			}
 			return "interrupted"
 		}
 		return "no answer within " + p.timeout()
