@@ -70,6 +70,12 @@ func (d *Dumper) dir(dir fcgiwire.Direction) *dumpDir {
 	return s
 }
 
+// begunSent reports whether a record received is for a request the
+// other direction began: raw-dump --send-raw can send several.
+func (d *Dumper) begunSent(dir fcgiwire.Direction, id uint16) bool {
+	return dir == fcgiwire.Received && d.dir(fcgiwire.Sent).begun[id]
+}
+
 // Observe dumps one record.
 func (d *Dumper) Observe(ev fcgiwire.Event) {
 	d.mu.Lock()
@@ -164,7 +170,7 @@ func (d *Dumper) decode(ev fcgiwire.Event) *dumpRecord {
 			}
 		case st.current == 0:
 			st.current = h.RequestID
-		case h.RequestID != st.current && !st.begun[h.RequestID]:
+		case h.RequestID != st.current && !st.begun[h.RequestID] && !d.begunSent(ev.Dir, h.RequestID):
 			warn("request id %d, expected %d", h.RequestID, st.current)
 		}
 		if st.ended[h.RequestID] {

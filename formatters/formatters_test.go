@@ -262,3 +262,19 @@ func TestPairsQuoted(t *testing.T) {
 		t.Errorf("dump %q, want it to end %q", b.String(), want)
 	}
 }
+
+// Records received for any request the sent stream began are expected
+// (raw-dump --send-raw may send several); others are flagged.
+func TestDumperSeveralRequests(t *testing.T) {
+	var b bytes.Buffer
+	d := &Dumper{W: &b, P: NewPalette(false), Format: Text}
+	begin := fcgiwire.BeginRequest{Role: fcgiwire.RoleResponder, Flags: fcgiwire.FlagKeepConn}.Encode()
+	d.Observe(event(fcgiwire.Sent, 0, fcgiwire.TypeBeginRequest, 1, begin))
+	d.Observe(event(fcgiwire.Sent, 16, fcgiwire.TypeBeginRequest, 2, begin))
+	d.Observe(event(fcgiwire.Received, 0, fcgiwire.TypeStdout, 2, []byte("two")))
+	d.Observe(event(fcgiwire.Received, 16, fcgiwire.TypeStdout, 1, []byte("one")))
+	d.Observe(event(fcgiwire.Received, 32, fcgiwire.TypeStdout, 3, []byte("three")))
+	if got := strings.Count(b.String(), "\n! "); got != 1 || !strings.Contains(b.String(), "\n! request id 3, expected 2\n") {
+		t.Errorf("%d warnings, want one for id 3:\n%s", got, b.String())
+	}
+}
