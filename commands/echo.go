@@ -340,14 +340,6 @@ func (h *responder) writeEcho(a *answer, r *fcgiwire.ServerRequest, ex *formatte
 		RequestID: r.ID, Role: r.Role, KeepConn: r.KeepConn(), ConnID: r.ConnID, Params: r.Params,
 		StdinBytes: ex.StdinBytes, StdinSHA256: ex.StdinSHA256,
 	}
-	if r.Role == fcgiwire.RoleFilter {
-		data := newHashingReader(r.Data)
-		if _, err := io.Copy(io.Discard, data); err != nil {
-			return err
-		}
-		rep.DataBytes, rep.DataSHA256 = data.n, data.sum()
-		ex.DataBytes = data.n
-	}
 	var body bytes.Buffer
 	if err := formatters.WriteEcho(&body, rep, format); err != nil {
 		return err

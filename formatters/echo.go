@@ -18,8 +18,6 @@ type EchoReport struct {
 	Params      []fcgiwire.Pair
 	StdinBytes  int64
 	StdinSHA256 string
-	DataBytes   int64
-	DataSHA256  string
 }
 
 type echoJSON struct {
@@ -30,8 +28,6 @@ type echoJSON struct {
 	Params      [][2]string `json:"params"`
 	StdinBytes  int64       `json:"stdin_bytes"`
 	StdinSHA256 string      `json:"stdin_sha256"`
-	DataBytes   *int64      `json:"data_bytes,omitempty"`
-	DataSHA256  string      `json:"data_sha256,omitempty"`
 }
 
 // WriteEcho writes the body of the echo responder's answer, as text or
@@ -45,9 +41,6 @@ func WriteEcho(w io.Writer, r *EchoReport, f Format) error {
 		for _, p := range r.Params {
 			out.Params = append(out.Params, [2]string{p.Name, p.Value})
 		}
-		if r.Role == fcgiwire.RoleFilter {
-			out.DataBytes, out.DataSHA256 = &r.DataBytes, r.DataSHA256
-		}
 		return writeJSON(w, out)
 	}
 	if f == HTML {
@@ -57,12 +50,9 @@ func WriteEcho(w io.Writer, r *EchoReport, f Format) error {
 	fmt.Fprintf(&b, "request_id: %d\nrole: %s\nkeep_conn: %t\nconnection: %d\nparams: %d\n",
 		r.RequestID, r.Role, r.KeepConn, r.ConnID, len(r.Params))
 	for _, p := range r.Params {
-		fmt.Fprintf(&b, "  %s=%s\n", p.Name, Printable(p.Value))
+		fmt.Fprintf(&b, "  %s=%s\n", Printable(p.Name), Printable(p.Value))
 	}
 	fmt.Fprintf(&b, "stdin_bytes: %d\nstdin_sha256: %s\n", r.StdinBytes, r.StdinSHA256)
-	if r.Role == fcgiwire.RoleFilter {
-		fmt.Fprintf(&b, "data_bytes: %d\ndata_sha256: %s\n", r.DataBytes, r.DataSHA256)
-	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -78,9 +68,6 @@ func writeEchoHTML(w io.Writer, r *EchoReport) error {
 		fmt.Fprintf(&b, "<tr><td>%s</td><td>%s</td></tr>\n", e(p.Name), e(p.Value))
 	}
 	fmt.Fprintf(&b, "</table>\n<p>stdin: %d bytes, sha256 %s</p>\n", r.StdinBytes, r.StdinSHA256)
-	if r.Role == fcgiwire.RoleFilter {
-		fmt.Fprintf(&b, "<p>data: %d bytes, sha256 %s</p>\n", r.DataBytes, r.DataSHA256)
-	}
 	b.WriteString("</body></html>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
