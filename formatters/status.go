@@ -335,8 +335,10 @@ func WriteStatusPrometheus(w io.Writer, s *FPMStatus, address string) error {
 	return err
 }
 
-// promQuote quotes a label value as the exposition format wants.
+// promQuote quotes a label value as the exposition format wants. The
+// format has no escape for bytes that are not UTF-8, which would make the
+// whole exposition invalid: they become U+FFFD.
 func promQuote(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
+	return `"` + r.Replace(strings.ToValidUTF8(s, "\uFFFD")) + `"`
 }

@@ -140,3 +140,17 @@ func TestParseFPMStatusTypeErrors(t *testing.T) {
 		}
 	}
 }
+
+// A label value that is not UTF-8 would make the whole exposition invalid:
+// its bad bytes become U+FFFD; the format's own escapes still apply.
+func TestPromQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"www":          `"www"`,
+		"a\"b\\c\nd":   `"a\"b\\c\nd"`,
+		"pool\xff\xfe": "\"pool\uFFFD\"",
+	} {
+		if got := promQuote(in); got != want {
+			t.Errorf("promQuote(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
