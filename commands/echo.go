@@ -195,6 +195,8 @@ func refuseNote(why fcgiwire.RefuseReason, role fcgiwire.Role, refusedRole bool,
 		return fmt.Sprintf("refused: --max-reqs %d reached", maxReqs)
 	case fcgiwire.RefusedShutdown:
 		return "refused: shutting down"
+	case fcgiwire.RefusedAborted:
+		return "aborted before its params ended"
 	}
 	return "refused: " + why.String()
 }

@@ -29,6 +29,7 @@ func TestResponderReportsRefusals(t *testing.T) {
 		{fcgiwire.ServerRequest{ConnID: 6, ID: 1, Role: fcgiwire.RoleResponder}, fcgiwire.Overloaded, fcgiwire.RefusedMaxConns, "refused: connection past --max-conns 2"},
 		{fcgiwire.ServerRequest{ConnID: 6, ID: 9, Role: fcgiwire.RoleAuthorizer}, fcgiwire.Overloaded, fcgiwire.RefusedMaxReqs, "refused: --max-reqs 3 reached"},
 		{fcgiwire.ServerRequest{ConnID: 7, ID: 1, Role: fcgiwire.RoleResponder, Params: params}, fcgiwire.Overloaded, fcgiwire.RefusedShutdown, "refused: shutting down"},
+		{fcgiwire.ServerRequest{ConnID: 8, ID: 4, Role: fcgiwire.RoleResponder}, fcgiwire.RequestComplete, fcgiwire.RefusedAborted, "aborted before its params ended"},
 	}
 	for _, tt := range tests {
 		srv.OnRefuse(&tt.req, tt.status, tt.why)

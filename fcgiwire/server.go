@@ -88,6 +88,10 @@ const (
 	// RefusedShutdown: its PARAMS stream ended after Shutdown began.
 	// OVERLOADED.
 	RefusedShutdown
+	// RefusedAborted: the client sent FCGI_ABORT_REQUEST before the
+	// request's PARAMS stream ended, so Handler never ran.
+	// REQUEST_COMPLETE.
+	RefusedAborted
 )
 
 // String returns the reason in a few words, or "reason n".
@@ -103,6 +107,8 @@ func (r RefuseReason) String() string {
 		return "too many requests"
 	case RefusedShutdown:
 		return "shutting down"
+	case RefusedAborted:
+		return "aborted before it started"
 	}
 	return "reason " + strconv.Itoa(int(r))
 }
@@ -110,8 +116,9 @@ func (r RefuseReason) String() string {
 // Server answers FastCGI requests on the connections it accepts: it
 // multiplexes when MultiplexConns is set, answers FCGI_GET_VALUES, and
 // replies FCGI_UNKNOWN_TYPE to management records it does not know. The
-// requests it refuses (CANT_MPX_CONN, UNKNOWN_ROLE, OVERLOADED) never reach
-// Handler; OnRefuse hears of them.
+// requests it refuses (CANT_MPX_CONN, UNKNOWN_ROLE, OVERLOADED), and those
+// aborted before their params ended, never reach Handler; OnRefuse hears
+// of them.
 type Server struct {
 	Handler Handler
 	// Values reported for FCGI_MAX_CONNS and FCGI_MAX_REQS (0 reports 1).
@@ -418,6 +425,9 @@ func (c *serverConn) serve() error {
 			delete(c.reqs, h.RequestID)
 			c.mu.Unlock()
 			c.srv.active.Add(-1)
+			if c.srv.OnRefuse != nil {
+				c.srv.OnRefuse(&r.req, RequestComplete, RefusedAborted)
+			}
 			if err := c.endRequest(h.RequestID, 0, RequestComplete); err != nil {
 				return err
 			}

@@ -1057,6 +1057,12 @@ func TestServerOnRefuse(t *testing.T) {
 				t.Errorf("request on the first connection: %+v", got.end)
 			}
 		}},
+		{"aborted before its params ended", &Server{}, func(t *testing.T, addr string, ch chan refusal) {
+			c := dialRaw(t, addr)
+			c.send(beginRec(5, RoleResponder, FlagKeepConn), streamRec(TypeParams, 5, "\x01\x01ab"), rec(TypeAbortRequest, 5, "", 0))
+			c.expect("END_REQUEST REQUEST_COMPLETE", endRec(5, 0, RequestComplete))
+			expectRefusal(t, ch, refusal{conn: 1, id: 5, role: RoleResponder, flags: FlagKeepConn, status: RequestComplete, why: RefusedAborted})
+		}},
 		{"MaxReqs", &Server{MaxReqs: 1, MultiplexConns: true}, func(t *testing.T, addr string, ch chan refusal) {
 			c := dialRaw(t, addr)
 			c.send(beginRec(1, RoleResponder, 0), beginRec(2, RoleResponder, FlagKeepConn))
@@ -1133,7 +1139,8 @@ func TestServerOnRefuseShutdown(t *testing.T) {
 func TestRefuseReasonString(t *testing.T) {
 	for r, want := range map[RefuseReason]string{
 		RefusedMpx: "no multiplexing", RefusedRole: "role refused", RefusedMaxConns: "too many connections",
-		RefusedMaxReqs: "too many requests", RefusedShutdown: "shutting down", 0: "reason 0", 9: "reason 9",
+		RefusedMaxReqs: "too many requests", RefusedShutdown: "shutting down", RefusedAborted: "aborted before it started",
+		0: "reason 0", 9: "reason 9",
 	} {
 		if got := r.String(); got != want {
 			t.Errorf("RefuseReason(%d) = %q, want %q", r, got, want)
