@@ -285,15 +285,18 @@ func (s *Server) ServeConn(nc net.Conn) {
 }
 
 type serverConn struct {
-	srv     *Server
-	nc      net.Conn
-	id      uint64
-	r       *Reader
-	wmu     sync.Mutex
-	w       *Writer
-	mu      sync.Mutex // guards reqs
-	reqs    map[uint16]*serverReq
-	closing atomic.Bool
+	srv  *Server
+	nc   net.Conn
+	id   uint64
+	r    *Reader
+	wmu  sync.Mutex
+	w    *Writer
+	mu   sync.Mutex // guards reqs and closeIdle
+	reqs map[uint16]*serverReq
+	// closeIdle: a request without FCGI_KEEP_CONN has ended while others
+	// were in flight; the connection closes after the last of them.
+	closeIdle bool
+	closing   atomic.Bool
 	// overLimit: the connection came past MaxConns; its requests get
 	// OVERLOADED.
 	overLimit bool
@@ -609,8 +612,13 @@ func (c *serverConn) run(ctx context.Context, r *serverReq, stdinR, dataR *io.Pi
 			err = w.stderr.close()
 		}
 	}
+	// A request without FCGI_KEEP_CONN closes the connection after its
+	// response, but not under the other requests multiplexed on it: then
+	// the last of them to end closes it.
 	c.mu.Lock()
 	delete(c.reqs, r.req.ID)
+	c.closeIdle = c.closeIdle || !r.req.KeepConn()
+	closeNow := c.closeIdle && len(c.reqs) == 0
 	c.mu.Unlock()
 	// Free the slot before END_REQUEST: the client may send its next
 	// request as soon as it reads it.
@@ -621,7 +629,7 @@ func (c *serverConn) run(ctx context.Context, r *serverReq, stdinR, dataR *io.Pi
 	if err != nil {
 		c.closing.Store(true)
 		c.nc.Close()
-	} else if !r.req.KeepConn() {
+	} else if closeNow {
 		c.closeAfterResponse()
 	}
 }

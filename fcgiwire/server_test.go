@@ -395,6 +395,34 @@ func TestServerCantMpxConn(t *testing.T) {
 	}
 }
 
+// On a multiplexed connection, a request without FCGI_KEEP_CONN that ends
+// while another is in flight does not close the connection under it: the
+// other's response comes whole, then the connection closes.
+func TestServerCloseAfterLastMultiplexed(t *testing.T) {
+	release := make(chan struct{})
+	addr := startTCP(t, &Server{MultiplexConns: true, Handler: HandlerFunc(func(ctx context.Context, w *ResponseWriter, r *ServerRequest) {
+		if r.ID == 1 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		io.WriteString(w.Stdout(), "Status: 200 OK\r\n\r\nanswer")
+	})})
+	c := dialRaw(t, addr)
+	c.send(beginRec(1, RoleResponder, FlagKeepConn), rec(TypeParams, 1, "", 0), rec(TypeStdin, 1, "", 0))
+	c.send(beginRec(2, RoleResponder, 0), rec(TypeParams, 2, "", 0), rec(TypeStdin, 2, "", 0))
+	if got := c.readResponses(2)[2]; got.end == nil || *got.end != (EndRequest{}) {
+		t.Fatalf("request 2: %+v", got)
+	}
+	close(release)
+	got := c.readResponses(1)[1]
+	if got.end == nil || *got.end != (EndRequest{}) || string(got.stdout) != "Status: 200 OK\r\n\r\nanswer" {
+		t.Errorf("request 1: %+v", got)
+	}
+	c.expectEOF()
+}
+
 func TestServerUnknownRole(t *testing.T) {
 	addr := startTCP(t, &Server{Handler: HandlerFunc(echoHandler)})
 	for _, role := range []Role{0, 4, 0xffff} {
