@@ -17,7 +17,8 @@ func versionCommand(env *Env) *cli.Command {
 when the checkout had changes) and the Go version, from the build info Go
 records in the binary. A binary built outside a checkout (go install
 module@version) has a version but no commit; one built with "go build" in
-a checkout has "(devel)" and the commit.
+a git checkout has a pseudo-version made from the commit (Go 1.24 and
+later) and the commit, or "(devel)" and no commit with -buildvcs=false.
 
 EXAMPLES:
    fcgicli version
