@@ -342,26 +342,51 @@ func (w *rawExpect) missing(ended map[uint16]bool, answers int) string {
 	return fmt.Sprintf("%d of %d management records unanswered", w.management-answers, w.management)
 }
 
-// sendRawFile copies f to nc verbatim. The bytes are decoded as records on
-// the way, for the dump; where they stop decoding, a warning says so and
-// the rest is sent undecoded.
-func sendRawFile(f io.Reader, nc net.Conn, d *formatters.Dumper) {
-	r := fcgiwire.NewReader(io.TeeReader(f, nc))
+// sendRawFile copies src to w verbatim, decoding it as records on the way
+// for the dump. Each record is dumped before its bytes go out, so that
+// nothing the application sends in answer can be dumped before it. Where
+// the bytes stop decoding, a warning says so and the rest is sent
+// undecoded.
+func sendRawFile(src io.Reader, w io.Writer, d *formatters.Dumper) {
+	// The decoder reads ahead; the bytes it has read and not yet sent
+	// wait in held until their record has been dumped.
+	held := &heldReader{r: src}
+	r := fcgiwire.NewReader(held)
 	r.Observe = func(ev fcgiwire.Event) {
 		ev.Dir = fcgiwire.Sent
 		d.Observe(ev)
 	}
+	sent := int64(0)
 	for {
 		_, err := r.ReadRecord()
 		if err != nil {
 			var pe *fcgiwire.ProtocolError
-			if errors.As(err, &pe) {
+			isPE := errors.As(err, &pe)
+			if isPE {
 				d.Warn("sent bytes stop decoding at byte %d: %v", pe.Offset, pe.Err)
-				_, _ = io.Copy(nc, f)
+			}
+			if isPE {
+				_, _ = io.Copy(w, io.MultiReader(&held.buf, src))
 			}
 			return
 		}
+		if _, err := w.Write(held.buf.Next(int(r.Offset() - sent))); err != nil {
+			return
+		}
+		sent = r.Offset()
 	}
+}
+
+// heldReader keeps a copy of the bytes read from r in buf.
+type heldReader struct {
+	r   io.Reader
+	buf bytes.Buffer
+}
+
+func (h *heldReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.buf.Write(p[:n])
+	return n, err
 }
 
 func isReset(err error) bool {
