@@ -53,6 +53,9 @@ EXAMPLES:
 			colorFlag(),
 		}),
 		Action: func(c *cli.Context) error {
+			if err := checkRawDumpFlags(c); err != nil {
+				return err
+			}
 			format, err := formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON)
 			if err != nil {
 				return &usageError{msg: err.Error()}
@@ -65,19 +68,10 @@ EXAMPLES:
 				return err
 			}
 			d := &formatters.Dumper{W: env.Stdout, P: pal, Format: format, MaxBytes: c.Int("max-bytes")}
-			if c.IsSet("direction") && !c.IsSet("decode") {
-				return usagef("--direction goes with --decode")
-			}
 			switch {
 			case c.IsSet("decode"):
-				if c.IsSet("send-raw") || c.NArg() > 0 {
-					return usagef("--decode reads a file: it takes no SCRIPT and no --send-raw")
-				}
 				return runDecode(c.Context, env, c.String("decode"), c.String("direction"), d)
 			case c.IsSet("send-raw"):
-				if c.NArg() > 0 {
-					return usagef("--send-raw sends a file's bytes: it takes no SCRIPT")
-				}
 				o, err := netOptionsFrom(c, env)
 				if err != nil {
 					return err
@@ -99,6 +93,51 @@ EXAMPLES:
 			return closeTee(tee, runRawDump(c.Context, sh, env, d, tee))
 		},
 	}
+}
+
+// checkRawDumpFlags refuses the flags and arguments that the way raw-dump
+// runs would ignore: --decode reads saved bytes and connects nowhere, so it
+// takes no address, timeout, request flag, save file, --send-raw or SCRIPT;
+// --send-raw sends a file as it is, so it takes no request flag and no
+// SCRIPT; --direction goes with --decode only. The first such flag, in the
+// order of --help, is named.
+func checkRawDumpFlags(c *cli.Context) error {
+	mode := ""
+	switch {
+	case c.IsSet("decode"):
+		mode = "decode"
+	case c.IsSet("send-raw"):
+		mode = "send-raw"
+	}
+	connecting := map[string]bool{"save-request": true, "save-response": true, "send-raw": true}
+	for _, f := range networkFlags(0) {
+		connecting[f.Names()[0]] = true
+	}
+	shaping := map[string]bool{}
+	for _, f := range shapeFlags() {
+		shaping[f.Names()[0]] = true
+	}
+	for _, f := range c.Command.Flags {
+		name := f.Names()[0]
+		if !c.IsSet(name) {
+			continue
+		}
+		switch {
+		case name == "direction" && mode != "decode":
+			return usagef("--direction goes with --decode")
+		case mode == "decode" && (connecting[name] || shaping[name]):
+			return usagef("--%s does not go with --decode, which reads saved bytes and connects nowhere", name)
+		case mode == "send-raw" && shaping[name]:
+			return usagef("--%s does not go with --send-raw, which sends the file's bytes as they are", name)
+		}
+	}
+	switch {
+	case mode == "decode" && c.NArg() > 0:
+		return usagef("--decode reads a file: it takes no SCRIPT")
+	case mode == "send-raw" && c.NArg() > 0:
+		return usagef("--send-raw sends a file's bytes: it takes no SCRIPT")
+	}
+	return nil
 }
 
 // runRawDump runs the request with the dumper as its observer. After
