@@ -49,7 +49,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "save-response", Usage: "write the exact bytes received to `FILE`"},
 			&cli.StringFlag{Name: "decode", Usage: "decode the saved byte stream in `FILE` (- for stdin) instead of connecting"},
 			&cli.StringFlag{Name: "direction", Usage: "with --decode: `DIR` sent or received (default: guessed from the first record)"},
-			&cli.StringFlag{Name: "send-raw", Usage: "send the bytes of `FILE` verbatim instead of building a request"},
+			&cli.StringFlag{Name: "send-raw", Usage: "send the bytes of `FILE` (- for stdin) verbatim instead of building a request"},
 			colorFlag(),
 		}),
 		Action: func(c *cli.Context) error {
@@ -76,21 +76,13 @@ EXAMPLES:
 				if err != nil {
 					return err
 				}
-				tee, err := openTee(c.String("save-request"), c.String("save-response"))
-				if err != nil {
-					return err
-				}
-				return closeTee(tee, runSendRaw(c.Context, o, c.String("send-raw"), d, tee))
+				return runSendRaw(c.Context, o, env, c.String("send-raw"), d, saveNamesFrom(c))
 			}
 			sh, err := shapeFrom(c, env)
 			if err != nil {
 				return err
 			}
-			tee, err := openTee(c.String("save-request"), c.String("save-response"))
-			if err != nil {
-				return err
-			}
-			return closeTee(tee, runRawDump(c.Context, sh, env, d, tee))
+			return runRawDump(c.Context, sh, env, d, saveNamesFrom(c))
 		},
 	}
 }
@@ -142,8 +134,9 @@ func checkRawDumpFlags(c *cli.Context) error {
 
 // runRawDump runs the request with the dumper as its observer. After
 // END_REQUEST it keeps reading briefly, so that records the application
-// sends after it are shown (and flagged).
-func runRawDump(ctx context.Context, sh *shape, env *Env, d *formatters.Dumper, tee *teeFiles) error {
+// sends after it are shown (and flagged). The save files are created once
+// the body is open, so that a body that cannot be read leaves none.
+func runRawDump(ctx context.Context, sh *shape, env *Env, d *formatters.Dumper, save saveNames) (err error) {
 	ctx, cancel := sh.net.withTimeout(ctx)
 	defer cancel()
 	prep, err := prepare(ctx, sh, env)
@@ -151,6 +144,11 @@ func runRawDump(ctx context.Context, sh *shape, env *Env, d *formatters.Dumper, 
 		return err
 	}
 	defer prep.close()
+	tee, err := openTee(save.req, save.resp)
+	if err != nil {
+		return err
+	}
+	defer func() { err = closeTee(tee, err) }()
 	conn, done, err := connect(ctx, sh.net, nil, tee)
 	if err != nil {
 		return err
@@ -239,20 +237,31 @@ func guessDirection(br *bufio.Reader) fcgiwire.Direction {
 // runSendRaw sends a file's bytes verbatim, dumping them as records as far
 // as they decode, and dumps what comes back until every request the file
 // began has its END_REQUEST and every management record its answer, or,
-// when the file told nothing, until the application closes.
-func runSendRaw(ctx context.Context, o netOptions, name string, d *formatters.Dumper, tee *teeFiles) error {
-	f, err := os.Open(name)
-	if err != nil {
-		return usagef("--send-raw: %v", err)
+// when the file told nothing, until the application closes. The file
+// named "-" is stdin. The save files are created once the file has been
+// read through, so that a file that cannot be read leaves none.
+func runSendRaw(ctx context.Context, o netOptions, env *Env, name string, d *formatters.Dumper, save saveNames) (err error) {
+	in := env.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return usagef("--send-raw: %v", err)
+		}
+		defer f.Close()
+		in = f
 	}
-	defer f.Close()
 	// What the file asks for is known before a byte goes out: an answer
 	// can arrive while the file is still being sent, or the application
 	// can answer and never read the rest.
-	src, want, err := rawExpectOf(f)
+	src, want, err := rawExpectOf(in)
 	if err != nil {
 		return usagef("--send-raw: %v", err)
 	}
+	tee, err := openTee(save.req, save.resp)
+	if err != nil {
+		return err
+	}
+	defer func() { err = closeTee(tee, err) }()
 	ctx, cancel := o.withTimeout(ctx)
 	defer cancel()
 	tgt, err := openTarget(o, nil)
@@ -314,12 +323,16 @@ type rawExpect struct {
 	management int
 }
 
-// rawExpectOf reads f through once to learn what it asks for, and returns
-// it rewound. A file that cannot seek (a pipe) is read into memory.
-func rawExpectOf(f *os.File) (io.Reader, rawExpect, error) {
-	var src io.ReadSeeker = f
-	if _, err := f.Seek(0, io.SeekCurrent); err != nil {
-		data, err := io.ReadAll(f)
+// rawExpectOf reads in through once to learn what it asks for, and
+// returns it rewound. Input that cannot seek (a pipe) is read into memory.
+func rawExpectOf(in io.Reader) (io.Reader, rawExpect, error) {
+	src, ok := in.(io.ReadSeeker)
+	if ok {
+		_, err := src.Seek(0, io.SeekCurrent)
+		ok = err == nil
+	}
+	if !ok {
+		data, err := io.ReadAll(in)
 		if err != nil {
 			return nil, rawExpect{}, err
 		}
@@ -438,6 +451,14 @@ func isReset(err error) bool {
 type teeFiles struct {
 	req, resp *os.File
 	err       error // the first failure writing either file
+}
+
+// saveNames are the files of --save-request and --save-response ("" for
+// none).
+type saveNames struct{ req, resp string }
+
+func saveNamesFrom(c *cli.Context) saveNames {
+	return saveNames{req: c.String("save-request"), resp: c.String("save-response")}
 }
 
 func openTee(reqName, respName string) (*teeFiles, error) {

@@ -135,7 +135,7 @@ func TestSendRawAnswerAfterRequest(t *testing.T) {
 	var dump bytes.Buffer
 	d := &formatters.Dumper{W: &dump, P: formatters.NewPalette(false), Format: formatters.JSON}
 	o := netOptions{Connect: l.Addr().String(), ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second}
-	if err := runSendRaw(context.Background(), o, file, d, &teeFiles{}); err != nil {
+	if err := runSendRaw(context.Background(), o, &Env{}, file, d, saveNames{}); err != nil {
 		t.Fatalf("runSendRaw: %v\n%s", err, dump.String())
 	}
 	begun := map[uint16]bool{}

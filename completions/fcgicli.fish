@@ -121,7 +121,7 @@ complete -c fcgicli -n '__fish_seen_subcommand_from raw-dump' -l save-request -r
 complete -c fcgicli -n '__fish_seen_subcommand_from raw-dump' -l save-response -r -F -d 'write the exact bytes received to FILE'
 complete -c fcgicli -n '__fish_seen_subcommand_from raw-dump' -l decode -r -F -d 'decode the saved byte stream in FILE (- for stdin) instead of connecting'
 complete -c fcgicli -n '__fish_seen_subcommand_from raw-dump' -l direction -x -a 'sent received' -d 'with --decode: DIR sent or received (default: guessed from the first record)'
-complete -c fcgicli -n '__fish_seen_subcommand_from raw-dump' -l send-raw -r -F -d 'send the bytes of FILE verbatim instead of building a request'
+complete -c fcgicli -n '__fish_seen_subcommand_from raw-dump' -l send-raw -r -F -d 'send the bytes of FILE (- for stdin) verbatim instead of building a request'
 complete -c fcgicli -n '__fish_seen_subcommand_from raw-dump' -l color -x -a 'auto always never' -d 'colour: WHEN auto, always or never (NO_COLOR turns auto off)'
 complete -c fcgicli -n '__fish_seen_subcommand_from raw-dump' -l help -s h -d 'show help'
 complete -c fcgicli -n '__fish_seen_subcommand_from ping' -l connect -s c -r -F -a builtin -d 'pool ADDR (repeatable; a unix socket glob such as \'/run/php/*.sock\' checks every match; default $FCGI_CONNECT)'

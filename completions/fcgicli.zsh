@@ -157,7 +157,7 @@ _fcgicli() {
 				'--save-response=[write the exact bytes received to FILE]:file:_files' \
 				'--decode=[decode the saved byte stream in FILE (- for stdin) instead of connecting]:file:_files' \
 				'--direction=[with --decode\: DIR sent or received (default\: guessed from the first record)]:value:(sent received)' \
-				'--send-raw=[send the bytes of FILE verbatim instead of building a request]:file:_files' \
+				'--send-raw=[send the bytes of FILE (- for stdin) verbatim instead of building a request]:file:_files' \
 				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
 				'(--help -h)'{--help,-h}'[show help]' \
 				'*:argument:' \
