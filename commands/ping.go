@@ -23,9 +23,10 @@ is ignored). Prints one line per pool, "OK pong 0.42ms" or "FAIL" with what
 came back, unless -q.
 
 --connect may be repeated, and may be a glob of unix sockets: every pool is
-checked. Exit 0 when all are healthy; otherwise the code of the first failing
-pool in the order given: 1 unhealthy (wrong status or body), 3 cannot
-connect, 4 timeout, 5 protocol error...
+checked, and a glob that matches nothing is a failing pool with its own line.
+Exit 0 when all are healthy; otherwise the code of the first failing pool in
+the order given: 1 unhealthy (wrong status or body), 3 cannot connect (a glob
+that matches nothing included), 4 timeout, 5 protocol error...
 
 EXAMPLES:
    fcgicli ping -c 127.0.0.1:9000
@@ -65,9 +66,18 @@ EXAMPLES:
 	}
 }
 
+// pingTarget is one pool to check: an address, or the failure that stands
+// for it (a glob that matches nothing), reported in its turn like any
+// other pool's.
+type pingTarget struct {
+	addr string
+	err  error
+}
+
 // pingTargets expands the --connect values: globs of unix sockets become
-// their matches, in order; a glob that matches nothing is an error.
-func pingTargets(values []string, env *Env) ([]string, error) {
+// their matches, in order; a glob that matches nothing is a pool that
+// cannot be connected to.
+func pingTargets(values []string, env *Env) ([]pingTarget, error) {
 	if len(values) == 0 {
 		if v := env.Getenv("FCGI_CONNECT"); v != "" {
 			values = []string{v}
@@ -76,14 +86,14 @@ func pingTargets(values []string, env *Env) ([]string, error) {
 	if len(values) == 0 {
 		return nil, usagef("no server address: give -c ADDR or set FCGI_CONNECT (forms: %s, or builtin)", fcgiwire.AddrForms)
 	}
-	var out []string
+	var out []pingTarget
 	for _, v := range values {
 		if err := checkClientAddr(v); err != nil {
 			return nil, err
 		}
 		pattern := strings.TrimPrefix(strings.TrimPrefix(v, "unix://"), "unix:")
 		if !strings.ContainsAny(pattern, "*?[") || !(strings.HasPrefix(pattern, "/") || strings.HasPrefix(pattern, ".")) {
-			out = append(out, v)
+			out = append(out, pingTarget{addr: v})
 			continue
 		}
 		matches, err := filepath.Glob(pattern)
@@ -91,23 +101,32 @@ func pingTargets(values []string, env *Env) ([]string, error) {
 			return nil, usagef("bad glob %q: %v", v, err)
 		}
 		if len(matches) == 0 {
-			return nil, &connectError{addr: v, err: fmt.Errorf("no socket matches")}
+			out = append(out, pingTarget{addr: v, err: &connectError{addr: v, err: fmt.Errorf("no socket matches")}})
+			continue
 		}
-		out = append(out, matches...)
+		for _, m := range matches {
+			out = append(out, pingTarget{addr: m})
+		}
 	}
 	return out, nil
 }
 
 // runPing checks each target in turn and returns the error of the first
 // that failed.
-func runPing(ctx context.Context, env *Env, pal *formatters.Palette, o netOptions, targets []string, path, expect string, quiet bool) error {
+func runPing(ctx context.Context, env *Env, pal *formatters.Palette, o netOptions, targets []pingTarget, path, expect string, quiet bool) error {
 	var first error
 	for _, t := range targets {
-		o.Connect = t
-		line, err := pingOne(ctx, o, path, expect, pal)
+		var line string
+		err := t.err
+		if err != nil {
+			line = failLine(err, pal)
+		} else {
+			o.Connect = t.addr
+			line, err = pingOne(ctx, o, path, expect, pal)
+		}
 		if !quiet {
 			if len(targets) > 1 {
-				line = t + " " + line
+				line = t.addr + " " + line
 			}
 			fmt.Fprintln(env.Stdout, line)
 		}
@@ -130,8 +149,7 @@ func runPing(ctx context.Context, env *Env, pal *formatters.Palette, o netOption
 func pingOne(ctx context.Context, o netOptions, path, expect string, pal *formatters.Palette) (string, error) {
 	f, err := fetchPage(ctx, o, path)
 	if err != nil {
-		_, msg := exitCode(err)
-		return pal.Error.Sprint("FAIL") + " " + msg, err
+		return failLine(err, pal), err
 	}
 	body := strings.TrimSuffix(string(f.body), "\n")
 	took := fmtDuration(f.elapsed)
@@ -140,6 +158,12 @@ func pingOne(ctx context.Context, o netOptions, path, expect string, pal *format
 			&codeError{code: ExitCheckFailed, msg: "unhealthy"}
 	}
 	return fmt.Sprintf("%s %s %s", pal.Good.Sprint("OK"), formatters.Printable(body), took), nil
+}
+
+// failLine is the report line of a pool that could not be checked.
+func failLine(err error, pal *formatters.Palette) string {
+	_, msg := exitCode(err)
+	return pal.Error.Sprint("FAIL") + " " + msg
 }
 
 // quoteBody shows at most 60 bytes of a body, quoted.

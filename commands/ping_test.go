@@ -1,0 +1,66 @@
+package commands
+
+import (
+	"context"
+	"io"
+	"net"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+)
+
+// pong answers every request as php-fpm's ping page does.
+func pong(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+	io.WriteString(w.Stdout(), "Content-Type: text/plain\r\n\r\npong\n")
+}
+
+// servePongUnix serves pong on a unix socket at path.
+func servePongUnix(t *testing.T, path string) {
+	t.Helper()
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fcgiwire.Server{Handler: fcgiwire.HandlerFunc(pong)}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+}
+
+var pingTook = regexp.MustCompile(`[0-9]+\.[0-9]{2}ms`)
+
+// runPingCase is cliCase for ping, whose lines end with the time each
+// pool took: that is written as Tms in the wanted stdout.
+func runPingCase(t *testing.T, c cliCase) {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, c.args...)
+	stdout = pingTook.ReplaceAllString(stdout, "Tms")
+	if code != c.code || stdout != c.stdout || stderr != c.stderr {
+		t.Errorf("%s: fcgicli %q: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit %d\nstdout:\n%s\nstderr:\n%s",
+			c.name, c.args, code, stdout, stderr, c.code, c.stdout, c.stderr)
+	}
+}
+
+// TestPingUnmatchedGlob: a glob that matches nothing is one failing pool
+// among the others (exit 3, cannot connect), not the end of the run: every
+// other pool is still checked and has its line.
+func TestPingUnmatchedGlob(t *testing.T) {
+	addr := serveFCGI(t, pong)
+	glob := filepath.Join(t.TempDir(), "nomatch*.sock")
+	fail := glob + " FAIL cannot connect to " + glob + ": no socket matches\n"
+	ok := addr + " OK pong Tms\n"
+	for _, c := range []cliCase{
+		{"healthy first", []string{"ping", "-c", addr, "-c", glob}, 3, ok + fail, ""},
+		{"glob first", []string{"ping", "-c", glob, "-c", addr}, 3, fail + ok, ""},
+		{"alone", []string{"ping", "-c", glob}, 3, "FAIL cannot connect to " + glob + ": no socket matches\n", ""},
+		{"quiet", []string{"ping", "-c", addr, "-c", glob, "-q"}, 3, "", ""},
+	} {
+		runPingCase(t, c)
+	}
+}
