@@ -105,10 +105,20 @@ func pingTargets(values []string, env *Env) ([]pingTarget, error) {
 			continue
 		}
 		for _, m := range matches {
-			out = append(out, pingTarget{addr: m})
+			out = append(out, pingTarget{addr: socketPath(m)})
 		}
 	}
 	return out, nil
+}
+
+// socketPath keeps a glob match an address of a unix socket: filepath.Glob
+// cleans "./*.sock" into "fpm.sock", which would read as host:port, so a
+// relative match gets its "./" back.
+func socketPath(m string) string {
+	if filepath.IsAbs(m) || strings.HasPrefix(m, "./") || strings.HasPrefix(m, "../") {
+		return m
+	}
+	return "./" + m
 }
 
 // runPing checks each target in turn and returns the error of the first

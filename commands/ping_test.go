@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -60,6 +61,30 @@ func TestPingUnmatchedGlob(t *testing.T) {
 		{"glob first", []string{"ping", "-c", glob, "-c", addr}, 3, fail + ok, ""},
 		{"alone", []string{"ping", "-c", glob}, 3, "FAIL cannot connect to " + glob + ": no socket matches\n", ""},
 		{"quiet", []string{"ping", "-c", addr, "-c", glob, "-q"}, 3, "", ""},
+	} {
+		runPingCase(t, c)
+	}
+}
+
+// TestPingRelativeGlob: the matches of a glob of the documented ./ form
+// stay unix socket addresses (filepath.Glob drops the ./, and "a.sock"
+// alone reads as a host:port without a port).
+func TestPingRelativeGlob(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("sub", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a.sock", "b.sock", "sub/c.sock", ".h.sk"} {
+		servePongUnix(t, p)
+	}
+	for _, c := range []cliCase{
+		{"./", []string{"ping", "-c", "./*.sock"}, 0, "./a.sock OK pong Tms\n./b.sock OK pong Tms\n", ""},
+		{"unix:./", []string{"ping", "-c", "unix:./*.sock"}, 0, "./a.sock OK pong Tms\n./b.sock OK pong Tms\n", ""},
+		{"./sub/", []string{"ping", "-c", "./sub/*.sock"}, 0, "OK pong Tms\n", ""},
+		{"dot file", []string{"ping", "-c", "./.h*", "-c", "./sub/*.sock"}, 0, "./.h.sk OK pong Tms\n./sub/c.sock OK pong Tms\n", ""},
+		{"../", []string{"ping", "-c", "../" + filepath.Base(dir) + "/sub/*.sock", "-c", "./b.sock"}, 0,
+			"../" + filepath.Base(dir) + "/sub/c.sock OK pong Tms\n./b.sock OK pong Tms\n", ""},
 	} {
 		runPingCase(t, c)
 	}
