@@ -26,7 +26,8 @@ came back, unless -q.
 checked, and a glob that matches nothing is a failing pool with its own line.
 Exit 0 when all are healthy; otherwise the code of the first failing pool in
 the order given: 1 unhealthy (wrong status or body), 3 cannot connect (a glob
-that matches nothing included), 4 timeout, 5 protocol error...
+that matches nothing included), 4 timeout, 5 protocol error, 6 the
+application refused the request (OVERLOADED...), 7 a non-zero app status.
 
 EXAMPLES:
    fcgicli ping -c 127.0.0.1:9000

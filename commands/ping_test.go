@@ -2,11 +2,13 @@ package commands
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,5 +89,51 @@ func TestPingRelativeGlob(t *testing.T) {
 			"../" + filepath.Base(dir) + "/sub/c.sock OK pong Tms\n./b.sock OK pong Tms\n", ""},
 	} {
 		runPingCase(t, c)
+	}
+}
+
+// TestPingExitCodesDocumented: ping ends with 6 and 7 when the application
+// refuses the request or ends with a non-zero app status, and its help, its
+// README section and the README's health-check section list those codes
+// with the others.
+func TestPingExitCodesDocumented(t *testing.T) {
+	appStatus := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		io.WriteString(w.Stdout(), "Status: 500 Internal Server Error\r\n\r\nx")
+		w.SetAppStatus(3)
+	})
+	overloaded := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		w.SetProtocolStatus(fcgiwire.Overloaded)
+	})
+	runPingCase(t, cliCase{"app status", []string{"ping", "-c", appStatus}, 7, "FAIL the application ended with app status 3\n", ""})
+	runPingCase(t, cliCase{"overloaded", []string{"ping", "-c", overloaded}, 6, "FAIL the application refused the request: OVERLOADED\n", ""})
+
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := func(start, next string) string {
+		s := string(readme)
+		i := strings.Index(s, start)
+		if i < 0 {
+			t.Fatalf("README has no %q", start)
+		}
+		s = s[i+len(start):]
+		if j := strings.Index(s, next); j >= 0 {
+			s = s[:j]
+		}
+		return s
+	}
+	docs := map[string]string{
+		"ping's help":                   pingCommand(&Env{}).Description,
+		"README's ping section":         section("### `fcgicli ping`", "\n### "),
+		"README's health-check section": section("## Health checks", "\n## "),
+	}
+	for name, text := range docs {
+		text = strings.Join(strings.Fields(text), " ")
+		for _, code := range []int{1, 3, 4, 5, 6, 7} {
+			if !regexp.MustCompile(fmt.Sprintf(`[ ,(]%d [a-z]`, code)).MatchString(text) {
+				t.Errorf("%s does not list exit code %d", name, code)
+			}
+		}
 	}
 }
