@@ -55,7 +55,7 @@ EXAMPLES:
 			&cli.Float64Flag{Name: "max-active-ratio", Usage: "fail when active / total processes is above `F`"},
 			&cli.Int64Flag{Name: "max-slow-requests", Usage: "fail when slow requests (since start) are above `N`"},
 			&cli.Int64Flag{Name: "max-children-reached", Usage: "fail when max children reached (since start) is above `N`"},
-			&cli.StringFlag{Name: "state-file", Usage: "remember the counters in `FILE` between runs, for the -delta checks"},
+			&cli.StringFlag{Name: "state-file", Usage: "remember the pool's counters in `FILE` between runs, for the -delta checks (one file per pool)"},
 			&cli.Int64Flag{Name: "max-children-reached-delta", Usage: "fail when max children reached grew by more than `N` since the last run"},
 			&cli.Int64Flag{Name: "max-slow-requests-delta", Usage: "fail when slow requests grew by more than `N` since the last run"},
 			&cli.DurationFlag{Name: "watch", Aliases: []string{"w"}, Usage: "refresh every `DURATION` until Ctrl-C"},
@@ -254,6 +254,13 @@ func (l limits) check(s *formatters.FPMStatus, prev *stateFile) (failures, notes
 	}
 	if prev == nil {
 		notes = append(notes, "no earlier reading in the state file yet: the -delta checks start with the next run")
+		return failures, notes
+	}
+	// The counters are the pool's, whichever address it was read through
+	// (its own socket, pm.status_listen): a reading of another pool says
+	// nothing about this one's, even from the same php-fpm (same start time).
+	if prev.Pool != s.Pool {
+		notes = append(notes, fmt.Sprintf("the state file holds a reading of pool %q, not %q: the -delta checks start again with the next run", prev.Pool, s.Pool))
 		return failures, notes
 	}
 	restarted := prev.StartTime != s.StartTime

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,4 +57,25 @@ func TestStatusWatchCountExit(t *testing.T) {
 	cliCase{"good, bad", append(watch, "2"), 1, line, notPage}.run(t)
 	n.Store(1) // the next read is a bad one
 	cliCase{"bad, good", append(watch, "2"), 0, line, notPage}.run(t)
+}
+
+// TestStatusStateFileOtherPool: a state file saved for another pool (of
+// the same php-fpm: same start time) is not used for the -delta checks:
+// one note, as on a first run, and the next run compares with this pool's
+// reading.
+func TestStatusStateFileOtherPool(t *testing.T) {
+	a := statusPage(t, `{"pool":"a","start time":1700000000,"accepted conn":5,"active processes":1,"slow requests":0,"max children reached":0}`)
+	b := statusPage(t, `{"pool":"b","start time":1700000000,"accepted conn":9,"active processes":1,"slow requests":1,"max children reached":2}`)
+	state := filepath.Join(t.TempDir(), "fpm.state")
+	run := func(addr string) []string {
+		return []string{"status", "-c", addr, "-q", "--state-file", state, "--max-slow-requests-delta", "0", "--max-children-reached-delta", "0"}
+	}
+	for _, c := range []cliCase{
+		{"first run", run(a), 0, "", "fcgicli: note: no earlier reading in the state file yet: the -delta checks start with the next run\n"},
+		{"other pool", run(b), 0, "", `fcgicli: note: the state file holds a reading of pool "a", not "b": the -delta checks start again with the next run` + "\n"},
+		{"same pool", run(b), 0, "", ""},
+		{"back to a", run(a), 0, "", `fcgicli: note: the state file holds a reading of pool "b", not "a": the -delta checks start again with the next run` + "\n"},
+	} {
+		c.run(t)
+	}
 }

@@ -146,7 +146,7 @@ complete -c fcgicli -n '__fish_seen_subcommand_from status' -l max-active -x -d 
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l max-active-ratio -x -d 'fail when active / total processes is above F'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l max-slow-requests -x -d 'fail when slow requests (since start) are above N'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l max-children-reached -x -d 'fail when max children reached (since start) is above N'
-complete -c fcgicli -n '__fish_seen_subcommand_from status' -l state-file -r -F -d 'remember the counters in FILE between runs, for the -delta checks'
+complete -c fcgicli -n '__fish_seen_subcommand_from status' -l state-file -r -F -d 'remember the pool\'s counters in FILE between runs, for the -delta checks (one file per pool)'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l max-children-reached-delta -x -d 'fail when max children reached grew by more than N since the last run'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l max-slow-requests-delta -x -d 'fail when slow requests grew by more than N since the last run'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l watch -s w -x -d 'refresh every DURATION until Ctrl-C'

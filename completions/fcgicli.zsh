@@ -190,7 +190,7 @@ _fcgicli() {
 				'--max-active-ratio=[fail when active / total processes is above F]:value: ' \
 				'--max-slow-requests=[fail when slow requests (since start) are above N]:value: ' \
 				'--max-children-reached=[fail when max children reached (since start) is above N]:value: ' \
-				'--state-file=[remember the counters in FILE between runs, for the -delta checks]:file:_files' \
+				'--state-file=[remember the pool'\''s counters in FILE between runs, for the -delta checks (one file per pool)]:file:_files' \
 				'--max-children-reached-delta=[fail when max children reached grew by more than N since the last run]:value: ' \
 				'--max-slow-requests-delta=[fail when slow requests grew by more than N since the last run]:value: ' \
 				'(--watch -w)'{--watch=,-w+}'[refresh every DURATION until Ctrl-C]:value: ' \
