@@ -33,7 +33,8 @@ socket pools, where --max-listen-queue-ratio is skipped with a note.
 
 --watch refreshes a live view in place on a terminal (requests/s from
 accepted conn, changes since the last refresh, busy processes first), until
-Ctrl-C (exit 0); off a terminal it prints one JSON line per interval. A
+Ctrl-C (exit 0); off a terminal, or with -o json, it prints one JSON line
+per interval (-o text off a terminal, -o prometheus and -q are refused). A
 failed refresh is reported and the watch goes on; with --count N it stops
 after N refreshes with the last one's exit code.
 
@@ -83,15 +84,15 @@ EXAMPLES:
 }
 
 type statusOptions struct {
-	net      netOptions
-	uri      string
-	output   formatters.Format
-	quiet    bool
-	limits   limits
-	state    string
-	watch    time.Duration
-	count    int
-	terminal bool
+	net    netOptions
+	uri    string
+	output formatters.Format
+	quiet  bool
+	limits limits
+	state  string
+	watch  time.Duration
+	count  int
+	live   bool // --watch redraws the text view in place (else JSON lines)
 }
 
 // limits are the thresholds; a nil one is not checked.
@@ -112,7 +113,7 @@ func statusOptionsFrom(c *cli.Context, env *Env) (*statusOptions, error) {
 		return nil, err
 	}
 	o := &statusOptions{net: netOpts, quiet: c.Bool("quiet"), state: c.String("state-file"),
-		watch: c.Duration("watch"), count: c.Int("count"), terminal: isTerminal(env.Stdout)}
+		watch: c.Duration("watch"), count: c.Int("count")}
 	path := c.String("path")
 	if !strings.HasPrefix(path, "/") || strings.Contains(path, "?") {
 		return nil, usagef("--path %q must start with / and carry no query", path)
@@ -155,6 +156,21 @@ func statusOptionsFrom(c *cli.Context, env *Env) (*statusOptions, error) {
 	}
 	if o.watch > 0 && (o.limits.any() || o.state != "") {
 		return nil, usagef("thresholds and --state-file do not go with --watch")
+	}
+	if o.watch > 0 {
+		// --watch shows the live text view on a terminal and JSON lines
+		// elsewhere (or with -o json): an -o or -q it cannot honour is
+		// refused, never silently replaced.
+		terminal := isTerminal(env.Stdout)
+		switch {
+		case o.quiet:
+			return nil, usagef("-q does not go with --watch, which has no checks to report")
+		case o.output == formatters.Prometheus:
+			return nil, usagef("-o prometheus does not go with --watch (it shows the live view on a terminal, JSON lines elsewhere or with -o json)")
+		case o.output == formatters.Text && c.IsSet("output") && !terminal:
+			return nil, usagef("--watch -o text needs a terminal: off one, --watch prints JSON lines (-o json)")
+		}
+		o.live = terminal && o.output == formatters.Text
 	}
 	return o, nil
 }
@@ -324,8 +340,8 @@ func saveState(name string, s *formatters.FPMStatus) error {
 }
 
 // runWatch refreshes the view every interval until ctx ends (Ctrl-C, exit
-// 0) or --count refreshes were shown. On a terminal each refresh redraws
-// the screen; elsewhere each is one JSON line. A failed read is reported
+// 0) or --count refreshes were shown. In the live view (a terminal, not
+// -o json) each refresh redraws the screen; otherwise each is one JSON line. A failed read is reported
 // and the watch goes on. After --count refreshes the exit code is the
 // last one's: a watch whose last read failed is never a false healthy.
 func runWatch(ctx context.Context, env *Env, pal *formatters.Palette, o *statusOptions) error {
@@ -344,11 +360,11 @@ func runWatch(ctx context.Context, env *Env, pal *formatters.Palette, o *statusO
 		case err != nil:
 			code, msg := exitCode(err)
 			lastCode = code
-			if o.terminal {
+			if o.live {
 				fmt.Fprint(env.Stdout, "\x1b[H\x1b[2J")
 			}
 			fmt.Fprintf(env.Stderr, "fcgicli: %s\n", msg)
-		case o.terminal:
+		case o.live:
 			fmt.Fprint(env.Stdout, "\x1b[H\x1b[2J")
 			fmt.Fprintf(env.Stdout, "%s every %s  %s\n", o.net.Connect, o.watch, at.Format("15:04:05"))
 			v := &formatters.StatusView{Status: s, Previous: prev, Interval: at.Sub(prevAt), Now: at, Address: o.net.Connect}

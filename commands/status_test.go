@@ -79,3 +79,23 @@ func TestStatusStateFileOtherPool(t *testing.T) {
 		c.run(t)
 	}
 }
+
+// TestStatusWatchOutput: off a terminal --watch prints JSON lines, by
+// default or with -o json; an -o or -q it cannot honour is refused (exit
+// 2, one line) instead of being silently replaced by JSON lines.
+func TestStatusWatchOutput(t *testing.T) {
+	addr := statusPage(t, `{"pool":"www","accepted conn":1,"active processes":1}`)
+	const line = `{"pool":"www","process_manager":"","start_time":0,"start_since":0,"accepted_conn":1,"listen_queue":0,"max_listen_queue":0,"listen_queue_len":0,"idle_processes":0,"active_processes":1,"total_processes":0,"max_active_processes":0,"max_children_reached":0,"slow_requests":0}` + "\n"
+	watch := []string{"status", "-c", addr, "--no-full", "--watch", "10ms", "--count", "1"}
+	for _, c := range []cliCase{
+		{"default", watch, 0, line, ""},
+		{"json", append(watch, "-o", "json"), 0, line, ""},
+		{"prometheus", append(watch, "-o", "prometheus"), 2, "",
+			"fcgicli: -o prometheus does not go with --watch (it shows the live view on a terminal, JSON lines elsewhere or with -o json)\n"},
+		{"quiet", append(watch, "-q"), 2, "", "fcgicli: -q does not go with --watch, which has no checks to report\n"},
+		{"quiet json", append(watch, "-q", "-o", "json"), 2, "", "fcgicli: -q does not go with --watch, which has no checks to report\n"},
+		{"text", append(watch, "-o", "text"), 2, "", "fcgicli: --watch -o text needs a terminal: off one, --watch prints JSON lines (-o json)\n"},
+	} {
+		c.run(t)
+	}
+}
