@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -484,12 +485,19 @@ type benchWorker struct {
 	tried  bool // this slot sent a request while measuring
 	served bool // one of this slot's connections got an answer while measuring
 	turned bool // a request of this slot failed otherwise than by waiting (reset, closed...)
-	stats  *benchStats
-	expect containsWriter
-	timer  *time.Timer
-	req    fcgiwire.Request
-	res    fcgiwire.Result
-	parser fcgiwire.ResponseParser
+	// What tells a connection served from one queued behind the others
+	// (see queuedBehind), while measuring: when it first sent a request and
+	// first got an answer, when its last two answers came, and when it
+	// closed its connection at the end, its work done.
+	firstSent, firstAnswer time.Time
+	prevAnswer, lastAnswer time.Time
+	doneAt                 time.Time
+	stats                  *benchStats
+	expect                 containsWriter
+	timer                  *time.Timer
+	req                    fcgiwire.Request
+	res                    fcgiwire.Result
+	parser                 fcgiwire.ResponseParser
 }
 
 func (w *benchWorker) closeConn() {
@@ -580,7 +588,13 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 
 	total := newBenchStats()
 	served, unserved := 0, 0
-	for _, w := range workers {
+	queued := queuedBehind(workers)
+	for i, w := range workers {
+		if queued[i] {
+			// Answered only once another connection had closed at the end:
+			// it waited in the listen queue, as one never answered does.
+			w.served = false
+		}
 		total.add(w.stats)
 		switch {
 		case w.served:
@@ -614,6 +628,55 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 		return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%d of %d requests failed", rep.Failed, rep.Requests)}
 	}
 	return nil
+}
+
+// queuedBehind tells, for each worker, whether its connection waited in
+// the application's listen queue until another one closed: php-fpm gives a
+// kept-alive connection a child until the client closes it, and in a -n run
+// a worker closes its connection once there is no request left for it,
+// which lets a queued connection through for its one answer. A connection
+// counts as queued when its first answer came only after another had
+// closed at the end of its work, having been answered at least twice since
+// the queued one first sent. (One answer in that time is not enough: with
+// -C 2 -n 2 each connection has one request, and the second is answered
+// after the first closes without having waited for anything but it.)
+//
+// It is O(n log n) in the workers: -C may be in the tens of thousands.
+func queuedBehind(workers []*benchWorker) []bool {
+	out := make([]bool, len(workers))
+	var done []*benchWorker // the workers that closed at the end, answered twice or more
+	for _, w := range workers {
+		if !w.doneAt.IsZero() && !w.prevAnswer.IsZero() {
+			done = append(done, w)
+		}
+	}
+	if len(done) == 0 {
+		return out
+	}
+	slices.SortFunc(done, func(a, b *benchWorker) int { return a.doneAt.Compare(b.doneAt) })
+	// latest[i]: the latest second-to-last answer among done[:i+1].
+	latest := make([]time.Time, len(done))
+	for i, w := range done {
+		latest[i] = w.prevAnswer
+		if i > 0 && latest[i-1].After(latest[i]) {
+			latest[i] = latest[i-1]
+		}
+	}
+	for i, w := range workers {
+		if w.firstAnswer.IsZero() {
+			continue
+		}
+		// The workers that closed before w's first answer: w itself
+		// closes after it, so it is never among them.
+		k, _ := slices.BinarySearchFunc(done, w.firstAnswer, func(d *benchWorker, t time.Time) int {
+			if d.doneAt.Before(t) {
+				return -1
+			}
+			return 1
+		})
+		out[i] = k > 0 && latest[k-1].After(w.firstSent)
+	}
+	return out
 }
 
 // connectAll makes the workers' first connections, all at once, before
@@ -697,6 +760,9 @@ func (b *bencher) runPhase(ctx context.Context, workers []*benchWorker, ph *benc
 			if last {
 				// Free the server's worker at once: php-fpm serves a
 				// queued connection only when a child's connection closes.
+				if w.conn != nil {
+					w.doneAt = time.Now()
+				}
 				w.closeConn()
 			}
 		})
@@ -783,9 +849,17 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 		return
 	}
 	s := w.stats
-	w.tried = true
+	if !w.tried {
+		w.tried, w.firstSent = true, sendAt
+	}
 	if reconnected {
 		s.reconnects++
+	}
+	if res != nil && !res.FirstByte.IsZero() {
+		if w.firstAnswer.IsZero() {
+			w.firstAnswer = res.FirstByte
+		}
+		w.prevAnswer, w.lastAnswer = w.lastAnswer, res.FirstByte
 	}
 	if res != nil && ph.answeredInTime(res.FirstByte) {
 		w.served = true

@@ -546,3 +546,71 @@ func TestBenchRateWarning(t *testing.T) {
 		t.Errorf("last answer slow: exit %d, %d ok, stderr %q", code, rep.Succeeded, stderr)
 	}
 }
+
+// serveQueued serves h on 127.0.0.1 to at most k connections at a time,
+// as php-fpm with k children does: the kernel accepts the others, and
+// they wait in the listen queue, their requests unread, until a served
+// connection closes.
+func serveQueued(t *testing.T, k int, h fcgiwire.HandlerFunc) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fcgiwire.Server{Handler: h, MaxConns: 100, MaxReqs: 100}
+	slots := make(chan struct{}, k)
+	go func() {
+		for {
+			slots <- struct{}{}
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { <-slots }()
+				srv.ServeConn(nc)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return l.Addr().String()
+}
+
+// TestBenchListenQueue: in a -n run against a server that serves two
+// connections at a time, the third waits in the listen queue until one of
+// the others has no request left and closes, and gets its one answer only
+// then: it was not served, and the run warns about it as a -z run does.
+// Two connections with one request each, against a server of one, are
+// not flagged: the second waited for no more than one request.
+func TestBenchListenQueue(t *testing.T) {
+	addr := serveQueued(t, 2, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		time.Sleep(5 * time.Millisecond)
+		okResponse(w)
+	})
+	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", addr, "/x", "-C", "3", "-n", "40", "--status-path", "")
+	if code != 0 || rep.Succeeded != 40 || rep.Failed != 0 || rep.Unfinished != 0 {
+		t.Fatalf("exit %d, report %+v, stderr %s", code, rep, stderr)
+	}
+	if rep.ConnectionsServed != 2 {
+		t.Errorf("connections_served %d, want 2", rep.ConnectionsServed)
+	}
+	const warning = "fcgicli: warning: only 2 of 3 connections got an answer; the other 1 waited the whole run\n"
+	if !strings.HasPrefix(stderr, warning) || !strings.Contains(stderr, "leaves the other connections in its listen queue") {
+		t.Errorf("stderr %q, want the warning %q and the explanation", stderr, warning)
+	}
+
+	one := serveQueued(t, 1, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		time.Sleep(5 * time.Millisecond)
+		okResponse(w)
+	})
+	code, rep, stderr = runBenchCLI(t, context.Background(), "-c", one, "/x", "-C", "2", "-n", "2", "--status-path", "")
+	if code != 0 || rep.Succeeded != 2 || rep.ConnectionsServed != 2 || stderr != "" {
+		t.Errorf("-C 2 -n 2 against one at a time: exit %d, %d ok, connections_served %d, stderr %q; want 0, 2, 2 and none",
+			code, rep.Succeeded, rep.ConnectionsServed, stderr)
+	}
+}
