@@ -43,8 +43,10 @@ hide behind requests that were never sent.
 
 Exit 0 when every request succeeded, 1 when any failed (an error, a body
 without --expect's text, with --fail a CGI status of 400 or more, a non-zero
-app status), 3 when no connection could be made at all, 4 at --timeout and
-130 on Ctrl-C, both after printing the report for what was done.
+app status) or none was answered at all, 3 when no connection could be made
+at all, 4 at --timeout and 130 on Ctrl-C, both after printing the report for
+what was done. Requests in flight when -z ends are unfinished, neither: to
+fail on a stall, give a --request-timeout well under -z.
 
 EXAMPLES:
    fcgicli bench -c 127.0.0.1:9000 /var/www/html/index.php -C 16 -z 10s
@@ -626,6 +628,15 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 		return werr
 	case rep.Failed > 0:
 		return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%d of %d requests failed", rep.Failed, rep.Requests)}
+	case rep.Requests == 0:
+		// Not one success: a run that proved nothing is no pass (a -z
+		// run against an application that never answers, or one shorter
+		// than a request).
+		msg := "no request was answered"
+		if rep.Unfinished > 0 {
+			msg += fmt.Sprintf(": %d unfinished when the run ended", rep.Unfinished)
+		}
+		return &codeError{code: ExitCheckFailed, msg: msg}
 	}
 	return nil
 }

@@ -614,3 +614,30 @@ func TestBenchListenQueue(t *testing.T) {
 			code, rep.Succeeded, rep.ConnectionsServed, stderr)
 	}
 }
+
+// TestBenchNoneAnswered: a -z run against an application that never
+// answers within it has no request that succeeded: exit 1, not 0, with a
+// line that says why, after the report.
+func TestBenchNoneAnswered(t *testing.T) {
+	release := make(chan struct{})
+	addr := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		case <-time.After(3 * time.Second):
+		}
+		okResponse(w)
+	})
+	t.Cleanup(func() { close(release) })
+	start := time.Now()
+	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", addr, "/x", "-C", "2", "-z", "300ms", "--status-path", "")
+	if code != ExitCheckFailed || !strings.HasSuffix(stderr, "\nfcgicli: no request was answered: 2 unfinished when the run ended\n") {
+		t.Errorf("exit %d, stderr %q; want 1 and the reason", code, stderr)
+	}
+	if rep.Requests != 0 || rep.Unfinished != 2 || rep.Interrupted {
+		t.Errorf("report %+v: want 0 requests, 2 unfinished", rep)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
