@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,7 +41,9 @@ listen queue, and the report says how many connections were served.
 
 With --rate the load is open-loop: each request has its intended start
 time, and its latency counts from then, so a stalling application cannot
-hide behind requests that were never sent.
+hide behind requests that were never sent. The requests due and not
+answered when the run ends, in flight or never sent, count in the latencies
+at what they had waited by then, a lower bound.
 
 Exit 0 when every request succeeded, 1 when any failed (an error, a body
 without --expect's text, with --fail a CGI status of 400 or more, a non-zero
@@ -342,6 +346,51 @@ func (p *benchPhase) sendRate() (float64, bool) {
 	return float64(n) / p.end.Sub(p.start).Seconds(), true
 }
 
+// over is when the phase ended for a request still in flight then: its
+// time limit, or the moment it was stopped if that came first.
+func (p *benchPhase) over() time.Time {
+	if s := p.stopped.Load(); s != 0 && (p.end.IsZero() || s < p.end.UnixNano()) {
+		return time.Unix(0, s)
+	}
+	return p.end
+}
+
+// unsent returns, under --rate, how many requests were due before end
+// but never sent (no connection was free for them), and the latencies
+// they had at end at the least: first, then one more every 1/rate
+// seconds. The requests due are those of the i with start + i/rate
+// before end (at most -n); the ones never sent are counted as if they
+// were the latest due, which gives each the shortest wait it can have had.
+func (p *benchPhase) unsent(end time.Time) (n int64, first, step float64) {
+	if p.rate <= 0 {
+		return 0, 0, 0
+	}
+	step = float64(time.Second) / p.rate
+	at := func(i int64) time.Time { return p.start.Add(time.Duration(float64(i) * step)) }
+	span := end.Sub(p.start)
+	due := int64(min(math.Ceil(float64(span)/step), 1<<62))
+	if step >= 1 {
+		// Where next's rounding down of i·step puts the bound.
+		for due > 0 && !at(due-1).Before(end) {
+			due--
+		}
+		for at(due).Before(end) {
+			due++
+		}
+	}
+	if p.limit > 0 {
+		due = min(due, p.limit)
+	}
+	n = due - p.sent.Load()
+	if n <= 0 {
+		return 0, 0, 0
+	}
+	// The latest due was sent at i = due-1 after the start: i·step, not
+	// the rounded-down time.Duration next used, so a wait never above
+	// the real one.
+	return n, float64(span) - float64(due-1)*step, step
+}
+
 // answeredInTime reports whether a response that started arriving at t
 // did so while the phase ran: a connection queued behind the others may
 // get its answer while the run winds down, which is not being served.
@@ -607,7 +656,10 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 			unserved++
 		}
 	}
+	unsent, first, step := ph.unsent(end)
+	b.hist.RecordSpaced(first, step, unsent)
 	rep := b.report(total, served, end.Sub(start))
+	rep.Unsent = unsent
 	rep.Interrupted = ctx.Err() != nil
 	var werr error
 	if o.output == formatters.JSON {
@@ -632,9 +684,16 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 		// Not one success: a run that proved nothing is no pass (a -z
 		// run against an application that never answers, or one shorter
 		// than a request).
-		msg := "no request was answered"
+		var why []string
 		if rep.Unfinished > 0 {
-			msg += fmt.Sprintf(": %d unfinished when the run ended", rep.Unfinished)
+			why = append(why, fmt.Sprintf("%d unfinished when the run ended", rep.Unfinished))
+		}
+		if rep.Unsent > 0 {
+			why = append(why, fmt.Sprintf("%d due but never sent", rep.Unsent))
+		}
+		msg := "no request was answered"
+		if len(why) > 0 {
+			msg += ": " + strings.Join(why, ", ")
 		}
 		return &codeError{code: ExitCheckFailed, msg: msg}
 	}
@@ -879,6 +938,11 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 		// The run ended (its time was up, Ctrl-C, --timeout) with this
 		// request in flight: it is neither a success nor a failure.
 		s.unfinished++
+		if ph.rate > 0 {
+			// Open loop: it had waited this long at least, and leaving
+			// it out would hide a stall at the end of the run.
+			b.hist.Record(ph.over().Sub(intended))
+		}
 		return
 	}
 	if res != nil {
@@ -1115,7 +1179,11 @@ func (b *bencher) warn(ctx context.Context, env *Env, pal *formatters.Palette, r
 		}
 	}
 	if rate, ok := ph.sendRate(); ok && rate < 0.9*b.o.rate {
-		say("asked for %g requests/s, sent %.1f: the application could not keep up, and the latencies include the wait", b.o.rate, rate)
+		wait := "the latencies include the wait"
+		if rep.Unsent > 0 {
+			wait += fmt.Sprintf(", for the %d requests never sent the wait until the run ended", rep.Unsent)
+		}
+		say("asked for %g requests/s, sent %.1f: the application could not keep up, and %s", b.o.rate, rate, wait)
 	}
 }
 

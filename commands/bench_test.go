@@ -138,6 +138,7 @@ type benchJSONReport struct {
 	Succeeded         int64            `json:"succeeded"`
 	Failed            int64            `json:"failed"`
 	Unfinished        int64            `json:"unfinished"`
+	Unsent            int64            `json:"unsent"`
 	DurationUS        int64            `json:"duration_us"`
 	RPS               float64          `json:"rps"`
 	BytesSent         int64            `json:"bytes_sent"`
@@ -523,11 +524,22 @@ func TestBenchRateWarning(t *testing.T) {
 		okResponse(w)
 	})
 	const warned = "fcgicli: warning: asked for 200 requests/s, sent "
-	for _, args := range [][]string{{"-n", "20"}, {"-z", "300ms"}} {
+	for _, c := range []struct {
+		args []string
+		end  string
+	}{
+		// -n: every request went out in the end, late.
+		{[]string{"-n", "20"}, ": the application could not keep up, and the latencies include the wait\n"},
+		// -z: the ones due but never sent are in the latencies too.
+		{[]string{"-z", "300ms"}, ": the application could not keep up, and the latencies include the wait, for the "},
+	} {
 		// One connection and 20ms a request: about 50 requests/s go out.
-		code, _, stderr := runBenchCLI(t, context.Background(), append([]string{"-c", slow, "/x", "-C", "1", "--rate", "200"}, args...)...)
-		if code != 0 || !strings.HasPrefix(stderr, warned) || !strings.HasSuffix(stderr, ": the application could not keep up, and the latencies include the wait\n") {
-			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		code, rep, stderr := runBenchCLI(t, context.Background(), append([]string{"-c", slow, "/x", "-C", "1", "--rate", "200"}, c.args...)...)
+		if code != 0 || !strings.HasPrefix(stderr, warned) || !strings.Contains(stderr, c.end) {
+			t.Errorf("%v: exit %d, stderr %q", c.args, code, stderr)
+		}
+		if c.args[0] == "-z" && !strings.HasSuffix(stderr, fmt.Sprintf(" %d requests never sent the wait until the run ended\n", rep.Unsent)) {
+			t.Errorf("%v: stderr %q, want the %d never sent", c.args, stderr, rep.Unsent)
 		}
 	}
 
@@ -639,5 +651,102 @@ func TestBenchNoneAnswered(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %s", d)
+	}
+}
+
+// TestHistogramRecordSpaced: evenly spaced values counted at once land in
+// the same buckets, with the same count, min, max and (to within the
+// rounding of each value) sum, as the same values recorded one by one.
+func TestHistogramRecordSpaced(t *testing.T) {
+	for _, c := range []struct {
+		first, step float64
+		n           int64
+	}{
+		{0, 1, 5000}, {10_000_000.5, 10_000_000, 80}, {3, 0.25, 10000}, {1e9, 333_333.3, 3000}, {-5, 7, 10}, {42, 0, 7}, {1e6, 1e6, 1},
+	} {
+		a, b := newHistogram(), newHistogram()
+		a.RecordSpaced(c.first, c.step, c.n)
+		for j := range c.n {
+			b.Record(time.Duration(max(c.first, 0) + float64(j)*c.step))
+		}
+		for i := range a.counts {
+			if a.counts[i].Load() != b.counts[i].Load() {
+				lo, hi := bucketRange(i)
+				t.Fatalf("%+v: bucket %d [%d, %d] counts %d, want %d", c, i, lo, hi, a.counts[i].Load(), b.counts[i].Load())
+			}
+		}
+		if a.Count() != c.n || a.Min() != b.Min() || a.Max() != b.Max() || a.sum.Load() < b.sum.Load() || a.sum.Load() > b.sum.Load()+c.n {
+			t.Errorf("%+v: count %d min %s max %s sum %d, want %d %s %s %d", c, a.Count(), a.Min(), a.Max(), a.sum.Load(), c.n, b.Min(), b.Max(), b.sum.Load())
+		}
+	}
+	// Billions at once: as fast as a few.
+	h := newHistogram()
+	start := time.Now()
+	h.RecordSpaced(0, 1, 5_000_000_000)
+	if h.Count() != 5_000_000_000 || h.Max() != 4_999_999_999 || time.Since(start) > time.Second {
+		t.Errorf("5e9 values: count %d, max %d, took %s", h.Count(), h.Max(), time.Since(start))
+	}
+}
+
+// TestBenchOpenLoopStallAtEnd: under --rate, an application that stalls
+// for the rest of the run on its 20th request (at 190ms of a 1s run at
+// 100/s) cannot hide the stall: the request in flight and the 80 due but
+// never sent are counted, and are in the latencies at what they had waited
+// when the run ended, so p50, p99 and max show the stall; the warning that
+// the application could not keep up says so. Without --rate (closed loop)
+// the run is as before: the one unfinished is not in the latencies.
+func TestBenchOpenLoopStallAtEnd(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	stall := func() string {
+		var n atomic.Int64
+		return serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+			if n.Add(1) == 20 {
+				select {
+				case <-release:
+				case <-ctx.Done():
+				case <-time.After(4 * time.Second):
+				}
+			}
+			okResponse(w)
+		})
+	}
+	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", stall(), "/x", "-C", "1", "--rate", "100", "-z", "1s")
+	if code != 0 || rep.Succeeded != 19 || rep.Failed != 0 || rep.Unfinished != 1 {
+		t.Fatalf("exit %d, report %+v, stderr %s", code, rep, stderr)
+	}
+	// 100 due (at 0, 10ms ... 990ms), 20 sent.
+	if rep.Unsent != 80 {
+		t.Errorf("unsent %d, want 80", rep.Unsent)
+	}
+	var counted int64
+	for _, b := range rep.Histogram {
+		counted += b.Count
+	}
+	if counted != 100 {
+		t.Errorf("histogram counts %d latencies, want 100 (19 answered, 1 unfinished, 80 never sent)", counted)
+	}
+	// The unfinished one was due at 190ms: 810ms at least. The ones never
+	// sent, due at 200ms to 990ms: from 800ms down to 10ms. The 50th of
+	// the 100 is the 31st never sent (310ms), the 99th the 80th (800ms).
+	l := rep.LatencyUS
+	if l["max"] < 810_000 || l["max"] > 811_000 || l["p99"] < 800_000 || l["p50"] < 310_000 {
+		t.Errorf("latencies %v: want max 810ms, p99 at least 800ms and p50 at least 310ms", l)
+	}
+	const warned = "fcgicli: warning: asked for 100 requests/s, sent 20.0: the application could not keep up, and the latencies include the wait, for the 80 requests never sent the wait until the run ended\n"
+	if stderr != warned {
+		t.Errorf("stderr %q, want %q", stderr, warned)
+	}
+
+	code, rep, stderr = runBenchCLI(t, context.Background(), "-c", stall(), "/x", "-C", "1", "-z", "500ms")
+	if code != 0 || rep.Unfinished != 1 || rep.Unsent != 0 || rep.Succeeded < 19 {
+		t.Fatalf("closed loop: exit %d, report %+v, stderr %s", code, rep, stderr)
+	}
+	counted = 0
+	for _, b := range rep.Histogram {
+		counted += b.Count
+	}
+	if counted != rep.Succeeded || rep.LatencyUS["max"] > 300_000 {
+		t.Errorf("closed loop: %d latencies for %d answered, max %dµs; want only the answered ones", counted, rep.Succeeded, rep.LatencyUS["max"])
 	}
 }

@@ -63,18 +63,69 @@ func (h *histogram) Record(d time.Duration) {
 	h.counts[bucketOf(v)].Add(1)
 	h.total.Add(1)
 	h.sum.Add(v)
+	h.bounds(v, v)
+}
+
+// bounds lowers the minimum to lo and raises the maximum to hi where
+// they are beyond.
+func (h *histogram) bounds(lo, hi int64) {
 	for {
 		m := h.min.Load()
-		if v >= m || h.min.CompareAndSwap(m, v) {
+		if lo >= m || h.min.CompareAndSwap(m, lo) {
 			break
 		}
 	}
 	for {
 		m := h.max.Load()
-		if v <= m || h.max.CompareAndSwap(m, v) {
+		if hi <= m || h.max.CompareAndSwap(m, hi) {
 			break
 		}
 	}
+}
+
+// RecordSpaced counts n latencies evenly spaced: first, first+step,
+// first+2·step... nanoseconds, each rounded down (so never above the
+// value given), in time that grows with the buckets they cover, not with
+// n: under --rate the requests due but never sent are evenly spaced, and
+// there can be billions of them.
+func (h *histogram) RecordSpaced(first, step float64, n int64) {
+	if n <= 0 {
+		return
+	}
+	first, step = max(first, 0), max(step, 0)
+	lo := int64(first)
+	hi := int64(min(first+float64(n-1)*step, math.MaxInt64/2))
+	// below(x): how many of the values are below x: those of the j with
+	// first + j·step < x.
+	below := func(x int64) int64 {
+		if step == 0 {
+			if float64(x) > first {
+				return n
+			}
+			return 0
+		}
+		k := math.Ceil((float64(x) - first) / step)
+		return int64(min(max(k, 0), float64(n)))
+	}
+	// Counted as the difference of a running total, which ends at n
+	// exactly whatever the rounding of the divisions.
+	var prev int64
+	last := bucketOf(hi)
+	for i := bucketOf(lo); i <= last; i++ {
+		_, bhi := bucketRange(i)
+		cum := n
+		if i < last {
+			cum = max(below(bhi+1), prev)
+		}
+		if c := cum - prev; c > 0 {
+			h.counts[i].Add(c)
+		}
+		prev = cum
+	}
+	h.total.Add(n)
+	sum := float64(n)*first + step*float64(n)*float64(n-1)/2
+	h.sum.Add(int64(min(sum, math.MaxInt64/2)))
+	h.bounds(lo, hi)
 }
 
 // Count returns the number of values recorded.

@@ -20,7 +20,8 @@ type BenchReport struct {
 	Requests   int64 // finished requests, failed ones included
 	Succeeded  int64
 	Failed     int64
-	Unfinished int64 // in flight when the run ended, not counted
+	Unfinished int64 // in flight when the run ended; under --rate in the latencies, at their wait until then
+	Unsent     int64 // under --rate: due before the end, never sent; in the latencies, at their wait until the end
 	Duration   time.Duration
 
 	BytesSent     int64
@@ -85,6 +86,7 @@ type benchJSON struct {
 	Succeeded         int64             `json:"succeeded"`
 	Failed            int64             `json:"failed"`
 	Unfinished        int64             `json:"unfinished"`
+	Unsent            int64             `json:"unsent"`
 	DurationUS        int64             `json:"duration_us"`
 	RPS               float64           `json:"rps"`
 	BytesSent         int64             `json:"bytes_sent"`
@@ -133,7 +135,7 @@ func WriteBenchJSON(w io.Writer, r *BenchReport) error {
 	us := func(d time.Duration) int64 { return d.Microseconds() }
 	out := benchJSON{
 		Target: r.Target, Script: r.Script, Concurrency: r.Concurrency, KeepConn: r.KeepConn, Rate: r.Rate,
-		Requests: r.Requests, Succeeded: r.Succeeded, Failed: r.Failed, Unfinished: r.Unfinished,
+		Requests: r.Requests, Succeeded: r.Succeeded, Failed: r.Failed, Unfinished: r.Unfinished, Unsent: r.Unsent,
 		DurationUS: us(r.Duration), RPS: roundTo(r.RPS(), 1),
 		BytesSent: r.BytesSent, BytesReceived: r.BytesReceived,
 		LatencyUS: latencyJSON{
@@ -195,7 +197,20 @@ func WriteBenchText(w io.Writer, r *BenchReport, p *Palette) error {
 	if r.Failed > 0 {
 		outcome += ", " + p.Error.Sprintf("%d failed", r.Failed)
 	}
-	if r.Unfinished > 0 {
+	if r.Rate > 0 {
+		// Open loop: the requests due and not answered when the run
+		// ended are in the latencies, at what they had waited by then.
+		var notAnswered []string
+		if r.Unfinished > 0 {
+			notAnswered = append(notAnswered, fmt.Sprintf("%d unfinished", r.Unfinished))
+		}
+		if r.Unsent > 0 {
+			notAnswered = append(notAnswered, fmt.Sprintf("%d due but never sent", r.Unsent))
+		}
+		if len(notAnswered) > 0 {
+			outcome += ", " + strings.Join(notAnswered, ", ") + " when the run ended (in the latencies at their wait until then)"
+		}
+	} else if r.Unfinished > 0 {
 		outcome += fmt.Sprintf(", %d unfinished when the run ended (not counted)", r.Unfinished)
 	}
 	line("Requests:", "%d (%s)", r.Requests, outcome)
@@ -226,11 +241,16 @@ func WriteBenchText(w io.Writer, r *BenchReport, p *Palette) error {
 		line("Interrupted:", "the run was stopped early; the figures cover what was done")
 	}
 
-	if r.Requests > 0 && len(r.Histogram) == 0 {
+	if len(r.Histogram) == 0 && r.Requests > 0 {
 		// Latencies are those of answered requests: zeros would mislead.
 		fmt.Fprintf(&b, "\n%-18s %s\n", p.Header.Sprint("Latency:"), "none: no request was answered")
-	} else if r.Requests > 0 {
-		fmt.Fprintf(&b, "\n%s\n", p.Header.Sprint("Latency:"))
+	} else if len(r.Histogram) > 0 {
+		if n := r.Unfinished + r.Unsent; r.Rate > 0 && n > 0 {
+			fmt.Fprintf(&b, "\n%-18s %s\n", p.Header.Sprint("Latency:"),
+				fmt.Sprintf("at least: %d not answered when the run ended count at their wait until then", n))
+		} else {
+			fmt.Fprintf(&b, "\n%s\n", p.Header.Sprint("Latency:"))
+		}
 		for _, l := range []struct {
 			name string
 			d    time.Duration

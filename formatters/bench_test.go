@@ -109,6 +109,40 @@ Failures:
 	}
 }
 
+// TestWriteBenchTextOpenLoopUnanswered: under --rate, the requests due and
+// not answered when the run ended are in the latencies at their wait until
+// then, and the report says so, even when none was answered at all.
+func TestWriteBenchTextOpenLoopUnanswered(t *testing.T) {
+	r := &BenchReport{
+		Target: "127.0.0.1:9000", Script: "/x", Concurrency: 1, KeepConn: true, Rate: 10,
+		Unfinished: 1, Unsent: 4, Duration: 500 * time.Millisecond, BytesSent: 416,
+		Latency: BenchLatency{Min: 100 * time.Millisecond, Mean: 300 * time.Millisecond, P50: 300 * time.Millisecond,
+			P90: 500 * time.Millisecond, P99: 500 * time.Millisecond, P999: 500 * time.Millisecond, Max: 500 * time.Millisecond},
+		Histogram: []BenchBar{{UpTo: 200 * time.Millisecond, Count: 2}, {UpTo: 500 * time.Millisecond, Count: 3}},
+	}
+	var b bytes.Buffer
+	if err := WriteBenchText(&b, r, NewPalette(false)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"\nRequests:          0 (0 ok, 1 unfinished, 4 due but never sent when the run ended (in the latencies at their wait until then))\n",
+		"\nLatency:           at least: 5 not answered when the run ended count at their wait until then\n  min      100.00ms\n",
+		"\n  ≤  500.00ms  3  ■",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	if err := WriteBenchJSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"unfinished": 1,
+  "unsent": 4,`) {
+		t.Errorf("JSON lacks unsent:\n%s", b.String())
+	}
+}
+
 func TestWriteBenchJSON(t *testing.T) {
 	var b bytes.Buffer
 	r := sampleBenchReport()
