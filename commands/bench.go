@@ -90,7 +90,7 @@ func benchShapeFlags() []cli.Flag {
 
 func benchFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.IntFlag{Name: "concurrency", Aliases: []string{"C"}, Value: 1, Usage: "run `N` connections at once"},
+		&cli.IntFlag{Name: "concurrency", Aliases: []string{"C"}, Value: 1, Usage: "run `N` connections at once (at most 65535)"},
 		&cli.IntFlag{Name: "cpus", Usage: "run on at most `N` CPUs at once", DefaultText: "half of them, at most -C; $GOMAXPROCS when set"},
 		&cli.Int64Flag{Name: "requests", Aliases: []string{"n"}, Usage: "stop after `N` requests"},
 		&cli.DurationFlag{Name: "duration", Aliases: []string{"z"}, Usage: "stop after `DURATION` (default 10s when -n is not given)"},
@@ -121,6 +121,12 @@ type benchOptions struct {
 	progress time.Duration
 }
 
+// maxConcurrency is the most connections -C asks for: a client has 65535
+// ports to connect to one address from (fewer in practice: Linux's
+// ephemeral range is 28232), and each connection takes a worker of the
+// application, which no application has tens of thousands of.
+const maxConcurrency = 65535
+
 // defaultBenchDuration is how long a run lasts without -n or -z.
 const defaultBenchDuration = 10 * time.Second
 
@@ -148,6 +154,8 @@ func benchOptionsFrom(c *cli.Context, env *Env) (*benchOptions, error) {
 	switch {
 	case o.concurrency < 1:
 		return nil, usagef("-C must be at least 1, got %d", o.concurrency)
+	case o.concurrency > maxConcurrency:
+		return nil, usagef("-C must be at most %d, got %d", maxConcurrency, o.concurrency)
 	case o.requests < 0:
 		return nil, usagef("-n cannot be negative")
 	case c.IsSet("requests") && o.requests == 0:
@@ -587,6 +595,10 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 	b := &bencher{o: o, tgt: tgt, req: req, hist: newHistogram()}
 	workers := make([]*benchWorker, o.concurrency)
 	for i := range workers {
+		if i%1024 == 0 && ctx.Err() != nil {
+			// -t or Ctrl-C while setting up: nothing was run to report.
+			return benchStopped(ctx)
+		}
 		t := time.NewTimer(time.Hour)
 		t.Stop()
 		w := &benchWorker{stats: newBenchStats(), expect: containsWriter{needle: o.expect}, timer: t}
@@ -600,7 +612,11 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 			w.closeConn()
 		}
 	}()
-	if err := b.connectAll(ctx, workers); err != nil {
+	err = b.connectAll(ctx, workers)
+	if ctx.Err() != nil {
+		return benchStopped(ctx)
+	}
+	if err != nil {
 		return err
 	}
 
@@ -672,10 +688,7 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 	}
 	switch {
 	case ctx.Err() != nil:
-		if cause := context.Cause(ctx); cause != context.Canceled {
-			return timeoutCause(ctx, cause)
-		}
-		return &codeError{code: ExitInterrupted, msg: "interrupted"}
+		return benchStopped(ctx)
 	case werr != nil:
 		return werr
 	case rep.Failed > 0:
@@ -749,6 +762,15 @@ func queuedBehind(workers []*benchWorker) []bool {
 	return out
 }
 
+// benchStopped is the error a run ended by ctx exits with: -t's timeout
+// (4), or an interruption (130).
+func benchStopped(ctx context.Context) error {
+	if cause := context.Cause(ctx); cause != context.Canceled {
+		return timeoutCause(ctx, cause)
+	}
+	return &codeError{code: ExitInterrupted, msg: "interrupted"}
+}
+
 // connectAll makes the workers' first connections, all at once, before
 // the clock starts: with keep-conn, connecting is not what is measured.
 // Without keep-conn one connection is made and closed, to tell a server
@@ -761,6 +783,10 @@ func (b *bencher) connectAll(ctx context.Context, workers []*benchWorker) error 
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
+		if ctx.Err() != nil {
+			// -t or Ctrl-C: no more connections; the caller sees ctx.
+			break
+		}
 		wg.Go(func() {
 			nc, err := b.tgt.dial(ctx, b.o.net.ConnectTimeout)
 			if err != nil {

@@ -428,6 +428,8 @@ func TestBenchUsage(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"-C", "0"}, "-C must be at least 1"},
+		{[]string{"-C", "65536"}, "fcgicli: -C must be at most 65535, got 65536\n"},
+		{[]string{"-C", "100000000"}, "fcgicli: -C must be at most 65535, got 100000000\n"},
 		{[]string{"-n", "0"}, "-n must be at least 1"},
 		{[]string{"-z", "0s"}, "-z must be more than 0"},
 		{[]string{"--rate", "-1"}, "--rate cannot be negative"},
@@ -748,5 +750,57 @@ func TestBenchOpenLoopStallAtEnd(t *testing.T) {
 	}
 	if counted != rep.Succeeded || rep.LatencyUS["max"] > 300_000 {
 		t.Errorf("closed loop: %d latencies for %d answered, max %dµs; want only the answered ones", counted, rep.Succeeded, rep.LatencyUS["max"])
+	}
+}
+
+// TestBenchSetupStops: -t and Ctrl-C end a run while it sets up its -C
+// connections, before the worker of each is made: with the most -C
+// allows and a context that has ended, bench exits 130 or 4 at once,
+// having allocated a few of the 65535 workers at most (each is a KiB or
+// more), with no report, for nothing was run.
+func TestBenchSetupStops(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		ctx  context.Context
+		args []string
+		code int
+		msg  string
+	}{
+		{cancelled, nil, ExitInterrupted, "fcgicli: interrupted\n"},
+		{context.Background(), []string{"-t", "1ns"}, ExitTimeout, "fcgicli: timed out after 1ns (--timeout)\n"},
+	} {
+		var out, errOut strings.Builder
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+			Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		code := RunEnv(c.ctx, env, append([]string{"fcgicli", "bench", "-c", l.Addr().String(), "/x", "-C", "65535", "-n", "1"}, c.args...))
+		runtime.ReadMemStats(&after)
+		if code != c.code || errOut.String() != c.msg || out.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want %d and %q", c.args, code, errOut.String(), out.String(), c.code, c.msg)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+			t.Errorf("%v: allocated %d MiB before stopping", c.args, n>>20)
+		}
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("%d connections made after the run had ended", n)
 	}
 }

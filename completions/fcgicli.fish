@@ -67,7 +67,7 @@ complete -c fcgicli -n '__fish_seen_subcommand_from bench' -l filter-data -x -a 
 complete -c fcgicli -n '__fish_seen_subcommand_from bench' -l request-id -x -d 'request ID (1-65535)'
 complete -c fcgicli -n '__fish_seen_subcommand_from bench' -l keep-conn -d 'keep each connection for the next request (FCGI_KEEP_CONN)'
 complete -c fcgicli -n '__fish_seen_subcommand_from bench' -l no-keep-conn -d 'open a new connection for every request'
-complete -c fcgicli -n '__fish_seen_subcommand_from bench' -l concurrency -s C -x -d 'run N connections at once'
+complete -c fcgicli -n '__fish_seen_subcommand_from bench' -l concurrency -s C -x -d 'run N connections at once (at most 65535)'
 complete -c fcgicli -n '__fish_seen_subcommand_from bench' -l cpus -x -d 'run on at most N CPUs at once'
 complete -c fcgicli -n '__fish_seen_subcommand_from bench' -l requests -s n -x -d 'stop after N requests'
 complete -c fcgicli -n '__fish_seen_subcommand_from bench' -l duration -s z -x -d 'stop after DURATION (default 10s when -n is not given)'

@@ -91,7 +91,7 @@ _fcgicli() {
 				'--request-id=[request ID (1-65535)]:value: ' \
 				'--keep-conn[keep each connection for the next request (FCGI_KEEP_CONN)]' \
 				'--no-keep-conn[open a new connection for every request]' \
-				'(--concurrency -C)'{--concurrency=,-C+}'[run N connections at once]:value: ' \
+				'(--concurrency -C)'{--concurrency=,-C+}'[run N connections at once (at most 65535)]:value: ' \
 				'--cpus=[run on at most N CPUs at once]:value: ' \
 				'(--requests -n)'{--requests=,-n+}'[stop after N requests]:value: ' \
 				'(--duration -z)'{--duration=,-z+}'[stop after DURATION (default 10s when -n is not given)]:value: ' \
