@@ -654,7 +654,7 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 	}
 
 	total := newBenchStats()
-	served, unserved := 0, 0
+	used, served, unserved := 0, 0, 0
 	queued := queuedBehind(workers)
 	for i, w := range workers {
 		if queued[i] {
@@ -663,6 +663,9 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 			w.served = false
 		}
 		total.add(w.stats)
+		if w.tried {
+			used++
+		}
 		switch {
 		case w.served:
 			served++
@@ -674,7 +677,7 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 	}
 	unsent, first, step := ph.unsent(end)
 	b.hist.RecordSpaced(first, step, unsent)
-	rep := b.report(total, served, end.Sub(start))
+	rep := b.report(total, used, served, end.Sub(start))
 	rep.Unsent = unsent
 	rep.Interrupted = ctx.Err() != nil
 	var werr error
@@ -1089,7 +1092,7 @@ func errorMessage(err error) string {
 }
 
 // report assembles the report from the added-up stats.
-func (b *bencher) report(s *benchStats, served int, d time.Duration) *formatters.BenchReport {
+func (b *bencher) report(s *benchStats, used, served int, d time.Duration) *formatters.BenchReport {
 	h := b.hist
 	bars := h.Bars(16)
 	out := make([]formatters.BenchBar, len(bars))
@@ -1110,7 +1113,7 @@ func (b *bencher) report(s *benchStats, served int, d time.Duration) *formatters
 		ProtocolStatus: tallyMap(&s.proto, func(k int64) string { return fcgiwire.ProtocolStatus(k).String() }),
 		Errors:         s.errs, ErrorSamples: s.samples,
 		ExpectFailed: s.expectFailed, StatusFailed: s.statusFailed, AppFailed: s.appFailed,
-		Reconnects: s.reconnects, ConnectionsServed: served,
+		Reconnects: s.reconnects, ConnectionsUsed: used, ConnectionsServed: served,
 	}
 }
 

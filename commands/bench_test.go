@@ -148,6 +148,7 @@ type benchJSONReport struct {
 	Errors            map[string]int64 `json:"errors"`
 	ExpectFailed      int64            `json:"expect_failed"`
 	Reconnects        int64            `json:"reconnects"`
+	ConnectionsUsed   int              `json:"connections_used"`
 	ConnectionsServed int              `json:"connections_served"`
 	Interrupted       bool             `json:"interrupted"`
 	Histogram         []struct {
@@ -802,5 +803,23 @@ func TestBenchSetupStops(t *testing.T) {
 	}
 	if n := accepted.Load(); n != 0 {
 		t.Errorf("%d connections made after the run had ended", n)
+	}
+}
+
+// TestBenchIdleConnections: with -C 4 -n 2, two connections have no
+// request to send: they are not unserved, and no warning says they are.
+// (A request takes 100ms, so that the second is surely claimed by another
+// connection while the first waits.)
+func TestBenchIdleConnections(t *testing.T) {
+	addr := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		time.Sleep(100 * time.Millisecond)
+		okResponse(w)
+	})
+	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", addr, "/x", "-C", "4", "-n", "2")
+	if code != 0 || rep.Succeeded != 2 || stderr != "" {
+		t.Fatalf("exit %d, report %+v, stderr %q", code, rep, stderr)
+	}
+	if rep.ConnectionsUsed != 2 || rep.ConnectionsServed != 2 {
+		t.Errorf("connections_used %d, connections_served %d; want 2 and 2", rep.ConnectionsUsed, rep.ConnectionsServed)
 	}
 }

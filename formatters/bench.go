@@ -40,7 +40,8 @@ type BenchReport struct {
 	AppFailed      int64             // a non-zero app status
 
 	Reconnects        int64 // kept-alive connections the server closed, redialled
-	ConnectionsServed int   // connections (of Concurrency) that got an answer
+	ConnectionsUsed   int   // connections (of Concurrency) that sent a request; the others had none to send
+	ConnectionsServed int   // connections (of ConnectionsUsed) that were served
 	Interrupted       bool
 }
 
@@ -101,6 +102,7 @@ type benchJSON struct {
 	StatusFailed      int64             `json:"status_failed"`
 	AppFailed         int64             `json:"app_failed"`
 	Reconnects        int64             `json:"reconnects"`
+	ConnectionsUsed   int               `json:"connections_used"`
 	ConnectionsServed int               `json:"connections_served"`
 	Interrupted       bool              `json:"interrupted"`
 	Histogram         []barJSON         `json:"histogram"`
@@ -146,7 +148,7 @@ func WriteBenchJSON(w io.Writer, r *BenchReport) error {
 		Errors:       errorsJSON(r.Errors),
 		ErrorSamples: map[string]string{},
 		ExpectFailed: r.ExpectFailed, StatusFailed: r.StatusFailed, AppFailed: r.AppFailed,
-		Reconnects: r.Reconnects, ConnectionsServed: r.ConnectionsServed, Interrupted: r.Interrupted,
+		Reconnects: r.Reconnects, ConnectionsUsed: r.ConnectionsUsed, ConnectionsServed: r.ConnectionsServed, Interrupted: r.Interrupted,
 		Histogram: []barJSON{},
 	}
 	for k, v := range r.StatusCodes {
@@ -224,9 +226,14 @@ func WriteBenchText(w io.Writer, r *BenchReport, p *Palette) error {
 	}
 	line("Sent:", "%s%s", FormatBytes(r.BytesSent), per(r.BytesSent))
 	line("Received:", "%s%s", FormatBytes(r.BytesReceived), per(r.BytesReceived))
-	served := fmt.Sprintf("%d of %d", r.ConnectionsServed, r.Concurrency)
-	if r.ConnectionsServed < r.Concurrency {
+	// Of the connections that sent a request: with -n smaller than -C,
+	// or a run shorter than a worker takes to start, some had none.
+	served := fmt.Sprintf("%d of %d", r.ConnectionsServed, r.ConnectionsUsed)
+	if r.ConnectionsServed < r.ConnectionsUsed {
 		served = p.Error.Sprint(served)
+	}
+	if idle := r.Concurrency - r.ConnectionsUsed; idle > 0 && r.ConnectionsUsed > 0 {
+		served += fmt.Sprintf(" (the other %d of %d sent no request)", idle, r.Concurrency)
 	}
 	reconnects := ""
 	if r.Reconnects > 0 {

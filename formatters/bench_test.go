@@ -24,6 +24,7 @@ func sampleBenchReport() *BenchReport {
 		AppStatus:      map[uint32]int64{0: 1000},
 		ProtocolStatus: map[string]int64{"REQUEST_COMPLETE": 1000},
 		StatusFailed:   5, ExpectFailed: 5,
+		ConnectionsUsed:   4,
 		ConnectionsServed: 3,
 		Reconnects:        1,
 	}
@@ -82,7 +83,7 @@ Failures:
 func TestWriteBenchTextNoAnswer(t *testing.T) {
 	r := &BenchReport{
 		Target: "127.0.0.1:9000", Script: "/x", Concurrency: 1, KeepConn: true,
-		Requests: 1, Failed: 1, Duration: 300 * time.Millisecond, BytesSent: 416,
+		Requests: 1, Failed: 1, Duration: 300 * time.Millisecond, BytesSent: 416, ConnectionsUsed: 1,
 		Errors:       BenchErrors{Timeout: 1},
 		ErrorSamples: map[string]string{"timeout": "no answer within --request-timeout"},
 	}
@@ -115,7 +116,7 @@ Failures:
 func TestWriteBenchTextOpenLoopUnanswered(t *testing.T) {
 	r := &BenchReport{
 		Target: "127.0.0.1:9000", Script: "/x", Concurrency: 1, KeepConn: true, Rate: 10,
-		Unfinished: 1, Unsent: 4, Duration: 500 * time.Millisecond, BytesSent: 416,
+		Unfinished: 1, Unsent: 4, Duration: 500 * time.Millisecond, BytesSent: 416, ConnectionsUsed: 1,
 		Latency: BenchLatency{Min: 100 * time.Millisecond, Mean: 300 * time.Millisecond, P50: 300 * time.Millisecond,
 			P90: 500 * time.Millisecond, P99: 500 * time.Millisecond, P999: 500 * time.Millisecond, Max: 500 * time.Millisecond},
 		Histogram: []BenchBar{{UpTo: 200 * time.Millisecond, Count: 2}, {UpTo: 500 * time.Millisecond, Count: 3}},
@@ -140,6 +141,31 @@ func TestWriteBenchTextOpenLoopUnanswered(t *testing.T) {
 	if !strings.Contains(b.String(), `"unfinished": 1,
   "unsent": 4,`) {
 		t.Errorf("JSON lacks unsent:\n%s", b.String())
+	}
+}
+
+// TestWriteBenchTextIdleConnections: the served connections are counted
+// of those that sent a request (-C 4 -n 2: two had none), and all of them
+// served is no error, so not in the error colour.
+func TestWriteBenchTextIdleConnections(t *testing.T) {
+	r := &BenchReport{Target: "t", Script: "/x", Concurrency: 4, KeepConn: true, Requests: 2, Succeeded: 2,
+		ConnectionsUsed: 2, ConnectionsServed: 2}
+	pal := NewPalette(true)
+	var b bytes.Buffer
+	if err := WriteBenchText(&b, r, pal); err != nil {
+		t.Fatal(err)
+	}
+	want := " 2 of 2 (the other 2 of 4 sent no request)\n"
+	if !strings.Contains(b.String(), want) || strings.Contains(b.String(), pal.Error.Sprint("2 of 2")) {
+		t.Errorf("text lacks %q, uncoloured:\n%s", want, b.String())
+	}
+	r.ConnectionsServed = 1
+	b.Reset()
+	if err := WriteBenchText(&b, r, pal); err != nil {
+		t.Fatal(err)
+	}
+	if want := pal.Error.Sprint("1 of 2") + " (the other 2 of 4 sent no request)\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("text lacks %q:\n%s", want, b.String())
 	}
 }
 
@@ -177,7 +203,8 @@ func TestWriteBenchJSON(t *testing.T) {
 		`"error_samples": {
     "timeout": "no answer within --request-timeout"
   },`,
-		`"connections_served": 3,`,
+		`"connections_used": 4,
+  "connections_served": 3,`,
 		`{
       "le_us": 1500000,
       "count": 1
