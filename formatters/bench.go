@@ -348,14 +348,50 @@ func writeBars(b *strings.Builder, bars []BenchBar, p *Palette) {
 		most = max(most, bar.Count)
 		width = max(width, len(strconv.FormatInt(bar.Count, 10)))
 	}
+	labels := barLabels(bars)
 	fmt.Fprintf(b, "\n%s\n", p.Header.Sprint("Histogram:"))
-	for _, bar := range bars {
+	for i, bar := range bars {
 		n := 0
 		if most > 0 {
 			n = int((bar.Count*barWidth + most - 1) / most)
 		}
-		fmt.Fprintf(b, "  ≤ %9s  %*d  %s\n", FormatLatency(bar.UpTo), width, bar.Count, p.Good.Sprint(strings.Repeat("■", n)))
+		fmt.Fprintf(b, "  ≤ %9s  %*d  %s\n", labels[i], width, bar.Count, p.Good.Sprint(strings.Repeat("■", n)))
 	}
+}
+
+// barLabels shows the bars' bounds as FormatLatency does, with more
+// digits, the same for all, where two next to each other would read the
+// same (1.5ms and the maximum 1.502ms are both 1.50ms): the bounds differ,
+// and so must what the histogram says they are.
+func barLabels(bars []BenchBar) []string {
+	labels := make([]string, len(bars))
+	// 6 more digits show nanoseconds in every unit.
+	for extra := 0; extra <= 6; extra++ {
+		distinct := true
+		for i, bar := range bars {
+			labels[i] = formatLatencyDigits(bar.UpTo, extra)
+			if i > 0 && labels[i] == labels[i-1] {
+				distinct = false
+			}
+		}
+		if distinct {
+			break
+		}
+	}
+	return labels
+}
+
+// formatLatencyDigits is FormatLatency with extra more decimals.
+func formatLatencyDigits(d time.Duration, extra int) string {
+	switch {
+	case extra == 0:
+		return FormatLatency(d)
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.*fµs", extra, float64(d)/float64(time.Microsecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.*fms", 2+extra, float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.*fs", 3+extra, d.Seconds())
 }
 
 func sortedKeys[K int | uint32 | string, V any](m map[K]V) []K {

@@ -169,6 +169,35 @@ func TestWriteBenchTextIdleConnections(t *testing.T) {
 	}
 }
 
+// TestWriteBenchBarLabels: bounds that differ are never shown alike, as
+// rounding did ("≤ 1.50ms" twice): all the labels get the digits that
+// tell the closest two apart; bounds far apart keep the usual ones.
+func TestWriteBenchBarLabels(t *testing.T) {
+	for _, c := range []struct {
+		bounds []time.Duration
+		want   []string
+	}{
+		{[]time.Duration{time.Millisecond, 2 * time.Millisecond, 1500 * time.Millisecond}, []string{"1.00ms", "2.00ms", "1.500s"}},
+		{[]time.Duration{1400 * time.Microsecond, 1500 * time.Microsecond, 1502 * time.Microsecond}, []string{"1.400ms", "1.500ms", "1.502ms"}},
+		{[]time.Duration{1500, 1999, 2400}, []string{"1.5µs", "2.0µs", "2.4µs"}},
+		{[]time.Duration{time.Second, time.Second + 1}, []string{"1.000000000s", "1.000000001s"}},
+	} {
+		bars := make([]BenchBar, len(c.bounds))
+		for i, d := range c.bounds {
+			bars[i] = BenchBar{UpTo: d, Count: int64(i + 1)}
+		}
+		var b strings.Builder
+		writeBars(&b, bars, NewPalette(false))
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n")[1:] {
+			got = append(got, strings.Fields(line)[1])
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("bounds %v: labels %q, want %q", c.bounds, got, c.want)
+		}
+	}
+}
+
 func TestWriteBenchJSON(t *testing.T) {
 	var b bytes.Buffer
 	r := sampleBenchReport()
