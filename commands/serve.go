@@ -241,14 +241,15 @@ func listenerAddr(l net.Listener) string {
 	return a.String()
 }
 
-// parseListens parses the --listen values; at least one is needed.
+// parseListens parses the --listen values, where port 0 picks a free
+// port; at least one is needed.
 func parseListens(values []string) ([]fcgiwire.Addr, error) {
 	if len(values) == 0 {
 		return nil, usagef("give at least one --listen ADDR")
 	}
 	var out []fcgiwire.Addr
 	for _, v := range values {
-		a, err := fcgiwire.ParseAddr(v)
+		a, err := fcgiwire.ParseListenAddr(v)
 		if err != nil {
 			return nil, err
 		}

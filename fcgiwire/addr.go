@@ -38,8 +38,17 @@ func (e *AddrError) Error() string {
 	return fmt.Sprintf("bad address %q: %s (accepted forms: %s)", e.Addr, e.Reason, AddrForms)
 }
 
-// ParseAddr parses an address in one of the forms of AddrForms.
-func ParseAddr(s string) (Addr, error) {
+// ParseAddr parses an address to connect to, in one of the forms of
+// AddrForms. A TCP port must be from 1 to 65535.
+func ParseAddr(s string) (Addr, error) { return parseAddr(s, 1) }
+
+// ParseListenAddr parses an address to listen on, in one of the forms of
+// AddrForms. A TCP port may also be 0, which has the system pick a free
+// port.
+func ParseListenAddr(s string) (Addr, error) { return parseAddr(s, 0) }
+
+// parseAddr parses s, requiring a TCP port from minPort to 65535.
+func parseAddr(s string, minPort int) (Addr, error) {
 	bad := func(reason string) (Addr, error) { return Addr{}, &AddrError{Addr: s, Reason: reason} }
 	switch {
 	case s == "":
@@ -73,8 +82,8 @@ func ParseAddr(s string) (Addr, error) {
 		return bad("missing port")
 	}
 	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return bad("port must be a number from 1 to 65535")
+	if err != nil || n < minPort || n > 65535 {
+		return bad(fmt.Sprintf("port must be a number from %d to 65535", minPort))
 	}
 	if strings.ContainsAny(host, " []") {
 		return bad("bad host")

@@ -104,3 +104,40 @@ func TestParseAddrRejects(t *testing.T) {
 		t.Errorf("message = %v, want %s", err, want)
 	}
 }
+
+// TestParseListenAddr: a listening address takes the forms of ParseAddr,
+// and port 0 as well (a free port), which ParseAddr refuses.
+func TestParseListenAddr(t *testing.T) {
+	for _, tt := range []struct{ in, network, address string }{
+		{"127.0.0.1:0", "tcp", "127.0.0.1:0"},
+		{"tcp://localhost:0", "tcp", "localhost:0"},
+		{"[::1]:0", "tcp", "[::1]:0"},
+		{"127.0.0.1:9000", "tcp", "127.0.0.1:9000"},
+		{"127.0.0.1:65535", "tcp", "127.0.0.1:65535"},
+		{"unix:/run/echo.sock", "unix", "/run/echo.sock"},
+		{"./echo.sock", "unix", "./echo.sock"},
+		{"@echo", "unix", "@echo"},
+	} {
+		a, err := ParseListenAddr(tt.in)
+		if err != nil || a.Network != tt.network || a.Address != tt.address {
+			t.Errorf("ParseListenAddr(%q) = %+v, %v; want {%s %s}", tt.in, a, err, tt.network, tt.address)
+		}
+	}
+	for _, tt := range []struct{ in, reason string }{
+		{"localhost:-1", "port must be a number from 0 to 65535"},
+		{"localhost:65536", "port must be a number from 0 to 65535"},
+		{"localhost:", "port must be a number from 0 to 65535"},
+		{"localhost", "missing port"},
+		{"", "empty"},
+	} {
+		_, err := ParseListenAddr(tt.in)
+		var ae *AddrError
+		if !errors.As(err, &ae) || ae.Reason != tt.reason {
+			t.Errorf("ParseListenAddr(%q) error %v, want reason %q", tt.in, err, tt.reason)
+		}
+	}
+	// A client's address still refuses port 0.
+	if _, err := ParseAddr("127.0.0.1:0"); err == nil {
+		t.Error("ParseAddr accepts port 0")
+	}
+}

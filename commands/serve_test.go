@@ -1,0 +1,131 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fcgicli/fcgicli/fcgiwire"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while a server writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runningServer is a serve or proxy command running in-process.
+type runningServer struct {
+	addr           string // where it listens, from its log
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	code           chan int
+}
+
+var listeningRe = regexp.MustCompile(`(?m)^fcgicli: (?:serve|proxy): listening on ([^\s,]+)[,\n]`)
+
+// startServer runs the command line args in-process and waits until it
+// logs the address it listens on.
+func startServer(t *testing.T, args ...string) *runningServer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &runningServer{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, code: make(chan int, 1)}
+	env := &Env{Stdin: strings.NewReader(""), Stdout: s.stdout, Stderr: s.stderr,
+		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
+	go func() { s.code <- RunEnv(ctx, env, append([]string{"fcgicli"}, args...)) }()
+	t.Cleanup(func() { s.stop(t) })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if m := listeningRe.FindStringSubmatch(s.stderr.String()); m != nil {
+			s.addr = m[1]
+			return s
+		}
+		select {
+		case code := <-s.code:
+			s.code <- code
+			t.Fatalf("%q exited %d before listening: %s", args, code, s.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q is not listening after 10s: %s", args, s.stderr.String())
+		}
+	}
+}
+
+// stop stops the server as SIGINT does and returns its exit code.
+func (s *runningServer) stop(t *testing.T) int {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.code:
+		s.code <- code
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not stop within 10s")
+		return -1
+	}
+}
+
+// do sends one request to the server and returns its stdout and stderr.
+func (s *runningServer) do(t *testing.T, req *fcgiwire.Request) (*fcgiwire.Result, string, string) {
+	t.Helper()
+	a, err := fcgiwire.ParseAddr(s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.DialTimeout(a.Network, a.Address, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fcgiwire.NewConn(nc)
+	defer c.Close()
+	var stdout, stderr bytes.Buffer
+	req.Stdout, req.Stderr = &stdout, &stderr
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := c.Do(ctx, req)
+	if err != nil {
+		t.Fatalf("request: %v", err)
+	}
+	return res, stdout.String(), stderr.String()
+}
+
+// TestListenPortZero: --listen with port 0 listens on a free port and logs
+// which, for serve and for proxy.
+func TestListenPortZero(t *testing.T) {
+	srv := startServer(t, "serve", "--listen", "127.0.0.1:0", "--color", "never")
+	if !regexp.MustCompile(`^127\.0\.0\.1:[1-9][0-9]*$`).MatchString(srv.addr) {
+		t.Fatalf("serve logged listening on %q", srv.addr)
+	}
+	_, out, _ := srv.do(t, &fcgiwire.Request{Params: []fcgiwire.Pair{{Name: "SCRIPT_NAME", Value: "/zero"}}})
+	if !strings.Contains(out, "SCRIPT_NAME=/zero\n") {
+		t.Errorf("the echo answered %q", out)
+	}
+	if code := srv.stop(t); code != 0 {
+		t.Errorf("serve exited %d: %s", code, srv.stderr.String())
+	}
+
+	px := startServer(t, "proxy", "--listen", "127.0.0.1:0", "--upstream", srv.addr)
+	if !regexp.MustCompile(`^127\.0\.0\.1:[1-9][0-9]*$`).MatchString(px.addr) {
+		t.Fatalf("proxy logged listening on %q", px.addr)
+	}
+	if code := px.stop(t); code != 0 {
+		t.Errorf("proxy exited %d: %s", code, px.stderr.String())
+	}
+}
