@@ -81,8 +81,9 @@ func matchRule(rules []rule, params []fcgiwire.Pair) *rule {
 //	app-status N         END_REQUEST's app status
 //	delay DURATION       wait before answering
 //
-// Lines starting with # are comments. A block without match lines matches
-// every request.
+// Each value runs to the end of its line. Lines starting with # are
+// comments; elsewhere # is part of the value (a PHP stack trace in stderr,
+// a fragment in a glob). A block without match lines matches every request.
 func parseRules(name string) ([]rule, error) {
 	f, err := os.Open(name)
 	if err != nil {
