@@ -25,10 +25,11 @@ type paramMatch struct {
 }
 
 // globRegexp turns a glob into an anchored regexp: * matches any run of
-// characters, / included, ? any one character; the rest is literal.
+// characters, / and newlines included, ? any one character; the rest is
+// literal.
 func globRegexp(glob string) *regexp.Regexp {
 	var b strings.Builder
-	b.WriteString("^")
+	b.WriteString(`(?s)^`) // s: . matches \n too
 	for _, r := range glob {
 		switch r {
 		case '*':

@@ -100,3 +100,28 @@ func TestRulesHashInValue(t *testing.T) {
 		t.Fatalf("rules %+v", rules)
 	}
 }
+
+// TestGlobMatchesNewlines: * and ? match any character, a newline and
+// bytes that are not UTF-8 included.
+func TestGlobMatchesNewlines(t *testing.T) {
+	for _, tt := range []struct {
+		glob, value string
+		want        bool
+	}{
+		{"*", "line one\nline two", true},
+		{"Mozilla*", "Mozilla/5.0\r\nX-Injected: 1", true},
+		{"a?b", "a\nb", true},
+		{"*\n*", "a\nb", true},
+		{"/api/*", "/api/\xff\xfe", true},
+		{"a?b", "a\n\nb", false},
+		{"/x", "/x\n", false},
+	} {
+		if got := globRegexp(tt.glob).MatchString(tt.value); got != tt.want {
+			t.Errorf("glob %q on %q = %t, want %t", tt.glob, tt.value, got, tt.want)
+		}
+	}
+	rules := []rule{{matches: []paramMatch{{name: "HTTP_X_MULTI", re: globRegexp("first*last")}}, resp: mockResponse{status: 418}}}
+	if r := matchRule(rules, []fcgiwire.Pair{{Name: "HTTP_X_MULTI", Value: "first\nmiddle\nlast"}}); r == nil {
+		t.Error("a param value with newlines did not match first*last")
+	}
+}
