@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -127,5 +128,22 @@ func TestListenPortZero(t *testing.T) {
 	}
 	if code := px.stop(t); code != 0 {
 		t.Errorf("proxy exited %d: %s", code, px.stderr.String())
+	}
+}
+
+// TestServeJSONNotUTF8: a param that is not UTF-8 reaches serve's JSON
+// report and its JSON echo whole, in params_base64.
+func TestServeJSONNotUTF8(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	srv := startServer(t, "serve", "--listen", sock, "-o", "json")
+	_, out, _ := srv.do(t, &fcgiwire.Request{Params: []fcgiwire.Pair{{Name: "HTTP_ACCEPT", Value: "application/json"}, {Name: "HTTP_X_BIN", Value: "a\xffb"}}})
+	const b64 = `["SFRUUF9BQ0NFUFQ=", "YXBwbGljYXRpb24vanNvbg=="],
+    ["SFRUUF9YX0JJTg==", "Yf9i"]`
+	if !strings.Contains(out, `"params_base64": [`+"\n    "+b64) {
+		t.Errorf("the echo:\n%s", out)
+	}
+	srv.stop(t)
+	if want := `"params_base64":[["SFRUUF9BQ0NFUFQ=","YXBwbGljYXRpb24vanNvbg=="],["SFRUUF9YX0JJTg==","Yf9i"]],`; !strings.Contains(srv.stdout.String(), want) {
+		t.Errorf("the report: %s\nwant %s", srv.stdout.String(), want)
 	}
 }

@@ -21,26 +21,26 @@ type EchoReport struct {
 }
 
 type echoJSON struct {
-	RequestID   uint16      `json:"request_id"`
-	Role        string      `json:"role"`
-	KeepConn    bool        `json:"keep_conn"`
-	Connection  uint64      `json:"connection"`
-	Params      [][2]string `json:"params"`
-	StdinBytes  int64       `json:"stdin_bytes"`
-	StdinSHA256 string      `json:"stdin_sha256"`
+	RequestID    uint16      `json:"request_id"`
+	Role         string      `json:"role"`
+	KeepConn     bool        `json:"keep_conn"`
+	Connection   uint64      `json:"connection"`
+	Params       [][2]string `json:"params"`
+	ParamsBase64 [][2]string `json:"params_base64,omitempty"`
+	StdinBytes   int64       `json:"stdin_bytes"`
+	StdinSHA256  string      `json:"stdin_sha256"`
 }
 
-// WriteEcho writes the body of the echo responder's answer, as text or
-// JSON. Params are listed in arrival order.
+// WriteEcho writes the body of the echo responder's answer, as text, JSON
+// or HTML. Params are listed in arrival order; in JSON, when a name or
+// value is not valid UTF-8, also whole in params_base64 (pairsJSON).
 func WriteEcho(w io.Writer, r *EchoReport, f Format) error {
 	if f == JSON {
 		out := echoJSON{
 			RequestID: r.RequestID, Role: r.Role.String(), KeepConn: r.KeepConn, Connection: r.ConnID,
-			Params: [][2]string{}, StdinBytes: r.StdinBytes, StdinSHA256: r.StdinSHA256,
+			StdinBytes: r.StdinBytes, StdinSHA256: r.StdinSHA256,
 		}
-		for _, p := range r.Params {
-			out.Params = append(out.Params, [2]string{p.Name, p.Value})
-		}
+		out.Params, out.ParamsBase64 = pairsJSON(r.Params)
 		return writeJSON(w, out)
 	}
 	if f == HTML {

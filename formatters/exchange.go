@@ -1,9 +1,11 @@
 package formatters
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
@@ -48,11 +50,13 @@ type exchangeJSON struct {
 	Role           string      `json:"role"`
 	KeepConn       bool        `json:"keep_conn"`
 	Params         [][2]string `json:"params"`
+	ParamsBase64   [][2]string `json:"params_base64,omitempty"`
 	StdinBytes     int64       `json:"stdin_bytes"`
 	StdinSHA256    string      `json:"stdin_sha256,omitempty"`
 	DataBytes      int64       `json:"data_bytes,omitempty"`
 	Status         *int        `json:"status"`
 	Headers        [][2]string `json:"headers"`
+	HeadersBase64  [][2]string `json:"headers_base64,omitempty"`
 	BodyBytes      int64       `json:"body_bytes"`
 	Stderr         *string     `json:"stderr,omitempty"`
 	StderrBase64   *string     `json:"stderr_base64,omitempty"`
@@ -65,22 +69,20 @@ type exchangeJSON struct {
 // WriteExchange writes one exchange: a JSON line with Format JSON, else a
 // block of text (the params in arrival order, the body's size and
 // checksum, the response's status, headers and stderr, and how it ended).
+// In JSON, params and headers with a name or value that is not valid UTF-8
+// are also written whole in params_base64 and headers_base64 (pairsJSON).
 func WriteExchange(w io.Writer, e *Exchange, f Format, p *Palette) error {
 	if f == JSON {
 		out := exchangeJSON{
 			Seq: e.Seq, Conn: e.Conn, RequestID: e.RequestID, Role: e.Role.String(), KeepConn: e.KeepConn,
-			Params: [][2]string{}, StdinBytes: e.StdinBytes, StdinSHA256: e.StdinSHA256, DataBytes: e.DataBytes,
+			StdinBytes: e.StdinBytes, StdinSHA256: e.StdinSHA256, DataBytes: e.DataBytes,
 			Headers: [][2]string{}, BodyBytes: e.BodyBytes, DurationUS: e.DurationUS, Note: e.Note,
 		}
-		for _, pr := range e.Params {
-			out.Params = append(out.Params, [2]string{pr.Name, pr.Value})
-		}
+		out.Params, out.ParamsBase64 = pairsJSON(e.Params)
 		if e.CGI != nil {
 			st := e.CGI.Status
 			out.Status = &st
-			for _, h := range e.CGI.Headers {
-				out.Headers = append(out.Headers, [2]string{h.Name, h.Value})
-			}
+			out.Headers, out.HeadersBase64 = pairsJSON(e.CGI.Headers)
 		}
 		if len(e.Stderr) > 0 {
 			out.Stderr, out.StderrBase64 = textOrBase64(e.Stderr)
@@ -136,6 +138,27 @@ func WriteExchange(w io.Writer, e *Exchange, f Format, p *Palette) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// pairsJSON returns pairs as JSON's [name, value] strings, in order, and,
+// when a name or value is not valid UTF-8 (bytes JSON strings cannot carry:
+// encoding/json writes U+FFFD for them), every pair again with name and
+// value in base64, so that nothing is lost; else nil.
+func pairsJSON(pairs []fcgiwire.Pair) (text, b64 [][2]string) {
+	text = [][2]string{}
+	valid := true
+	for _, p := range pairs {
+		text = append(text, [2]string{p.Name, p.Value})
+		valid = valid && utf8.ValidString(p.Name) && utf8.ValidString(p.Value)
+	}
+	if valid {
+		return text, nil
+	}
+	enc := base64.StdEncoding.EncodeToString
+	for _, p := range pairs {
+		b64 = append(b64, [2]string{enc([]byte(p.Name)), enc([]byte(p.Value))})
+	}
+	return text, b64
 }
 
 func fmtUS(us int64) string {
