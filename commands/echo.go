@@ -264,7 +264,7 @@ func (a *answer) fill(ex *formatters.Exchange) {
 	if a.cgi.Done {
 		ex.CGI = &a.cgi.Response
 	}
-	ex.BodyBytes, ex.Stderr = a.body.n, a.stderr.buf
+	ex.BodyBytes, ex.Stderr, ex.StderrTruncated = a.body.n, a.stderr.buf, a.stderr.truncated
 	ex.Ended = !a.abandoned
 	if ex.Ended {
 		ex.AppStatus, ex.ProtocolStatus = a.appStatus, a.protocolStatus

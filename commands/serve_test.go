@@ -147,3 +147,27 @@ func TestServeJSONNotUTF8(t *testing.T) {
 		t.Errorf("the report: %s\nwant %s", srv.stdout.String(), want)
 	}
 }
+
+// TestServeStderrTruncated: the report keeps the first 64 KiB of a long
+// stderr and says it was cut; a cut inside a character leaves it out, so
+// the stderr stays text. The client gets all of it.
+func TestServeStderrTruncated(t *testing.T) {
+	long := "a" + strings.Repeat("é", 40000) // the cut at 65536 splits an é
+	for _, format := range []string{"json", "text"} {
+		sock := filepath.Join(t.TempDir(), "s.sock")
+		srv := startServer(t, "serve", "--listen", sock, "-o", format, "--color", "never", "--status", "200", "--body", "ok", "--stderr", long)
+		_, _, stderr := srv.do(t, &fcgiwire.Request{})
+		if stderr != long {
+			t.Errorf("the client got %d bytes of stderr, want %d", len(stderr), len(long))
+		}
+		srv.stop(t)
+		kept := long[:maxReportStderr-1]
+		want := `,"stderr":"` + kept + `","stderr_truncated":true,`
+		if format == "text" {
+			want = "\n  stderr (truncated to 65535 bytes): " + kept + "\n"
+		}
+		if !strings.Contains(srv.stdout.String(), want) {
+			t.Errorf("-o %s: the report does not have %.80q...: %.300q", format, want, srv.stdout.String())
+		}
+	}
+}

@@ -23,14 +23,15 @@ type Exchange struct {
 	StdinSHA256 string
 	DataBytes   int64 // FCGI_DATA, filter role
 	// The response, when there is one.
-	CGI            *fcgiwire.CGIResponse
-	BodyBytes      int64
-	Stderr         []byte
-	Ended          bool
-	AppStatus      uint32
-	ProtocolStatus fcgiwire.ProtocolStatus
-	DurationUS     int64
-	Note           string // what went wrong, if anything (aborted, upstream closed...)
+	CGI             *fcgiwire.CGIResponse
+	BodyBytes       int64
+	Stderr          []byte
+	StderrTruncated bool // Stderr holds the first bytes of a longer FCGI_STDERR
+	Ended           bool
+	AppStatus       uint32
+	ProtocolStatus  fcgiwire.ProtocolStatus
+	DurationUS      int64
+	Note            string // what went wrong, if anything (aborted, upstream closed...)
 }
 
 func (e *Exchange) param(name string) string {
@@ -43,27 +44,47 @@ func (e *Exchange) param(name string) string {
 	return v
 }
 
+// stderr returns Stderr, without the start of a character the cut split
+// when it was truncated: a stderr that is UTF-8 up to the cut stays text.
+func (e *Exchange) stderr() []byte {
+	b := e.Stderr
+	if !e.StderrTruncated || utf8.Valid(b) {
+		return b
+	}
+	for k := 1; k < utf8.UTFMax && k <= len(b); k++ {
+		tail := b[len(b)-k:]
+		if utf8.RuneStart(tail[0]) {
+			if !utf8.FullRune(tail) && utf8.Valid(b[:len(b)-k]) {
+				return b[:len(b)-k]
+			}
+			break
+		}
+	}
+	return b
+}
+
 type exchangeJSON struct {
-	Seq            uint64      `json:"seq"`
-	Conn           uint64      `json:"conn"`
-	RequestID      uint16      `json:"request_id"`
-	Role           string      `json:"role"`
-	KeepConn       bool        `json:"keep_conn"`
-	Params         [][2]string `json:"params"`
-	ParamsBase64   [][2]string `json:"params_base64,omitempty"`
-	StdinBytes     int64       `json:"stdin_bytes"`
-	StdinSHA256    string      `json:"stdin_sha256,omitempty"`
-	DataBytes      int64       `json:"data_bytes,omitempty"`
-	Status         *int        `json:"status"`
-	Headers        [][2]string `json:"headers"`
-	HeadersBase64  [][2]string `json:"headers_base64,omitempty"`
-	BodyBytes      int64       `json:"body_bytes"`
-	Stderr         *string     `json:"stderr,omitempty"`
-	StderrBase64   *string     `json:"stderr_base64,omitempty"`
-	AppStatus      *uint32     `json:"app_status"`
-	ProtocolStatus *string     `json:"protocol_status"`
-	DurationUS     int64       `json:"duration_us"`
-	Note           string      `json:"note,omitempty"`
+	Seq             uint64      `json:"seq"`
+	Conn            uint64      `json:"conn"`
+	RequestID       uint16      `json:"request_id"`
+	Role            string      `json:"role"`
+	KeepConn        bool        `json:"keep_conn"`
+	Params          [][2]string `json:"params"`
+	ParamsBase64    [][2]string `json:"params_base64,omitempty"`
+	StdinBytes      int64       `json:"stdin_bytes"`
+	StdinSHA256     string      `json:"stdin_sha256,omitempty"`
+	DataBytes       int64       `json:"data_bytes,omitempty"`
+	Status          *int        `json:"status"`
+	Headers         [][2]string `json:"headers"`
+	HeadersBase64   [][2]string `json:"headers_base64,omitempty"`
+	BodyBytes       int64       `json:"body_bytes"`
+	Stderr          *string     `json:"stderr,omitempty"`
+	StderrBase64    *string     `json:"stderr_base64,omitempty"`
+	StderrTruncated bool        `json:"stderr_truncated,omitempty"`
+	AppStatus       *uint32     `json:"app_status"`
+	ProtocolStatus  *string     `json:"protocol_status"`
+	DurationUS      int64       `json:"duration_us"`
+	Note            string      `json:"note,omitempty"`
 }
 
 // WriteExchange writes one exchange: a JSON line with Format JSON, else a
@@ -71,6 +92,8 @@ type exchangeJSON struct {
 // checksum, the response's status, headers and stderr, and how it ended).
 // In JSON, params and headers with a name or value that is not valid UTF-8
 // are also written whole in params_base64 and headers_base64 (pairsJSON).
+// A truncated stderr says so (stderr_truncated), and loses the part of a
+// character the cut split, so that it stays text.
 func WriteExchange(w io.Writer, e *Exchange, f Format, p *Palette) error {
 	if f == JSON {
 		out := exchangeJSON{
@@ -84,9 +107,10 @@ func WriteExchange(w io.Writer, e *Exchange, f Format, p *Palette) error {
 			out.Status = &st
 			out.Headers, out.HeadersBase64 = pairsJSON(e.CGI.Headers)
 		}
-		if len(e.Stderr) > 0 {
-			out.Stderr, out.StderrBase64 = textOrBase64(e.Stderr)
+		if stderr := e.stderr(); len(stderr) > 0 {
+			out.Stderr, out.StderrBase64 = textOrBase64(stderr)
 		}
+		out.StderrTruncated = e.StderrTruncated
 		if e.Ended {
 			app, ps := e.AppStatus, e.ProtocolStatus.String()
 			out.AppStatus, out.ProtocolStatus = &app, &ps
@@ -127,8 +151,10 @@ func WriteExchange(w io.Writer, e *Exchange, f Format, p *Palette) error {
 			fmt.Fprintf(&b, "    %s: %s\n", p.Received.Sprint(h.Name), h.Value)
 		}
 	}
-	if len(e.Stderr) > 0 {
-		fmt.Fprintf(&b, "  stderr: %s\n", p.Info.Sprint(Printable(string(e.Stderr))))
+	if stderr := e.stderr(); e.StderrTruncated {
+		fmt.Fprintf(&b, "  stderr (truncated to %d bytes): %s\n", len(stderr), p.Info.Sprint(Printable(string(stderr))))
+	} else if len(stderr) > 0 {
+		fmt.Fprintf(&b, "  stderr: %s\n", p.Info.Sprint(Printable(string(stderr))))
 	}
 	if e.Ended {
 		fmt.Fprintf(&b, "  end: app_status=%d protocol_status=%s\n", e.AppStatus, e.ProtocolStatus)

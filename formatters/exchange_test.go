@@ -82,3 +82,42 @@ func TestEchoJSONNotUTF8(t *testing.T) {
 		t.Errorf("params_base64 with UTF-8 params:\n%s", b.String())
 	}
 }
+
+// TestExchangeStderrTruncated: a truncated stderr says so in JSON and
+// text, and a cut that split a character drops its start, so that a
+// stderr otherwise UTF-8 stays text.
+func TestExchangeStderrTruncated(t *testing.T) {
+	base := func(stderr string, truncated bool) *Exchange {
+		return &Exchange{Seq: 1, Conn: 2, RequestID: 1, Role: fcgiwire.RoleResponder, Stderr: []byte(stderr), StderrTruncated: truncated}
+	}
+	head := `{"seq":1,"conn":2,"request_id":1,"role":"RESPONDER","keep_conn":false,"params":[],"stdin_bytes":0,"status":null,"headers":[],"body_bytes":0`
+	tail := `,"app_status":null,"protocol_status":null,"duration_us":0}` + "\n"
+	for _, tt := range []struct {
+		stderr    string
+		truncated bool
+		json      string
+		text      string
+	}{
+		{"warn", false, `,"stderr":"warn"`, "  stderr: warn\n"},
+		{"cut héé", true, `,"stderr":"cut héé","stderr_truncated":true`, "  stderr (truncated to 9 bytes): cut héé\n"},
+		{"cut h\xc3", true, `,"stderr":"cut h","stderr_truncated":true`, "  stderr (truncated to 5 bytes): cut h\n"},
+		{"cut €\xe2\x82", true, `,"stderr":"cut €","stderr_truncated":true`, "  stderr (truncated to 7 bytes): cut €\n"},
+		{"\xf0\x9f\x98", true, `,"stderr_truncated":true`, "  stderr (truncated to 0 bytes): \n"},
+		// Not UTF-8 before the cut: kept whole, in base64.
+		{"\xff \xc3", true, `,"stderr_base64":"/yDD","stderr_truncated":true`, "  stderr (truncated to 3 bytes): \"\\xff \\xc3\"\n"},
+		// Not cut: a partial character is the application's, kept.
+		{"h\xc3", false, `,"stderr_base64":"aMM="`, "  stderr: \"h\\xc3\"\n"},
+	} {
+		e := base(tt.stderr, tt.truncated)
+		if got, want := exchangeJSONLine(t, e), head+tt.json+tail; got != want {
+			t.Errorf("%q JSON:\n got %s\nwant %s", tt.stderr, got, want)
+		}
+		var b strings.Builder
+		if err := WriteExchange(&b, e, Text, NewPalette(false)); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "\n"+tt.text) {
+			t.Errorf("%q text:\n%s\nwant the line %q", tt.stderr, b.String(), tt.text)
+		}
+	}
+}
