@@ -91,6 +91,9 @@ EXAMPLES:
 			if c.Int("max-conns") < 1 || c.Int("max-reqs") < 1 {
 				return usagef("--max-conns and --max-reqs must be at least 1")
 			}
+			if c.Duration("shutdown-timeout") < 0 {
+				return usagef("--shutdown-timeout cannot be negative")
+			}
 			pal, err := palette(c, env, env.Stdout)
 			if err != nil {
 				return err
@@ -174,8 +177,9 @@ func responderFrom(c *cli.Context, env *Env) (*responder, error) {
 		p := 1.0
 		if hasProb {
 			var err error
-			if p, err = strconv.ParseFloat(prob, 64); err != nil || p < 0 || p > 1 {
-				return nil, usagef("--fault %s: the probability must be from 0 to 1", f)
+			// !(p >= 0 && p <= 1) also refuses NaN, which ParseFloat takes.
+			if p, err = strconv.ParseFloat(prob, 64); err != nil || !(p >= 0 && p <= 1) {
+				return nil, usagef("--fault %s: the probability must be a number from 0 to 1", f)
 			}
 		}
 		h.faults = append(h.faults, fault{kind: kind, prob: p})

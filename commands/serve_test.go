@@ -171,3 +171,31 @@ func TestServeStderrTruncated(t *testing.T) {
 		}
 	}
 }
+
+// TestServeBadFlags: flag values serve cannot use are usage errors, exit 2
+// with one line, before it listens. A value wrongly accepted would start
+// the server, which the deadline stops (exit 0).
+func TestServeBadFlags(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	for _, tt := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--fault", "app-error:NaN"}, "fcgicli: --fault app-error:NaN: the probability must be a number from 0 to 1\n"},
+		{[]string{"--fault", "app-error:nan"}, "fcgicli: --fault app-error:nan: the probability must be a number from 0 to 1\n"},
+		{[]string{"--fault", "overloaded:-0.5"}, "fcgicli: --fault overloaded:-0.5: the probability must be a number from 0 to 1\n"},
+		{[]string{"--fault", "overloaded:Inf"}, "fcgicli: --fault overloaded:Inf: the probability must be a number from 0 to 1\n"},
+		{[]string{"--fault", "overloaded:"}, "fcgicli: --fault overloaded:: the probability must be a number from 0 to 1\n"},
+		{[]string{"--shutdown-timeout", "-1s"}, "fcgicli: --shutdown-timeout cannot be negative\n"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		var stdout, stderr syncBuffer
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+			Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
+		code := RunEnv(ctx, env, append([]string{"fcgicli", "serve", "--listen", sock}, tt.args...))
+		cancel()
+		if code != ExitUsage || stderr.String() != tt.msg {
+			t.Errorf("%q: exit %d, stderr %q; want 2, %q", tt.args, code, stderr.String(), tt.msg)
+		}
+	}
+}
