@@ -199,3 +199,33 @@ func TestServeBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestServeShutdownQuiet: connections still open when serve stops, idle
+// or kept alive after a request, are closed without an error in the log.
+func TestServeShutdownQuiet(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	srv := startServer(t, "serve", "--listen", sock)
+	idle, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fcgiwire.NewConn(nc)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := c.Do(ctx, &fcgiwire.Request{KeepConn: true}); err != nil {
+		t.Fatal(err)
+	}
+	if code := srv.stop(t); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	want := "fcgicli: serve: listening on unix:" + sock + "\nfcgicli: serve: shutting down\n"
+	if got := srv.stderr.String(); got != want {
+		t.Errorf("stderr:\n%s\nwant\n%s", got, want)
+	}
+}

@@ -141,7 +141,8 @@ type Server struct {
 	// Observer, when set, returns the observer for a new connection.
 	Observer func(connID uint64) Observer
 	// OnError, when set, hears connection-level faults (malformed records
-	// from the client). The connection is closed after it.
+	// from the client). The connection is closed after it. Connections
+	// the Server closes itself, Shutdown's included, are not faults.
 	OnError func(connID uint64, err error)
 	// OnRefuse, when set, hears of each request the Server answers itself,
 	// without running Handler: status is the protocol status of the
@@ -216,6 +217,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	for c := range s.conns {
+		// Marked first: what the close makes its reads fail with is not
+		// a fault to report (OnError).
+		c.closing.Store(true)
 		c.nc.Close()
 	}
 	s.mu.Unlock()

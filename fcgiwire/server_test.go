@@ -1175,3 +1175,51 @@ func TestRefuseReasonString(t *testing.T) {
 		}
 	}
 }
+
+// TestServerShutdownIdleConnsNoError: the connections Shutdown closes, idle
+// or halfway through a record, are not reported to OnError: nothing went
+// wrong on them.
+func TestServerShutdownIdleConnsNoError(t *testing.T) {
+	var mu sync.Mutex
+	var errs []error
+	srv := &Server{Handler: HandlerFunc(echoHandler), OnError: func(_ uint64, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+	}}
+	addr := startTCP(t, srv)
+	idle := dialRaw(t, addr)
+	half := dialRaw(t, addr)
+	// The answers to GET_VALUES prove the server holds both connections.
+	for _, c := range []*rawConn{idle, half} {
+		c.send(rec(TypeGetValues, 0, "", 8))
+		if r, err := c.r.ReadRecord(); err != nil || r.Type != TypeGetValuesResult {
+			t.Fatalf("%+v %v", r.Header, err)
+		}
+	}
+	half.send(beginRec(1, RoleResponder, FlagKeepConn)[:5])
+	ctx, cancel := context.WithTimeout(context.Background(), testBound)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	idle.expectEOF()
+	half.expectEOF()
+	// OnError would be called before the connection is forgotten.
+	for deadline := time.Now().Add(testBound); ; time.Sleep(time.Millisecond) {
+		srv.mu.Lock()
+		n := len(srv.conns)
+		srv.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still served after Shutdown", n)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(errs) > 0 {
+		t.Errorf("OnError heard %v", errs)
+	}
+}
