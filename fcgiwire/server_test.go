@@ -826,23 +826,7 @@ func TestServerShutdownRefusesNewRequests(t *testing.T) {
 	if r, err := b.r.ReadRecord(); err != nil || r.Type != TypeGetValuesResult {
 		t.Fatalf("%+v %v", r.Header, err)
 	}
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testBound)
-		defer cancel()
-		shut <- srv.Shutdown(ctx)
-	}()
-	for deadline := time.Now().Add(testBound); ; time.Sleep(time.Millisecond) {
-		srv.mu.Lock()
-		closed := srv.closed
-		srv.mu.Unlock()
-		if closed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Shutdown did not begin")
-		}
-	}
+	shut := beginShutdown(t, srv)
 	b.send(beginRec(1, RoleResponder, 0), rec(TypeParams, 1, "", 0), rec(TypeStdin, 1, "", 0))
 	b.expect("END_REQUEST OVERLOADED", []byte{1, 3, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0})
 	b.expectEOF()
@@ -1134,23 +1118,7 @@ func TestServerOnRefuseShutdown(t *testing.T) {
 	if r, err := b.r.ReadRecord(); err != nil || r.Type != TypeGetValuesResult {
 		t.Fatalf("%+v %v", r.Header, err)
 	}
-	shut := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testBound)
-		defer cancel()
-		shut <- srv.Shutdown(ctx)
-	}()
-	for deadline := time.Now().Add(testBound); ; time.Sleep(time.Millisecond) {
-		srv.mu.Lock()
-		closed := srv.closed
-		srv.mu.Unlock()
-		if closed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Shutdown did not begin")
-		}
-	}
+	shut := beginShutdown(t, srv)
 	b.send(beginRec(5, RoleResponder, 0), streamRec(TypeParams, 5, "\x01\x03Ntwo"), rec(TypeParams, 5, "", 0))
 	b.expect("END_REQUEST OVERLOADED", endRec(5, 0, Overloaded))
 	expectRefusal(t, ch, refusal{conn: 2, id: 5, role: RoleResponder, params: []Pair{{"N", "two"}}, paramsBytes: 6, status: Overloaded, why: RefusedShutdown})
@@ -1221,5 +1189,29 @@ func TestServerShutdownIdleConnsNoError(t *testing.T) {
 	defer mu.Unlock()
 	if len(errs) > 0 {
 		t.Errorf("OnError heard %v", errs)
+	}
+}
+
+// beginShutdown starts srv.Shutdown in the background, waits until it has
+// begun (the server is closed to new work), and returns where its result
+// will come.
+func beginShutdown(t *testing.T, srv *Server) chan error {
+	t.Helper()
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testBound)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
+	for deadline := time.Now().Add(testBound); ; time.Sleep(time.Millisecond) {
+		srv.mu.Lock()
+		closed := srv.closed
+		srv.mu.Unlock()
+		if closed {
+			return shut
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Shutdown did not begin")
+		}
 	}
 }
