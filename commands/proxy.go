@@ -81,6 +81,12 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			if c.Int("max-bytes") < 0 {
+				return usagef("--max-bytes cannot be negative")
+			}
+			if c.Duration("connect-timeout") < 0 || c.Duration("shutdown-timeout") < 0 {
+				return usagef("--connect-timeout and --shutdown-timeout cannot be negative")
+			}
 			if dir := c.String("save"); dir != "" {
 				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 					return usagef("--save %s: not a directory", dir)
