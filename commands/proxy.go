@@ -206,6 +206,26 @@ func (p *proxy) track(cs ...net.Conn) func() {
 	}
 }
 
+// drainTimeout bounds how long a client connection the proxy ends goes on
+// being read after its half-close, as fcgiwire.Server's lingering close
+// does: long enough for a client on this host or the LAN to see the end
+// and close, short enough not to hold a shutdown.
+const drainTimeout = time.Second
+
+// closeDrained ends a client connection cleanly: it sends FIN, then reads
+// and discards what the client sent or still sends until the client
+// closes or drainTimeout passes. Closing with the client's bytes unread
+// would make the kernel reset the connection instead.
+func closeDrained(c net.Conn) {
+	defer c.Close()
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.SetReadDeadline(time.Now().Add(drainTimeout))
+	_, _ = io.Copy(io.Discard, c)
+}
+
 // serveConn forwards one client connection to its own upstream connection
 // until both directions are done.
 func (p *proxy) serveConn(client net.Conn) {
@@ -214,7 +234,9 @@ func (p *proxy) serveConn(client net.Conn) {
 	up, err := d.Dial(p.upstream.Network, p.upstream.Address)
 	if err != nil {
 		p.logf("conn %d: upstream %s unreachable: %v; closing the client connection", id, p.upstream, unwrapOp(err))
-		client.Close()
+		untrack := p.track(client)
+		defer untrack()
+		closeDrained(client)
 		return
 	}
 	untrack := p.track(client, up)
