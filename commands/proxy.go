@@ -264,13 +264,13 @@ func (p *proxy) serveConn(client net.Conn) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		err := p.pump(client, up, reqSave, fcgiwire.Sent, t, dumper)
-		t.clientDone(err)
+		err, writing := p.pump(client, up, reqSave, fcgiwire.Sent, t, dumper)
+		t.clientDone(err, writing)
 	}()
 	go func() {
 		defer wg.Done()
-		err := p.pump(up, client, respSave, fcgiwire.Received, t, dumper)
-		t.upstreamDone(err)
+		err, writing := p.pump(up, client, respSave, fcgiwire.Received, t, dumper)
+		t.upstreamDone(err, writing)
 	}()
 	wg.Wait()
 	t.flush()
@@ -282,8 +282,9 @@ func (p *proxy) serveConn(client net.Conn) {
 // a record is forwarded as soon as it is complete (never a whole body).
 // Where the stream stops decoding, everything else, the bytes of the bad
 // record included, is copied undecoded. At the end it half-closes dst so
-// the other side sees the end too.
-func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, t *tap, dumper *formatters.Dumper) error {
+// the other side sees the end too. It returns nil at a clean end of src,
+// else the error and whether it came writing to dst (else reading src).
+func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, t *tap, dumper *formatters.Dumper) (error, bool) {
 	var w io.Writer = dst
 	if save != nil {
 		w = io.MultiWriter(dst, save)
@@ -322,12 +323,12 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 		dst.Close()
 	}
 	if pend.err != nil {
-		return pend.err
+		return pend.err, true
 	}
 	if err == io.EOF || errors.Is(err, errForward) {
-		return nil
+		return nil, false
 	}
-	return err
+	return err, false
 }
 
 // readerPool keeps record readers (and their 128 KiB of buffers) across
@@ -482,15 +483,48 @@ func (t *tap) finish(id uint16, r *tapReq) {
 	}
 }
 
-func (t *tap) clientDone(err error) {
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		t.p.logf("conn %d: client: %s", t.conn, unwrapOp(err))
+// clientDone logs how the client→upstream direction ended, naming the
+// side that failed, and notes on the requests still in flight that the
+// client went away.
+func (t *tap) clientDone(err error, writing bool) {
+	switch {
+	case err != nil && writing:
+		if !errors.Is(err, net.ErrClosed) {
+			t.p.logf("conn %d: writing to the upstream: %s", t.conn, unwrapOp(err))
+		}
+	case err != nil:
+		if !errors.Is(err, net.ErrClosed) {
+			t.p.logf("conn %d: reading from the client: %s", t.conn, unwrapOp(err))
+			t.noteInFlight(fmt.Sprintf("the client went away before END_REQUEST (%s)", unwrapOp(err)))
+		}
+	default:
+		t.noteInFlight("the client closed the connection before END_REQUEST")
 	}
 }
 
-func (t *tap) upstreamDone(err error) {
-	if err != nil && !errors.Is(err, net.ErrClosed) {
-		t.p.logf("conn %d: upstream: %s", t.conn, unwrapOp(err))
+// upstreamDone logs how the upstream→client direction ended, naming the
+// side that failed: a write that fails is the client's.
+func (t *tap) upstreamDone(err error, writing bool) {
+	if err == nil || errors.Is(err, net.ErrClosed) {
+		return
+	}
+	if writing {
+		t.p.logf("conn %d: writing to the client: %s", t.conn, unwrapOp(err))
+		t.noteInFlight(fmt.Sprintf("the client went away before END_REQUEST (%s)", unwrapOp(err)))
+		return
+	}
+	t.p.logf("conn %d: reading from the upstream: %s", t.conn, unwrapOp(err))
+}
+
+// noteInFlight notes what happened on the requests still in flight that
+// have no note yet.
+func (t *tap) noteInFlight(note string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range t.reqs {
+		if r.ex.Note == "" {
+			r.ex.Note = note
+		}
 	}
 }
 

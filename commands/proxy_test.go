@@ -3,11 +3,12 @@ package commands
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,7 +120,8 @@ func requestBytes(t *testing.T, id uint16, uri string, keep bool) []byte {
 	}
 	must(w.WriteRecord(fcgiwire.TypeBeginRequest, id, br.Encode()))
 	must(w.WritePairs(fcgiwire.TypeParams, id, []fcgiwire.Pair{{Name: "REQUEST_URI", Value: uri}}))
-	must(w.WriteStream(fcgiwire.TypeStdin, id, nil))
+	must(w.WriteRecord(fcgiwire.TypeParams, id, nil))
+	must(w.WriteRecord(fcgiwire.TypeStdin, id, nil))
 	must(w.Flush())
 	return b.Bytes()
 }
@@ -167,4 +169,102 @@ func TestProxyUpstreamDownCleanClose(t *testing.T) {
 	}
 }
 
-var _ = errors.Is
+// startUpstream serves h on 127.0.0.1:0 and returns its address.
+func startUpstream(t *testing.T, h fcgiwire.HandlerFunc) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fcgiwire.Server{Handler: h}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return l.Addr().String()
+}
+
+// waitFor polls s until it contains want or 5s pass.
+func waitFor(t *testing.T, what string, s func() string, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no %q in:\n%s", what, want, s())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return s()
+}
+
+// TestProxyClientGoesAway: a client that leaves mid-request shows in the
+// report, and the log blames the client, not the upstream, when writing
+// the response to it fails.
+func TestProxyClientGoesAway(t *testing.T) {
+	t.Run("before the answer", func(t *testing.T) {
+		up := startUpstream(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+			time.Sleep(300 * time.Millisecond)
+			io.WriteString(w.Stdout(), "Status: 200 OK\r\n\r\nlate")
+		})
+		tp := startProxy(t, up, time.Second)
+		c, err := net.Dial("tcp", tp.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(requestBytes(t, 1, "/slow", false))
+		time.Sleep(50 * time.Millisecond)
+		c.Close()
+		out := waitFor(t, "report", tp.out.String, `"protocol_status"`)
+		if !strings.Contains(out, `"note":"the client closed the connection before END_REQUEST"}`) {
+			t.Errorf("report does not say the client left:\n%s", out)
+		}
+	})
+	t.Run("while writing", func(t *testing.T) {
+		up := startUpstream(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+			io.WriteString(w.Stdout(), "Status: 200 OK\r\n\r\n")
+			chunk := bytes.Repeat([]byte("x"), 32<<10)
+			for i := 0; i < 200 && ctx.Err() == nil; i++ {
+				if _, err := w.Stdout().Write(chunk); err != nil {
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+		tp := startProxy(t, up, time.Second)
+		c, err := net.Dial("tcp", tp.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(requestBytes(t, 1, "/stream", false))
+		io.ReadFull(c, make([]byte, 4096))
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+		out := waitFor(t, "report", tp.out.String, `"note"`)
+		if !strings.Contains(out, `"note":"the client`) {
+			t.Errorf("report does not say the client left:\n%s", out)
+		}
+		log := waitFor(t, "log", tp.log.String, "the client: ")
+		if strings.Contains(log, "upstream") {
+			t.Errorf("the log blames the upstream:\n%s", log)
+		}
+	})
+	t.Run("labels", func(t *testing.T) {
+		log := &lockedBuffer{}
+		tp := &tap{p: &proxy{env: &Env{Stderr: log}}, conn: 7, reqs: map[uint16]*tapReq{1: {}}}
+		epipe := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}
+		tp.upstreamDone(epipe, true)
+		tp.upstreamDone(&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, false)
+		tp.clientDone(epipe, true)
+		want := "fcgicli: proxy: conn 7: writing to the client: broken pipe\n" +
+			"fcgicli: proxy: conn 7: reading from the upstream: connection reset by peer\n" +
+			"fcgicli: proxy: conn 7: writing to the upstream: broken pipe\n"
+		if log.String() != want {
+			t.Errorf("log:\n%s\nwant:\n%s", log, want)
+		}
+		if note := tp.reqs[1].ex.Note; note != "the client went away before END_REQUEST (broken pipe)" {
+			t.Errorf("note %q", note)
+		}
+	})
+}
