@@ -35,7 +35,10 @@ web server's fastcgi_pass at --listen to see exactly what it sends.
 --records shows every record as raw-dump does instead; -o json writes one
 JSON line per request (or per record); --save DIR writes each connection's
 bytes in both directions for 'raw-dump --decode'. Any mix of TCP and unix
-sockets on either side. SIGINT or SIGTERM stops it gracefully (exit 0).
+sockets on either side. SIGINT or SIGTERM stops it gracefully, as serve
+stops: idle connections close at once, a request that begins afterwards is
+answered OVERLOADED, those in flight get up to --shutdown-timeout, then it
+exits 0.
 
 EXAMPLES:
    fcgicli proxy --listen 127.0.0.1:9001 --upstream /run/php/php8.2-fpm.sock
@@ -119,6 +122,12 @@ type proxy struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	live  map[net.Conn]struct{}
+	taps  map[*tap]struct{}
+	// shutting: SIGINT or SIGTERM came; idle connections close, new
+	// requests are refused.
+	shutting atomic.Bool
+	// dialCtx ends when the shutdown deadline passes.
+	dialCtx context.Context
 }
 
 func (p *proxy) logf(format string, args ...any) {
@@ -140,6 +149,10 @@ func (p *proxy) run(ctx context.Context, addrs []fcgiwire.Addr, mode os.FileMode
 		listeners = append(listeners, l)
 	}
 	p.live = map[net.Conn]struct{}{}
+	p.taps = map[*tap]struct{}{}
+	dialCtx, cancelDials := context.WithCancel(context.Background())
+	defer cancelDials()
+	p.dialCtx = dialCtx
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		p.logf("listening on %s, forwarding to %s", listenerAddr(l), p.upstream)
@@ -151,16 +164,29 @@ func (p *proxy) run(ctx context.Context, addrs []fcgiwire.Addr, mode os.FileMode
 		p.logf("shutting down")
 	case err = <-errc:
 	}
+	// As serve does: stop accepting, close the idle connections at once,
+	// refuse the requests that begin from now on, and give those in
+	// flight up to shutdownTimeout.
+	p.shutting.Store(true)
 	for _, l := range listeners {
 		l.Close()
 	}
+	p.mu.Lock()
+	for t := range p.taps {
+		t.closeIfIdle()
+	}
+	p.mu.Unlock()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(shutdownTimeout):
 		p.logf("closing connections still open after %s", shutdownTimeout)
+		cancelDials()
 		p.mu.Lock()
+		for t := range p.taps {
+			t.forceClose(fmt.Sprintf("cut by the shutdown after --shutdown-timeout %s", shutdownTimeout))
+		}
 		for c := range p.live {
 			c.Close()
 		}
@@ -231,7 +257,7 @@ func closeDrained(c net.Conn) {
 func (p *proxy) serveConn(client net.Conn) {
 	id := p.conns.Add(1)
 	d := net.Dialer{Timeout: p.connectTimeout}
-	up, err := d.Dial(p.upstream.Network, p.upstream.Address)
+	up, err := d.DialContext(p.dialCtx, p.upstream.Network, p.upstream.Address)
 	if err != nil {
 		p.logf("conn %d: upstream %s unreachable: %v; closing the client connection", id, p.upstream, unwrapOp(err))
 		untrack := p.track(client)
@@ -241,7 +267,15 @@ func (p *proxy) serveConn(client net.Conn) {
 	}
 	untrack := p.track(client, up)
 	defer untrack()
-	t := &tap{p: p, conn: id, reqs: map[uint16]*tapReq{}}
+	t := &tap{p: p, conn: id, reqs: map[uint16]*tapReq{}, client: client, up: up}
+	p.mu.Lock()
+	p.taps[t] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.taps, t)
+		p.mu.Unlock()
+	}()
 	var reqSave, respSave io.Writer
 	if p.save != "" {
 		files, err := openTee(filepath.Join(p.save, fmt.Sprintf("conn-%d-request.bin", id)), filepath.Join(p.save, fmt.Sprintf("conn-%d-response.bin", id)))
@@ -262,6 +296,13 @@ func (p *proxy) serveConn(client net.Conn) {
 	}
 	var wg sync.WaitGroup
 	wg.Add(2)
+	// The client gets the forwarded answers and the proxy's own
+	// (OVERLOADED at shutdown) through one lock, whole records each.
+	var toClient io.Writer = client
+	if respSave != nil {
+		toClient = io.MultiWriter(client, respSave)
+	}
+	t.toClient = &syncWriter{w: toClient}
 	go func() {
 		defer wg.Done()
 		err, writing := p.pump(client, up, reqSave, fcgiwire.Sent, t, dumper)
@@ -269,7 +310,7 @@ func (p *proxy) serveConn(client net.Conn) {
 	}()
 	go func() {
 		defer wg.Done()
-		err, writing := p.pump(up, client, respSave, fcgiwire.Received, t, dumper)
+		err, writing := p.pump(up, client, nil, fcgiwire.Received, t, dumper)
 		t.upstreamDone(err, writing)
 	}()
 	wg.Wait()
@@ -286,10 +327,12 @@ func (p *proxy) serveConn(client net.Conn) {
 // else the error and whether it came writing to dst (else reading src).
 func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, t *tap, dumper *formatters.Dumper) (error, bool) {
 	var w io.Writer = dst
-	if save != nil {
+	if dir == fcgiwire.Received {
+		w = t.toClient
+	} else if save != nil {
 		w = io.MultiWriter(dst, save)
 	}
-	pend := &pendingReader{src: src, dst: w}
+	pend := &pendingReader{src: src, dst: w, save: save, idle: t.closeIfIdle}
 	r := readerPool.Get().(*fcgiwire.Reader)
 	defer readerPool.Put(r)
 	r.Reset(pend)
@@ -298,8 +341,16 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 		if dumper != nil {
 			dumper.Observe(ev)
 		}
-		t.record(ev)
-		pend.complete = ev.Offset + int64(ev.Header.Len())
+		drop, answer := t.record(ev)
+		end := ev.Offset + int64(ev.Header.Len())
+		if drop {
+			pend.drop(ev.Offset, end)
+		} else {
+			pend.complete = end
+		}
+		if answer != nil {
+			_, _ = t.toClient.Write(answer)
+		}
 	}
 	var err error
 	for pend.err == nil {
@@ -311,6 +362,12 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 	// cut one.
 	if pend.err == nil {
 		pend.forward(pend.end())
+	}
+	if dir == fcgiwire.Sent && t.isClosing() {
+		// Shutting down: drain the client so that it sees the proxy's
+		// FIN, not a reset (the read deadline bounds it).
+		_, _ = io.Copy(io.Discard, src)
+		return nil, false
 	}
 	var pe *fcgiwire.ProtocolError
 	if pend.err == nil && errors.As(err, &pe) {
@@ -346,15 +403,20 @@ type pendingReader struct {
 	src      io.Reader
 	dst      io.Writer
 	buf      []byte
-	base     int64 // stream offset of buf[0]
-	complete int64 // stream offset where the last reported record ends
-	err      error // the first error forwarding
+	base     int64     // stream offset of buf[0]
+	complete int64     // stream offset where the last reported record ends
+	err      error     // the first error forwarding
+	save     io.Writer // where dropped records go, if anywhere
+	idle     func()    // called before blocking on src
 }
 
 func (p *pendingReader) Read(b []byte) (int, error) {
 	p.forward(p.complete)
 	if p.err != nil {
 		return 0, errForward
+	}
+	if p.idle != nil {
+		p.idle()
 	}
 	n, err := p.src.Read(b)
 	p.buf = append(p.buf, b[:n]...)
@@ -378,22 +440,54 @@ func (p *pendingReader) forward(end int64) {
 	p.base = end
 }
 
+// drop forwards the pending bytes up to start and discards the record
+// from start to end (to save only).
+func (p *pendingReader) drop(start, end int64) {
+	p.forward(start)
+	k := int(end - p.base)
+	if p.err != nil || k <= 0 || k > len(p.buf) {
+		return
+	}
+	if p.save != nil {
+		_, _ = p.save.Write(p.buf[:k])
+	}
+	p.buf = append(p.buf[:0], p.buf[k:]...)
+	p.base = end
+}
+
+// syncWriter serializes writes to one connection.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
 // tap follows the requests of one connection through their records.
 type tap struct {
 	p    *proxy
 	conn uint64
 	mu   sync.Mutex
 	reqs map[uint16]*tapReq
+
+	client, up net.Conn
+	toClient   io.Writer
+	closing    bool // the proxy is ending the connection (shutdown)
 }
 
 type tapReq struct {
-	ex     formatters.Exchange
-	start  time.Time
-	params []byte
-	stdin  hash.Hash
-	parser *fcgiwire.ResponseParser
-	body   *countWriter
-	stderr capBuffer
+	refused bool // begun after the shutdown began: not forwarded
+	ex      formatters.Exchange
+	start   time.Time
+	params  []byte
+	stdin   hash.Hash
+	parser  *fcgiwire.ResponseParser
+	body    *countWriter
+	stderr  capBuffer
 }
 
 type countWriter struct{ n int64 }
@@ -403,20 +497,25 @@ func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); retur
 // maxTapParams bounds the PARAMS bytes kept per request for the report.
 const maxTapParams = 1 << 20
 
-func (t *tap) record(ev fcgiwire.Event) {
+// record follows one record. A client record it returns drop for is not
+// forwarded; answer, when set, goes to the client after it.
+func (t *tap) record(ev fcgiwire.Event) (drop bool, answer []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	h := ev.Header
 	if h.RequestID == 0 {
-		return
+		return false, nil
 	}
 	r := t.reqs[h.RequestID]
+	if ev.Dir == fcgiwire.Sent && t.p.shutting.Load() && (r == nil || r.refused) {
+		return true, t.refuse(ev, r)
+	}
 	if ev.Dir == fcgiwire.Sent {
 		switch h.Type {
 		case fcgiwire.TypeBeginRequest:
 			br, err := fcgiwire.DecodeBeginRequest(ev.Content)
 			if err != nil {
-				return
+				return false, nil
 			}
 			r = &tapReq{start: time.Now(), stdin: sha256.New(), body: &countWriter{}, stderr: capBuffer{max: 64 << 10}}
 			r.ex = formatters.Exchange{Conn: t.conn, RequestID: h.RequestID, Role: br.Role, KeepConn: br.KeepConn()}
@@ -440,10 +539,10 @@ func (t *tap) record(ev fcgiwire.Event) {
 				r.ex.Note = "aborted by the client"
 			}
 		}
-		return
+		return false, nil
 	}
 	if r == nil {
-		return
+		return false, nil
 	}
 	switch h.Type {
 	case fcgiwire.TypeStdout:
@@ -456,6 +555,87 @@ func (t *tap) record(ev fcgiwire.Event) {
 		}
 		t.finish(h.RequestID, r)
 	}
+	return false, nil
+}
+
+// refuse follows a client record of a request that begins after the
+// shutdown began (r nil or refused): as serve does, the request is not
+// started (its records are not forwarded) and is answered OVERLOADED when
+// its params end (or it is aborted). Called with t.mu held.
+func (t *tap) refuse(ev fcgiwire.Event, r *tapReq) []byte {
+	h := ev.Header
+	switch {
+	case h.Type == fcgiwire.TypeBeginRequest:
+		br, err := fcgiwire.DecodeBeginRequest(ev.Content)
+		if err != nil {
+			return nil
+		}
+		r = &tapReq{refused: true, start: time.Now(), stdin: sha256.New(), body: &countWriter{}, stderr: capBuffer{max: 64 << 10}}
+		r.ex = formatters.Exchange{Conn: t.conn, RequestID: h.RequestID, Role: br.Role, KeepConn: br.KeepConn()}
+		r.parser = &fcgiwire.ResponseParser{Body: r.body}
+		t.reqs[h.RequestID] = r
+		return nil
+	case r == nil:
+		return nil // a request already answered, or never begun
+	case h.Type == fcgiwire.TypeParams && len(ev.Content) > 0:
+		if len(r.params)+len(ev.Content) <= maxTapParams {
+			r.params = append(r.params, ev.Content...)
+		}
+		return nil
+	case h.Type == fcgiwire.TypeParams, h.Type == fcgiwire.TypeAbortRequest:
+		r.ex.Ended, r.ex.ProtocolStatus = true, fcgiwire.Overloaded
+		r.ex.Note = "refused: shutting down"
+		t.finish(h.RequestID, r)
+		return endRequestRecord(h.RequestID, fcgiwire.Overloaded)
+	}
+	return nil
+}
+
+// endRequestRecord is a whole FCGI_END_REQUEST record.
+func endRequestRecord(id uint16, ps fcgiwire.ProtocolStatus) []byte {
+	b := make([]byte, fcgiwire.HeaderLen, fcgiwire.HeaderLen+8)
+	fcgiwire.Header{Version: fcgiwire.Version1, Type: fcgiwire.TypeEndRequest, RequestID: id, ContentLength: 8}.Encode(b)
+	return append(b, fcgiwire.EndRequest{ProtocolStatus: ps}.Encode()...)
+}
+
+// closeIfIdle ends the connection once the shutdown has begun and no
+// request is in flight on it: the upstream connection closes, the client
+// gets the answers already read and then a FIN (pump's half-close), and
+// is drained for up to drainTimeout so that it sees no reset.
+func (t *tap) closeIfIdle() {
+	if !t.p.shutting.Load() {
+		return
+	}
+	t.mu.Lock()
+	if t.closing || len(t.reqs) > 0 {
+		t.mu.Unlock()
+		return
+	}
+	t.closing = true
+	t.mu.Unlock()
+	_ = t.client.SetReadDeadline(time.Now().Add(drainTimeout))
+	t.up.Close()
+}
+
+// forceClose cuts the connection at the shutdown deadline, noting why on
+// the requests in flight.
+func (t *tap) forceClose(note string) {
+	t.mu.Lock()
+	t.closing = true
+	for _, r := range t.reqs {
+		if r.ex.Note == "" {
+			r.ex.Note = note
+		}
+	}
+	t.mu.Unlock()
+	t.client.Close()
+	t.up.Close()
+}
+
+func (t *tap) isClosing() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closing
 }
 
 // finish reports a request and forgets it. Called with t.mu held.
@@ -487,6 +667,9 @@ func (t *tap) finish(id uint16, r *tapReq) {
 // side that failed, and notes on the requests still in flight that the
 // client went away.
 func (t *tap) clientDone(err error, writing bool) {
+	if t.isClosing() {
+		return
+	}
 	switch {
 	case err != nil && writing:
 		if !errors.Is(err, net.ErrClosed) {
@@ -505,7 +688,7 @@ func (t *tap) clientDone(err error, writing bool) {
 // upstreamDone logs how the upstream→client direction ended, naming the
 // side that failed: a write that fails is the client's.
 func (t *tap) upstreamDone(err error, writing bool) {
-	if err == nil || errors.Is(err, net.ErrClosed) {
+	if err == nil || errors.Is(err, net.ErrClosed) || t.isClosing() {
 		return
 	}
 	if writing {

@@ -3,6 +3,7 @@ package commands
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -267,4 +268,145 @@ func TestProxyClientGoesAway(t *testing.T) {
 			t.Errorf("note %q", note)
 		}
 	})
+}
+
+// readAll reads records from c until the end of stream: the stdout of
+// each request and its END_REQUEST's protocol status, in arrival order.
+func readAll(t *testing.T, c net.Conn) (stdout map[uint16]string, ends []string, err error) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := fcgiwire.NewReader(c)
+	stdout = map[uint16]string{}
+	for {
+		rec, err := r.ReadRecord()
+		if err != nil {
+			return stdout, ends, err
+		}
+		switch rec.Type {
+		case fcgiwire.TypeStdout:
+			stdout[rec.RequestID] += string(rec.Content)
+		case fcgiwire.TypeEndRequest:
+			er, _ := fcgiwire.DecodeEndRequest(rec.Content)
+			ends = append(ends, fmt.Sprintf("%d:%s", rec.RequestID, er.ProtocolStatus))
+		}
+	}
+}
+
+// slowUpstream answers /slow after 400ms, anything else at once.
+func slowUpstream(t *testing.T) string {
+	return startUpstream(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		uri := ""
+		for _, p := range r.Params {
+			if p.Name == "REQUEST_URI" {
+				uri = p.Value
+			}
+		}
+		if uri == "/slow" {
+			select {
+			case <-time.After(400 * time.Millisecond):
+			case <-ctx.Done():
+				return
+			}
+		}
+		io.WriteString(w.Stdout(), "Status: 200 OK\r\n\r\ndone "+uri)
+	})
+}
+
+// TestProxyShutdown: on SIGINT/SIGTERM the proxy closes an idle kept-alive
+// connection at once, refuses a request that begins after the shutdown
+// began with OVERLOADED (without forwarding it), lets the request in flight
+// finish, and returns nil as soon as it has, well before
+// --shutdown-timeout.
+func TestProxyShutdown(t *testing.T) {
+	tp := startProxy(t, slowUpstream(t), 5*time.Second)
+	idle, err := net.Dial("tcp", tp.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	idle.Write(requestBytes(t, 1, "/fast", true))
+	r := fcgiwire.NewReader(idle)
+	for {
+		rec, err := r.ReadRecord()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Type == fcgiwire.TypeEndRequest {
+			break
+		}
+	}
+	busy, err := net.Dial("tcp", tp.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busy.Write(requestBytes(t, 1, "/slow", true))
+	time.Sleep(50 * time.Millisecond)
+
+	start := time.Now()
+	stopped := make(chan error, 1)
+	go func() { err, _ := tp.stop(t); stopped <- err }()
+	// The idle connection ends at once, cleanly.
+	idle.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, err := idle.Read(make([]byte, 16)); n != 0 || err != io.EOF {
+		t.Errorf("idle connection: read %d bytes, %v; want EOF", n, err)
+	}
+	idle.Close()
+	if took := time.Since(start); took > 300*time.Millisecond {
+		t.Errorf("idle connection closed after %s", took)
+	}
+	// A request that begins now is refused, the one in flight finishes.
+	busy.Write(requestBytes(t, 2, "/late", true))
+	stdout, ends, err := readAll(t, busy)
+	busy.Close()
+	if err != io.EOF {
+		t.Errorf("busy connection ended with %v, want EOF", err)
+	}
+	if want := []string{"2:OVERLOADED", "1:REQUEST_COMPLETE"}; fmt.Sprint(ends) != fmt.Sprint(want) {
+		t.Errorf("END_REQUESTs %v, want %v", ends, want)
+	}
+	if !strings.HasSuffix(stdout[1], "done /slow") || stdout[2] != "" {
+		t.Errorf("stdout %v", stdout)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("proxy still running 3s after the last request ended")
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("shutdown took %s", took)
+	}
+	out := tp.out.String()
+	if !strings.Contains(out, `"params":[["REQUEST_URI","/late"]],`) || !strings.Contains(out, `"protocol_status":"OVERLOADED","duration_us":`) || !strings.Contains(out, `"note":"refused: shutting down"}`) {
+		t.Errorf("no report of the refused request:\n%s", out)
+	}
+	if !strings.Contains(out, `"status":200,`) || strings.Count(out, "\n") != 3 {
+		t.Errorf("want three reports (/fast, /slow, /late):\n%s", out)
+	}
+	if log := tp.log.String(); strings.Contains(log, "conn 3:") || strings.Contains(log, "conn 2:") {
+		t.Errorf("the shutdown logged errors:\n%s", log)
+	}
+}
+
+// TestProxyShutdownTimeout: a request still in flight when
+// --shutdown-timeout passes is cut, and its report says why.
+func TestProxyShutdownTimeout(t *testing.T) {
+	tp := startProxy(t, slowUpstream(t), 100*time.Millisecond)
+	c, err := net.Dial("tcp", tp.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(requestBytes(t, 1, "/slow", true))
+	time.Sleep(50 * time.Millisecond)
+	err, took := tp.stop(t)
+	if err != nil || took > time.Second {
+		t.Errorf("stop: %v after %s", err, took)
+	}
+	if out := tp.out.String(); !strings.Contains(out, `"note":"cut by the shutdown after --shutdown-timeout 100ms"}`) {
+		t.Errorf("report:\n%s", out)
+	}
 }
