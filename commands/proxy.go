@@ -374,18 +374,22 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 		p.logf("conn %d: %s stream stopped decoding: %v; copying the rest undecoded", t.conn, dir, err)
 		_, err = io.Copy(w, src)
 	}
+	writing := pend.err != nil
+	switch {
+	case writing:
+		err = pend.err
+	case err == io.EOF || errors.Is(err, errForward):
+		err = nil
+	}
+	// Note why the requests in flight end before the other side hears of
+	// it: the side that closed first is the cause.
+	t.noteEnd(dir, err, writing)
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	} else {
 		dst.Close()
 	}
-	if pend.err != nil {
-		return pend.err, true
-	}
-	if err == io.EOF || errors.Is(err, errForward) {
-		return nil, false
-	}
-	return err, false
+	return err, writing
 }
 
 // readerPool keeps record readers (and their 128 KiB of buffers) across
@@ -663,26 +667,34 @@ func (t *tap) finish(id uint16, r *tapReq) {
 	}
 }
 
-// clientDone logs how the client→upstream direction ended, naming the
-// side that failed, and notes on the requests still in flight that the
-// client went away.
-func (t *tap) clientDone(err error, writing bool) {
-	if t.isClosing() {
+// noteEnd notes on the requests still in flight why a direction ended:
+// the client closed or went away (reading from it or writing to it
+// failed), or the upstream closed.
+func (t *tap) noteEnd(dir fcgiwire.Direction, err error, writing bool) {
+	if t.isClosing() || (err != nil && errors.Is(err, net.ErrClosed)) {
 		return
 	}
 	switch {
-	case err != nil && writing:
-		if !errors.Is(err, net.ErrClosed) {
-			t.p.logf("conn %d: writing to the upstream: %s", t.conn, unwrapOp(err))
-		}
-	case err != nil:
-		if !errors.Is(err, net.ErrClosed) {
-			t.p.logf("conn %d: reading from the client: %s", t.conn, unwrapOp(err))
-			t.noteInFlight(fmt.Sprintf("the client went away before END_REQUEST (%s)", unwrapOp(err)))
-		}
-	default:
+	case dir == fcgiwire.Sent && err == nil:
 		t.noteInFlight("the client closed the connection before END_REQUEST")
+	case dir == fcgiwire.Sent && !writing, dir == fcgiwire.Received && writing:
+		t.noteInFlight(fmt.Sprintf("the client went away before END_REQUEST (%s)", unwrapOp(err)))
+	case dir == fcgiwire.Received:
+		t.noteInFlight("connection closed before END_REQUEST")
 	}
+}
+
+// clientDone logs how the client→upstream direction ended, naming the
+// side that failed.
+func (t *tap) clientDone(err error, writing bool) {
+	if err == nil || errors.Is(err, net.ErrClosed) || t.isClosing() {
+		return
+	}
+	if writing {
+		t.p.logf("conn %d: writing to the upstream: %s", t.conn, unwrapOp(err))
+		return
+	}
+	t.p.logf("conn %d: reading from the client: %s", t.conn, unwrapOp(err))
 }
 
 // upstreamDone logs how the upstream→client direction ended, naming the
@@ -693,7 +705,6 @@ func (t *tap) upstreamDone(err error, writing bool) {
 	}
 	if writing {
 		t.p.logf("conn %d: writing to the client: %s", t.conn, unwrapOp(err))
-		t.noteInFlight(fmt.Sprintf("the client went away before END_REQUEST (%s)", unwrapOp(err)))
 		return
 	}
 	t.p.logf("conn %d: reading from the upstream: %s", t.conn, unwrapOp(err))

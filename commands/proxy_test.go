@@ -255,6 +255,7 @@ func TestProxyClientGoesAway(t *testing.T) {
 		log := &lockedBuffer{}
 		tp := &tap{p: &proxy{env: &Env{Stderr: log}}, conn: 7, reqs: map[uint16]*tapReq{1: {}}}
 		epipe := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}
+		tp.noteEnd(fcgiwire.Received, epipe, true)
 		tp.upstreamDone(epipe, true)
 		tp.upstreamDone(&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, false)
 		tp.clientDone(epipe, true)
