@@ -650,7 +650,7 @@ func (t *tap) finish(id uint16, r *tapReq) {
 		r.ex.CGI = &r.parser.Response
 	}
 	r.ex.BodyBytes = r.body.n
-	r.ex.Stderr = r.stderr.buf
+	r.ex.Stderr, r.ex.StderrTruncated = r.stderr.buf, r.stderr.truncated
 	r.ex.DurationUS = time.Since(r.start).Microseconds()
 	r.ex.StdinSHA256 = hex.EncodeToString(r.stdin.Sum(nil))
 	if pairs, err := fcgiwire.DecodePairs(r.params, 0); err == nil || len(pairs) > 0 {

@@ -411,3 +411,22 @@ func TestProxyShutdownTimeout(t *testing.T) {
 		t.Errorf("report:\n%s", out)
 	}
 }
+
+// A stderr longer than the report keeps passes whole to the client, and the
+// report says it was cut.
+func TestProxyStderrTruncated(t *testing.T) {
+	long := strings.Repeat("e", 70000)
+	up := startUpstream(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		io.WriteString(w.Stderr(), long)
+		io.WriteString(w.Stdout(), "Status: 200 OK\r\n\r\nok")
+	})
+	tp := startProxy(t, up, time.Second)
+	code, out, errOut := runCGI(context.Background(), []string{"fcgicli", "request", "-c", tp.addr, "/x"}, "")
+	if code != 0 || out != "ok" || errOut != long {
+		t.Fatalf("request: %d, %q, %d bytes of stderr", code, out, len(errOut))
+	}
+	report := waitFor(t, "report", tp.out.String, `"stderr_truncated":true`)
+	if !strings.Contains(report, `"stderr":"`+strings.Repeat("e", 65536)+`"`) {
+		t.Errorf("report does not keep the first 64 KiB of stderr: %.200s", report)
+	}
+}
