@@ -305,12 +305,12 @@ func (p *proxy) serveConn(client net.Conn) {
 	t.toClient = &syncWriter{w: toClient}
 	go func() {
 		defer wg.Done()
-		err, writing := p.pump(client, up, reqSave, fcgiwire.Sent, t, dumper)
+		writing, err := p.pump(client, up, reqSave, fcgiwire.Sent, t, dumper)
 		t.clientDone(err, writing)
 	}()
 	go func() {
 		defer wg.Done()
-		err, writing := p.pump(up, client, nil, fcgiwire.Received, t, dumper)
+		writing, err := p.pump(up, client, nil, fcgiwire.Received, t, dumper)
 		t.upstreamDone(err, writing)
 	}()
 	wg.Wait()
@@ -323,9 +323,10 @@ func (p *proxy) serveConn(client net.Conn) {
 // a record is forwarded as soon as it is complete (never a whole body).
 // Where the stream stops decoding, everything else, the bytes of the bad
 // record included, is copied undecoded. At the end it half-closes dst so
-// the other side sees the end too. It returns nil at a clean end of src,
-// else the error and whether it came writing to dst (else reading src).
-func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, t *tap, dumper *formatters.Dumper) (error, bool) {
+// the other side sees the end too. It returns a nil error at a clean end
+// of src, else whether the error came writing to dst (else reading src)
+// and the error.
+func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, t *tap, dumper *formatters.Dumper) (bool, error) {
 	var w io.Writer = dst
 	if dir == fcgiwire.Received {
 		w = t.toClient
@@ -367,7 +368,7 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 		// Shutting down: drain the client so that it sees the proxy's
 		// FIN, not a reset (the read deadline bounds it).
 		_, _ = io.Copy(io.Discard, src)
-		return nil, false
+		return false, nil
 	}
 	var pe *fcgiwire.ProtocolError
 	if pend.err == nil && errors.As(err, &pe) {
@@ -389,7 +390,7 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 	} else {
 		dst.Close()
 	}
-	return err, writing
+	return writing, err
 }
 
 // readerPool keeps record readers (and their 128 KiB of buffers) across

@@ -90,17 +90,17 @@ func startProxy(t *testing.T, upstream string, shutdownTimeout time.Duration) *t
 
 // stop cancels the proxy (as SIGINT does) and returns its error and how
 // long it took to stop.
-func (tp *testProxy) stop(t *testing.T) (error, time.Duration) {
+func (tp *testProxy) stop(t *testing.T) (time.Duration, error) {
 	t.Helper()
 	start := time.Now()
 	tp.cancel()
 	select {
 	case err := <-tp.done:
 		tp.done <- err
-		return err, time.Since(start)
+		return time.Since(start), err
 	case <-time.After(10 * time.Second):
 		t.Fatal("proxy did not stop within 10s")
-		return nil, 0
+		return 0, nil
 	}
 }
 
@@ -161,7 +161,7 @@ func TestProxyUpstreamDownCleanClose(t *testing.T) {
 			t.Fatalf("connection %d: read %d bytes, %v; want a clean end of stream (EOF)", i, n, err)
 		}
 	}
-	if err, took := tp.stop(t); err != nil || took > time.Second {
+	if took, err := tp.stop(t); err != nil || took > time.Second {
 		t.Errorf("stop: %v after %s", err, took)
 	}
 	// startProxy's probe for the listener is the fourth connection.
@@ -346,7 +346,7 @@ func TestProxyShutdown(t *testing.T) {
 
 	start := time.Now()
 	stopped := make(chan error, 1)
-	go func() { err, _ := tp.stop(t); stopped <- err }()
+	go func() { _, err := tp.stop(t); stopped <- err }()
 	// The idle connection ends at once, cleanly.
 	idle.SetReadDeadline(time.Now().Add(3 * time.Second))
 	if n, err := idle.Read(make([]byte, 16)); n != 0 || err != io.EOF {
@@ -403,7 +403,7 @@ func TestProxyShutdownTimeout(t *testing.T) {
 	defer c.Close()
 	c.Write(requestBytes(t, 1, "/slow", true))
 	time.Sleep(50 * time.Millisecond)
-	err, took := tp.stop(t)
+	took, err := tp.stop(t)
 	if err != nil || took > time.Second {
 		t.Errorf("stop: %v after %s", err, took)
 	}
