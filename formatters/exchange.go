@@ -126,7 +126,7 @@ func WriteExchange(w io.Writer, e *Exchange, f Format, p *Palette) error {
 	if e.KeepConn {
 		keep = " keep-conn"
 	}
-	what := " " + e.param("REQUEST_METHOD") + " " + e.param("REQUEST_URI")
+	what := " " + Printable(e.param("REQUEST_METHOD")) + " " + Printable(e.param("REQUEST_URI"))
 	if what == "  " {
 		what = "" // neither (a request refused before its params came): no blanks
 	}
@@ -135,7 +135,7 @@ func WriteExchange(w io.Writer, e *Exchange, f Format, p *Palette) error {
 		what, status, fmtUS(e.DurationUS))
 	fmt.Fprintf(&b, "  params (%d):\n", len(e.Params))
 	for _, pr := range e.Params {
-		fmt.Fprintf(&b, "    %s = %s\n", p.Sent.Sprint(pr.Name), Printable(pr.Value))
+		fmt.Fprintf(&b, "    %s = %s\n", p.Sent.Sprint(Printable(pr.Name)), Printable(pr.Value))
 	}
 	fmt.Fprintf(&b, "  stdin: %d bytes", e.StdinBytes)
 	if e.StdinSHA256 != "" {
@@ -148,7 +148,7 @@ func WriteExchange(w io.Writer, e *Exchange, f Format, p *Palette) error {
 	if e.CGI != nil {
 		fmt.Fprintf(&b, "  response: %d, %d headers, %d body bytes\n", e.CGI.Status, len(e.CGI.Headers), e.BodyBytes)
 		for _, h := range e.CGI.Headers {
-			fmt.Fprintf(&b, "    %s: %s\n", p.Received.Sprint(h.Name), h.Value)
+			fmt.Fprintf(&b, "    %s: %s\n", p.Received.Sprint(Printable(h.Name)), Printable(h.Value))
 		}
 	}
 	if stderr := e.stderr(); e.StderrTruncated {

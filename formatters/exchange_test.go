@@ -121,3 +121,31 @@ func TestExchangeStderrTruncated(t *testing.T) {
 		}
 	}
 }
+
+// The text report quotes what the peer sent that holds control bytes:
+// the method and URI on the first line, param names and values, header
+// names and values. Plain text stays as it is.
+func TestExchangeTextQuoted(t *testing.T) {
+	e := &Exchange{
+		Seq: 1, Conn: 2, RequestID: 1, Role: fcgiwire.RoleResponder,
+		Params: []fcgiwire.Pair{{Name: "REQUEST_METHOD", Value: "GET"}, {Name: "REQUEST_URI", Value: "/a\x1b[2J"}, {Name: "X\x1bY", Value: "v"}},
+		CGI:    &fcgiwire.CGIResponse{Status: 200, Headers: []fcgiwire.Pair{{Name: "X-A", Value: "1\x1b[31m"}, {Name: "X-B", Value: "plain"}}},
+	}
+	var b strings.Builder
+	if err := WriteExchange(&b, e, Text, NewPalette(false)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"#1 conn 2 req 1 RESPONDER GET \"/a\\x1b[2J\" -> 200",
+		"\n    \"X\\x1bY\" = v\n",
+		"\n    X-A: \"1\\x1b[31m\"\n",
+		"\n    X-B: plain\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "\x1b") {
+		t.Errorf("an escape byte reached the report:\n%q", b.String())
+	}
+}
