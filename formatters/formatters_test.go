@@ -278,3 +278,27 @@ func TestDumperSeveralRequests(t *testing.T) {
 		t.Errorf("%d warnings, want one for id 3:\n%s", got, b.String())
 	}
 }
+
+// A header whose bytes are not UTF-8 (JSON strings cannot carry them) is
+// given again, with every other header, in headers_base64.
+func TestWriteResponseJSONHeadersNotUTF8(t *testing.T) {
+	var b bytes.Buffer
+	r := &ResponseResult{
+		CGI:       &fcgiwire.CGIResponse{Status: 200, Headers: []fcgiwire.Pair{{Name: "X-Name", Value: "caf\xe9"}, {Name: "X-B", Value: "b"}}},
+		ConnectUS: 1, FirstByteUS: -1,
+	}
+	if err := WriteResponseJSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  \"headers_base64\": [\n    [\"WC1OYW1l\", \"Y2Fm6Q==\"],\n    [\"WC1C\", \"Yg==\"]\n  ],\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("json:\n%s\nwant it to hold:\n%s", b.String(), want)
+	}
+	b.Reset()
+	r.CGI.Headers[0].Value = "café"
+	if err := WriteResponseJSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "headers_base64") {
+		t.Errorf("headers_base64 for UTF-8 headers:\n%s", b.String())
+	}
+}

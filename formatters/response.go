@@ -36,6 +36,7 @@ type ResponseResult struct {
 type responseJSON struct {
 	Status          *int        `json:"status"`
 	Headers         [][2]string `json:"headers"`
+	HeadersBase64   [][2]string `json:"headers_base64,omitempty"`
 	Body            *string     `json:"body,omitempty"`
 	BodyBase64      *string     `json:"body_base64,omitempty"`
 	BodyTruncated   bool        `json:"body_truncated"`
@@ -82,9 +83,7 @@ func WriteResponseJSON(w io.Writer, r *ResponseResult) error {
 	if r.CGI != nil {
 		status := r.CGI.Status
 		out.Status = &status
-		for _, h := range r.CGI.Headers {
-			out.Headers = append(out.Headers, [2]string{h.Name, h.Value})
-		}
+		out.Headers, out.HeadersBase64 = pairsJSON(r.CGI.Headers)
 	}
 	out.Body, out.BodyBase64 = textOrBase64(r.Body)
 	out.Stderr, out.StderrBase64 = textOrBase64(r.Stderr)
