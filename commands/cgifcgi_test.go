@@ -150,23 +150,6 @@ func TestContentReader(t *testing.T) {
 	}
 }
 
-// cgiServer serves h on 127.0.0.1 for the test and returns its address.
-func cgiServer(t *testing.T, h fcgiwire.HandlerFunc) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fcgiwire.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return l.Addr().String()
-}
-
 // runCGI runs the command line args in-process with vars as the
 // environment and returns the exit code, stdout and stderr.
 func runCGI(ctx context.Context, args []string, stdin string, vars ...string) (int, string, string) {
@@ -178,7 +161,7 @@ func runCGI(ctx context.Context, args []string, stdin string, vars ...string) (i
 }
 
 func TestCGIFCGIRun(t *testing.T) {
-	addr := cgiServer(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+	addr := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
 		body, _ := io.ReadAll(r.Stdin)
 		io.WriteString(w.Stdout(), "Content-Type: text/plain\r\n\r\n"+r.Param("SAY")+string(body))
 		io.WriteString(w.Stderr(), r.Param("WARN"))

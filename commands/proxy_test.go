@@ -170,23 +170,6 @@ func TestProxyUpstreamDownCleanClose(t *testing.T) {
 	}
 }
 
-// startUpstream serves h on 127.0.0.1:0 and returns its address.
-func startUpstream(t *testing.T, h fcgiwire.HandlerFunc) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fcgiwire.Server{Handler: h}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return l.Addr().String()
-}
-
 // waitFor polls s until it contains want or 5s pass.
 func waitFor(t *testing.T, what string, s func() string, want string) string {
 	t.Helper()
@@ -205,7 +188,7 @@ func waitFor(t *testing.T, what string, s func() string, want string) string {
 // the response to it fails.
 func TestProxyClientGoesAway(t *testing.T) {
 	t.Run("before the answer", func(t *testing.T) {
-		up := startUpstream(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		up := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
 			time.Sleep(300 * time.Millisecond)
 			io.WriteString(w.Stdout(), "Status: 200 OK\r\n\r\nlate")
 		})
@@ -223,7 +206,7 @@ func TestProxyClientGoesAway(t *testing.T) {
 		}
 	})
 	t.Run("while writing", func(t *testing.T) {
-		up := startUpstream(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+		up := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
 			io.WriteString(w.Stdout(), "Status: 200 OK\r\n\r\n")
 			chunk := bytes.Repeat([]byte("x"), 32<<10)
 			for i := 0; i < 200 && ctx.Err() == nil; i++ {
@@ -295,7 +278,7 @@ func readAll(t *testing.T, c net.Conn) (stdout map[uint16]string, ends []string,
 
 // slowUpstream answers /slow after 400ms, anything else at once.
 func slowUpstream(t *testing.T) string {
-	return startUpstream(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+	return serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
 		uri := ""
 		for _, p := range r.Params {
 			if p.Name == "REQUEST_URI" {
@@ -416,7 +399,7 @@ func TestProxyShutdownTimeout(t *testing.T) {
 // report says it was cut.
 func TestProxyStderrTruncated(t *testing.T) {
 	long := strings.Repeat("e", 70000)
-	up := startUpstream(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+	up := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
 		io.WriteString(w.Stderr(), long)
 		io.WriteString(w.Stdout(), "Status: 200 OK\r\n\r\nok")
 	})
