@@ -306,12 +306,12 @@ func (p *proxy) serveConn(client net.Conn) {
 	go func() {
 		defer wg.Done()
 		writing, err := p.pump(client, up, reqSave, fcgiwire.Sent, t, dumper)
-		t.clientDone(err, writing)
+		t.logEnd("client", "upstream", err, writing)
 	}()
 	go func() {
 		defer wg.Done()
 		writing, err := p.pump(up, client, nil, fcgiwire.Received, t, dumper)
-		t.upstreamDone(err, writing)
+		t.logEnd("upstream", "client", err, writing)
 	}()
 	wg.Wait()
 	t.flush()
@@ -522,10 +522,7 @@ func (t *tap) record(ev fcgiwire.Event) (drop bool, answer []byte) {
 			if err != nil {
 				return false, nil
 			}
-			r = &tapReq{start: time.Now(), stdin: sha256.New(), body: &countWriter{}, stderr: capBuffer{max: 64 << 10}}
-			r.ex = formatters.Exchange{Conn: t.conn, RequestID: h.RequestID, Role: br.Role, KeepConn: br.KeepConn()}
-			r.parser = &fcgiwire.ResponseParser{Body: r.body}
-			t.reqs[h.RequestID] = r
+			t.begin(h.RequestID, br, false)
 		case fcgiwire.TypeParams:
 			if r != nil && len(r.params)+len(ev.Content) <= maxTapParams {
 				r.params = append(r.params, ev.Content...)
@@ -575,10 +572,7 @@ func (t *tap) refuse(ev fcgiwire.Event, r *tapReq) []byte {
 		if err != nil {
 			return nil
 		}
-		r = &tapReq{refused: true, start: time.Now(), stdin: sha256.New(), body: &countWriter{}, stderr: capBuffer{max: 64 << 10}}
-		r.ex = formatters.Exchange{Conn: t.conn, RequestID: h.RequestID, Role: br.Role, KeepConn: br.KeepConn()}
-		r.parser = &fcgiwire.ResponseParser{Body: r.body}
-		t.reqs[h.RequestID] = r
+		t.begin(h.RequestID, br, true)
 		return nil
 	case r == nil:
 		return nil // a request already answered, or never begun
@@ -591,16 +585,18 @@ func (t *tap) refuse(ev fcgiwire.Event, r *tapReq) []byte {
 		r.ex.Ended, r.ex.ProtocolStatus = true, fcgiwire.Overloaded
 		r.ex.Note = "refused: shutting down"
 		t.finish(h.RequestID, r)
-		return endRequestRecord(h.RequestID, fcgiwire.Overloaded)
+		return rawRecord(fcgiwire.Version1, fcgiwire.TypeEndRequest, h.RequestID, fcgiwire.EndRequest{ProtocolStatus: fcgiwire.Overloaded}.Encode())
 	}
 	return nil
 }
 
-// endRequestRecord is a whole FCGI_END_REQUEST record.
-func endRequestRecord(id uint16, ps fcgiwire.ProtocolStatus) []byte {
-	b := make([]byte, fcgiwire.HeaderLen, fcgiwire.HeaderLen+8)
-	fcgiwire.Header{Version: fcgiwire.Version1, Type: fcgiwire.TypeEndRequest, RequestID: id, ContentLength: 8}.Encode(b)
-	return append(b, fcgiwire.EndRequest{ProtocolStatus: ps}.Encode()...)
+// begin starts following request id; refused: it began after the
+// shutdown began and is not forwarded. Called with t.mu held.
+func (t *tap) begin(id uint16, br fcgiwire.BeginRequest, refused bool) {
+	r := &tapReq{refused: refused, start: time.Now(), stdin: sha256.New(), body: &countWriter{}, stderr: capBuffer{max: maxReportStderr}}
+	r.ex = formatters.Exchange{Conn: t.conn, RequestID: id, Role: br.Role, KeepConn: br.KeepConn()}
+	r.parser = &fcgiwire.ResponseParser{Body: r.body}
+	t.reqs[id] = r
 }
 
 // closeIfIdle ends the connection once the shutdown has begun and no
@@ -627,11 +623,7 @@ func (t *tap) closeIfIdle() {
 func (t *tap) forceClose(note string) {
 	t.mu.Lock()
 	t.closing = true
-	for _, r := range t.reqs {
-		if r.ex.Note == "" {
-			r.ex.Note = note
-		}
-	}
+	t.noteLocked(note)
 	t.mu.Unlock()
 	t.client.Close()
 	t.up.Close()
@@ -685,30 +677,18 @@ func (t *tap) noteEnd(dir fcgiwire.Direction, err error, writing bool) {
 	}
 }
 
-// clientDone logs how the client→upstream direction ended, naming the
-// side that failed.
-func (t *tap) clientDone(err error, writing bool) {
+// logEnd logs how the direction from one side to the other ended, naming
+// the side that failed: the one written to when writing failed, else the
+// one read from.
+func (t *tap) logEnd(from, to string, err error, writing bool) {
 	if err == nil || errors.Is(err, net.ErrClosed) || t.isClosing() {
 		return
 	}
 	if writing {
-		t.p.logf("conn %d: writing to the upstream: %s", t.conn, unwrapOp(err))
+		t.p.logf("conn %d: writing to the %s: %s", t.conn, to, unwrapOp(err))
 		return
 	}
-	t.p.logf("conn %d: reading from the client: %s", t.conn, unwrapOp(err))
-}
-
-// upstreamDone logs how the upstream→client direction ended, naming the
-// side that failed: a write that fails is the client's.
-func (t *tap) upstreamDone(err error, writing bool) {
-	if err == nil || errors.Is(err, net.ErrClosed) || t.isClosing() {
-		return
-	}
-	if writing {
-		t.p.logf("conn %d: writing to the client: %s", t.conn, unwrapOp(err))
-		return
-	}
-	t.p.logf("conn %d: reading from the upstream: %s", t.conn, unwrapOp(err))
+	t.p.logf("conn %d: reading from the %s: %s", t.conn, from, unwrapOp(err))
 }
 
 // noteInFlight notes what happened on the requests still in flight that
@@ -716,6 +696,11 @@ func (t *tap) upstreamDone(err error, writing bool) {
 func (t *tap) noteInFlight(note string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.noteLocked(note)
+}
+
+// noteLocked is noteInFlight with t.mu held.
+func (t *tap) noteLocked(note string) {
 	for _, r := range t.reqs {
 		if r.ex.Note == "" {
 			r.ex.Note = note

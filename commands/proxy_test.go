@@ -239,9 +239,9 @@ func TestProxyClientGoesAway(t *testing.T) {
 		tp := &tap{p: &proxy{env: &Env{Stderr: log}}, conn: 7, reqs: map[uint16]*tapReq{1: {}}}
 		epipe := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}
 		tp.noteEnd(fcgiwire.Received, epipe, true)
-		tp.upstreamDone(epipe, true)
-		tp.upstreamDone(&net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, false)
-		tp.clientDone(epipe, true)
+		tp.logEnd("upstream", "client", epipe, true)
+		tp.logEnd("upstream", "client", &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, false)
+		tp.logEnd("client", "upstream", epipe, true)
 		want := "fcgicli: proxy: conn 7: writing to the client: broken pipe\n" +
 			"fcgicli: proxy: conn 7: reading from the upstream: connection reset by peer\n" +
 			"fcgicli: proxy: conn 7: writing to the upstream: broken pipe\n"
