@@ -151,7 +151,7 @@ func writeCompletion(t *testing.T, shell string) string {
 
 func runShell(t *testing.T, name string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = ".."
@@ -209,22 +209,54 @@ func TestCompletionFish(t *testing.T) {
 
 // TestCompletionZsh types each line and a Tab into an interactive zsh in
 // a zpty and reads back what the line editor shows: the completed word, or
-// the list of matches.
+// the list of matches. Nothing is timed: the harness types only once the
+// shell has printed a marker after loading the completion, and reads until
+// every wanted word has appeared after the typed line, or 60 s have passed.
 func TestCompletionZsh(t *testing.T) {
 	zsh := needShell(t, "zsh")
 	script := writeCompletion(t, "zsh")
-	harness := `zmodload zsh/zpty
+	harness := `zmodload zsh/zpty zsh/datetime zsh/zselect
+script=$1 line=$2
+want=( "${@[3,-1]}" )
+integer end
+# readuntil TEST: read the pty into $out until TEST holds or 60 s pass.
+readuntil() {
+	end=$(( EPOCHSECONDS + 60 ))
+	until eval "$1"; do
+		if (( EPOCHSECONDS > end )); then
+			return 1
+		fi
+		if zpty -rt z chunk; then
+			out+=$chunk
+			plain=${out//$'\e'\[[0-9;?]#[a-zA-Z]/}
+		else
+			zselect -t 2
+		fi
+	done
+}
+# every wanted word is a word of what the shell showed from the typed line
+# on, as the test reads it
+seen() {
+	[[ $plain == *"$line"* ]] || return 1
+	local -a words=( ${=${:-"$line${plain#*"$line"}"}//[$'\r\b\a']/ } )
+	local w
+	for w in "${want[@]}"; do
+		(( ${words[(Ie)$w]} )) || return 1
+	done
+}
+out= plain=
 zpty z 'zsh -f -i'
-zpty -w z "PS1='%% '; autoload -Uz compinit; compinit -u -D; source $1; zstyle ':completion:*' list-separator ''"
-zpty -w -n z "$2"$'\t'
-sleep 1
-out=
-repeat 200 { zpty -rt z chunk || break; out+=$chunk }
+zpty -w z "PS1='%% '; autoload -Uz compinit; compinit -u -D; source $script; zstyle ':completion:*' list-separator ''; print READY\$((6*7))"
+readuntil '[[ $plain == *READY42*"% "* ]]' || { print -r -- "$plain"; print -r -- "harness: no prompt after 60s"; exit 1 }
+out= plain=
+zpty -w -n z "$line"$'\t'
+readuntil seen
 zpty -d z
-print -r -- ${out//$'\e'\[[0-9;?]#[a-zA-Z]/}
+print -r -- "$plain"
 `
 	for _, c := range completionCases {
-		out := runShell(t, zsh, "-f", "-c", harness, "harness", script, c.line)
+		args := append([]string{"-f", "-c", harness, "harness", script, c.line}, c.want...)
+		out := runShell(t, zsh, args...)
 		// Only what follows the typed line (its first echo) counts.
 		if i := strings.Index(out, c.line); i >= 0 {
 			out = out[i:]
