@@ -576,6 +576,11 @@ type bencher struct {
 	errors  atomic.Int64
 	dialed  atomic.Bool // a connection was made at least once
 	warming atomic.Bool // the warmup runs, for the progress line
+	// spare is, without keep-conn, the connection connectAll made to tell
+	// a server that is not there from one that fails requests: the first
+	// request to go out takes it, so that every connection carries one
+	// request (php-fpm gives each a child until it closes).
+	spare atomic.Pointer[fcgiwire.Conn]
 }
 
 func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *formatters.Palette) error {
@@ -610,6 +615,9 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 	defer func() {
 		for _, w := range workers {
 			w.closeConn()
+		}
+		if c := b.spare.Swap(nil); c != nil {
+			c.Close()
 		}
 	}()
 	err = b.connectAll(ctx, workers)
@@ -776,8 +784,9 @@ func benchStopped(ctx context.Context) error {
 
 // connectAll makes the workers' first connections, all at once, before
 // the clock starts: with keep-conn, connecting is not what is measured.
-// Without keep-conn one connection is made and closed, to tell a server
-// that is not there (exit 3) from one that fails requests.
+// Without keep-conn one connection is made, to tell a server that is not
+// there (exit 3) from one that fails requests, and kept as the spare that
+// the first request sends on.
 func (b *bencher) connectAll(ctx context.Context, workers []*benchWorker) error {
 	n := len(workers)
 	if !b.o.keepConn {
@@ -800,7 +809,7 @@ func (b *bencher) connectAll(ctx context.Context, workers []*benchWorker) error 
 			if b.o.keepConn {
 				workers[i].conn = fcgiwire.NewConn(nc)
 			} else {
-				nc.Close()
+				b.spare.Store(fcgiwire.NewConn(nc))
 			}
 		})
 	}
@@ -994,8 +1003,13 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 	}
 }
 
-// dial opens a new connection for w.
+// dial gives w a new connection: the spare one connectAll made, if no
+// request has taken it yet, or one it opens.
 func (b *bencher) dial(ctx context.Context, w *benchWorker) error {
+	if c := b.spare.Swap(nil); c != nil {
+		w.conn, w.used = c, false
+		return nil
+	}
 	nc, err := b.tgt.dial(ctx, b.o.net.ConnectTimeout)
 	if err != nil {
 		return err

@@ -829,3 +829,52 @@ func TestBenchIdleConnections(t *testing.T) {
 		t.Errorf("connections_used %d, connections_served %d; want 2 and 2", rep.ConnectionsUsed, rep.ConnectionsServed)
 	}
 }
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// TestBenchNoKeepConnOneConnPerRequest: without keep-conn, every
+// connection carries exactly one request: the one bench makes before the
+// run, to tell a server that is not there, is the first request's, not a
+// stray that php-fpm would give a child until it closes.
+func TestBenchNoKeepConnOneConnPerRequest(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want int64
+	}{{[]string{"-C", "2", "-n", "20"}, 20}, {[]string{"-C", "3", "-n", "1"}, 1}} {
+		args := c.args
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := &countingListener{Listener: l}
+		var reqs atomic.Int64
+		srv := &fcgiwire.Server{MaxConns: 100, MaxReqs: 100, Handler: fcgiwire.HandlerFunc(
+			func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+				reqs.Add(1)
+				okResponse(w)
+			})}
+		go srv.Serve(cl)
+		code, rep, stderr := runBenchCLI(t, context.Background(), append([]string{"-c", l.Addr().String(), "/x", "--no-keep-conn"}, args...)...)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		srv.Shutdown(ctx)
+		cancel()
+		if code != 0 || rep.Succeeded != reqs.Load() || rep.Succeeded != c.want {
+			t.Errorf("%v: exit %d, %d ok, server saw %d requests; stderr %q", args, code, rep.Succeeded, reqs.Load(), stderr)
+		}
+		if got := cl.n.Load(); got != reqs.Load() {
+			t.Errorf("%v: %d connections for %d requests, want one each", args, got, reqs.Load())
+		}
+	}
+}
