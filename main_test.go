@@ -10,10 +10,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,7 +35,8 @@ func TestMain(m *testing.M) {
 		main()
 	}
 	testscript.Main(stopFPMAfter{m}, map[string]func(){
-		"fcgicli": main,
+		"fcgicli":   main,
+		"hangguard": hangGuardMain,
 	})
 }
 
@@ -97,27 +100,30 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// exitcode [-within DURATION] N PROG ARGS...: run PROG and require exit
-// code N (and, with -within, that it ends within DURATION). Its stdout and
-// stderr are kept for the stdout and stderr commands that follow.
+// hangLimit is how long a command that exitcode runs may take before it
+// is taken for hung and killed. It is no speed check: every deadline the
+// scripts test is far shorter (they check which one fired by its message),
+// and the limit only keeps a regression from holding the suite until its
+// own timeout.
+const hangLimit = 2 * time.Minute
+
+// hangMark starts the line hangguard writes when it kills a hung command.
+const hangMark = "hangguard: still running after "
+
+// exitcode N PROG ARGS...: run PROG and require exit code N. PROG runs
+// under hangguard: if it is still running after hangLimit it is killed,
+// and the script fails saying so. Its stdout and stderr are kept for the
+// stdout and stderr commands that follow.
 func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("exitcode does not take !")
 	}
-	var within time.Duration
-	if len(args) > 1 && args[0] == "-within" {
-		d, err := time.ParseDuration(args[1])
-		ts.Check(err)
-		within, args = d, args[2:]
-	}
 	if len(args) < 2 {
-		ts.Fatalf("usage: exitcode [-within DURATION] N PROG ARGS...")
+		ts.Fatalf("usage: exitcode N PROG ARGS...")
 	}
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	start := time.Now()
-	err = ts.Exec(args[1], args[2:]...)
-	took := time.Since(start)
+	err = ts.Exec("hangguard", append([]string{hangLimit.String()}, args[1:]...)...)
 	got := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -125,12 +131,58 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	} else if err != nil {
 		ts.Fatalf("%v", err)
 	}
+	if strings.Contains(ts.ReadFile("stderr"), hangMark) {
+		ts.Fatalf("%s hung: still running after %s, killed", args[1], hangLimit)
+	}
 	if got != want {
 		ts.Fatalf("exit code %d, want %d", got, want)
 	}
-	if within > 0 && took > within {
-		ts.Fatalf("took %s, want at most %s", took, within)
+}
+
+// hangGuardMain is the program hangguard inside the scripts: hangguard
+// LIMIT PROG ARGS... runs PROG on hangguard's own standard streams and
+// exits as PROG does (128+N, as a shell says it, if PROG died of signal
+// N). Signals that
+// stop a script's command are passed on to PROG. If PROG is still running
+// after LIMIT, it is killed and hangguard says so on stderr.
+func hangGuardMain() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: hangguard LIMIT PROG ARGS...")
+		os.Exit(2)
 	}
+	limit, err := time.ParseDuration(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hangguard:", err)
+		os.Exit(2)
+	}
+	cmd := exec.Command(os.Args[2], os.Args[3:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "hangguard:", err)
+		os.Exit(127)
+	}
+	go func() {
+		for sig := range sigs {
+			cmd.Process.Signal(sig)
+		}
+	}()
+	timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
+	err = cmd.Wait()
+	if !timer.Stop() {
+		fmt.Fprintf(os.Stderr, "\n%s%s: killed\n", hangMark, limit)
+		os.Exit(125)
+	}
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok {
+		fmt.Fprintln(os.Stderr, "hangguard:", err)
+		os.Exit(125)
+	}
+	if ws.Signaled() {
+		os.Exit(128 + int(ws.Signal()))
+	}
+	os.Exit(ws.ExitStatus())
 }
 
 // listenLoopback listens on 127.0.0.1 on a free port and closes the
