@@ -82,13 +82,9 @@ func TestTimeoutSendsAbort(t *testing.T) {
 	cmd := fcgicliCmd(t, "request", "-c", addr, "/x", "-t", "300ms", "--request-id", "9")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
-	start := time.Now()
 	code := exitCodeOf(t, cmd.Run())
 	if code != 4 {
 		t.Fatalf("exit %d, want 4; stderr: %s", code, stderr.String())
-	}
-	if took := time.Since(start); took > 3*time.Second {
-		t.Fatalf("took %s for a 300ms deadline", took)
 	}
 	if got, want := stderr.String(), "fcgicli: timed out after 300ms (--timeout)\n"; got != want {
 		t.Fatalf("stderr %q, want %q", got, want)

@@ -114,9 +114,7 @@ func TestHostileServers(t *testing.T) {
 					var stdout, stderr bytes.Buffer
 					env := &commands.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
 						Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
-					start := time.Now()
 					code := commands.RunEnv(context.Background(), env, args)
-					took := time.Since(start)
 					h.Close()
 					if code != c.code {
 						t.Errorf("exit %d, want %d; stderr: %q", code, c.code, stderr.String())
@@ -126,9 +124,6 @@ func TestHostileServers(t *testing.T) {
 					}
 					if c.stdout != "*" && stdout.String() != c.stdout {
 						t.Errorf("stdout %q, want %q", stdout.String(), c.stdout)
-					}
-					if took > 3*time.Second {
-						t.Errorf("took %s with a 500ms deadline", took)
 					}
 					checkNoClientGoroutines(t)
 				})

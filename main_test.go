@@ -552,18 +552,24 @@ func cmdFPMStop(ts *testscript.TestScript, neg bool, args []string) {
 	stopFPM(ts.MkAbs(args[0]))
 }
 
-// waitstatus STATUS_ADDR TEXT...: wait up to 10s until the JSON status
-// page at STATUS_ADDR (a pm.status_listen socket, so reading it does not
-// take a child) contains every TEXT, such as '"idle_processes": 0,'.
+// waitstatus [-full] STATUS_ADDR TEXT...: wait up to 60s until the JSON
+// status page at STATUS_ADDR (a pm.status_listen socket, so reading it
+// does not take a child) contains every TEXT, such as
+// '"idle_processes": 0,'. With -full, the page has the process list, whose
+// request_uri tells that a request has reached a child.
 func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) < 2 {
-		ts.Fatalf("usage: waitstatus STATUS_ADDR TEXT...")
+	full := "--no-full=true"
+	if len(args) > 0 && args[0] == "-full" {
+		full, args = "--no-full=false", args[1:]
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	if len(args) < 2 {
+		ts.Fatalf("usage: waitstatus [-full] STATUS_ADDR TEXT...")
+	}
+	deadline := time.Now().Add(60 * time.Second)
 	var out string
 	for time.Now().Before(deadline) {
 		var err error
-		out, err = fcgicliOutput(ts, "status", "-c", args[0], "--no-full", "-o", "json")
+		out, err = fcgicliOutput(ts, "status", "-c", args[0], full, "-o", "json")
 		if err == nil {
 			all := true
 			for _, want := range args[1:] {

@@ -308,9 +308,10 @@ func TestBenchOpenLoop(t *testing.T) {
 	if open.LatencyUS["p50"] < 20_000 || open.LatencyUS["max"] < 200_000 {
 		t.Errorf("open loop: p50 %dµs, max %dµs; want p50 >= 20ms and max >= 200ms", open.LatencyUS["p50"], open.LatencyUS["max"])
 	}
-	// Closed loop: one slow request, the rest fast.
-	if closed.LatencyUS["p50"] >= 20_000 || closed.LatencyUS["max"] < 200_000 {
-		t.Errorf("closed loop: p50 %dµs, max %dµs; want p50 < 20ms and max >= 200ms", closed.LatencyUS["p50"], closed.LatencyUS["max"])
+	// Closed loop: one slow request, the rest not delayed by it (their
+	// median is far below the stall, even on a loaded machine).
+	if closed.LatencyUS["p50"] >= 100_000 || closed.LatencyUS["max"] < 200_000 {
+		t.Errorf("closed loop: p50 %dµs, max %dµs; want p50 < 100ms and max >= 200ms", closed.LatencyUS["p50"], closed.LatencyUS["max"])
 	}
 	// 30 requests at 100/s take about 300ms.
 	if open.DurationUS < 280_000 {
@@ -325,15 +326,11 @@ func TestBenchInterrupted(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
-	start := time.Now()
-	code, rep, stderr := runBenchCLI(t, ctx, "-c", addr, "/x", "-C", "2", "-z", "10s")
+	code, rep, stderr := runBenchCLI(t, ctx, "-c", addr, "/x", "-C", "2", "-z", "10m")
 	if code != ExitInterrupted || !strings.HasSuffix(stderr, "fcgicli: interrupted\n") {
 		t.Fatalf("exit %d, stderr %q; want 130 and interrupted", code, stderr)
 	}
-	if time.Since(start) > 3*time.Second {
-		t.Fatalf("took %s to stop", time.Since(start))
-	}
-	if !rep.Interrupted || rep.Requests == 0 || rep.Failed != 0 || rep.DurationUS > 1_000_000 {
+	if !rep.Interrupted || rep.Requests == 0 || rep.Failed != 0 || rep.DurationUS >= 600_000_000 {
 		t.Fatalf("report %+v: want the requests done before the interrupt, none failed", rep)
 	}
 }
@@ -640,17 +637,19 @@ func TestBenchListenQueue(t *testing.T) {
 // answers within it has no request that succeeded: exit 1, not 0, with a
 // line that says why, after the report.
 func TestBenchNoneAnswered(t *testing.T) {
-	release := make(chan struct{})
+	// The application answers only after a minute, or when the client
+	// gives up on the request first (its connection closes): each handler
+	// says which came first.
+	ended := make(chan string, 2)
 	addr := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
 		select {
-		case <-release:
 		case <-ctx.Done():
-		case <-time.After(3 * time.Second):
+			ended <- "client gave up"
+		case <-time.After(time.Minute):
+			ended <- "answered"
 		}
 		okResponse(w)
 	})
-	t.Cleanup(func() { close(release) })
-	start := time.Now()
 	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", addr, "/x", "-C", "2", "-z", "300ms", "--status-path", "")
 	if code != ExitCheckFailed || !strings.HasSuffix(stderr, "\nfcgicli: no request was answered: 2 unfinished when the run ended\n") {
 		t.Errorf("exit %d, stderr %q; want 1 and the reason", code, stderr)
@@ -658,8 +657,11 @@ func TestBenchNoneAnswered(t *testing.T) {
 	if rep.Requests != 0 || rep.Unfinished != 2 || rep.Interrupted {
 		t.Errorf("report %+v: want 0 requests, 2 unfinished", rep)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %s", d)
+	// bench gave up on both at the end of the run, not waiting for them.
+	for range 2 {
+		if how := <-ended; how != "client gave up" {
+			t.Errorf("a request was %s: bench waited past -z for it", how)
+		}
 	}
 }
 
@@ -688,12 +690,12 @@ func TestHistogramRecordSpaced(t *testing.T) {
 			t.Errorf("%+v: count %d min %s max %s sum %d, want %d %s %s %d", c, a.Count(), a.Min(), a.Max(), a.sum.Load(), c.n, b.Min(), b.Max(), b.sum.Load())
 		}
 	}
-	// Billions at once: as fast as a few.
+	// Billions at once, counted per bucket (a loop per value would run
+	// for minutes).
 	h := newHistogram()
-	start := time.Now()
 	h.RecordSpaced(0, 1, 5_000_000_000)
-	if h.Count() != 5_000_000_000 || h.Max() != 4_999_999_999 || time.Since(start) > time.Second {
-		t.Errorf("5e9 values: count %d, max %d, took %s", h.Count(), h.Max(), time.Since(start))
+	if h.Count() != 5_000_000_000 || h.Max() != 4_999_999_999 {
+		t.Errorf("5e9 values: count %d, max %d", h.Count(), h.Max())
 	}
 }
 

