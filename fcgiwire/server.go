@@ -16,6 +16,18 @@ import (
 // request unless Server.MaxParamsBytes says otherwise.
 const DefaultMaxParamsBytes = 1 << 20
 
+// DefaultMaxBufferedBytes bounds what a Server holds for one connection's
+// requests, unless Server.MaxBufferedBytes says otherwise (see there).
+const DefaultMaxBufferedBytes = 4 << 20
+
+// streamWindow is how much of one STDIN or DATA stream a connection takes
+// in ahead of its handler before it waits for the handler to read.
+const streamWindow = 64 << 10
+
+// ErrStalled wraps the error a Server hands OnError when it cuts a
+// connection that stalled past Server.ReadTimeout.
+var ErrStalled = errors.New("stalled past the read timeout")
+
 // ErrAborted is what a request's Stdin and Data return after the client
 // sent FCGI_ABORT_REQUEST.
 var ErrAborted = errors.New("request aborted by the client")
@@ -92,6 +104,12 @@ const (
 	// request's PARAMS stream ended, so Handler never ran.
 	// REQUEST_COMPLETE.
 	RefusedAborted
+	// RefusedConnReqs: the connection already had MaxConnReqs requests
+	// in flight. OVERLOADED.
+	RefusedConnReqs
+	// RefusedBuffer: its PARAMS would have taken the unfinished PARAMS
+	// streams held for the connection past MaxBufferedBytes. OVERLOADED.
+	RefusedBuffer
 )
 
 // String returns the reason in a few words, or "reason n".
@@ -109,13 +127,19 @@ func (r RefuseReason) String() string {
 		return "shutting down"
 	case RefusedAborted:
 		return "aborted before it started"
+	case RefusedConnReqs:
+		return "too many requests on the connection"
+	case RefusedBuffer:
+		return "too many unfinished params on the connection"
 	}
 	return "reason " + strconv.Itoa(int(r))
 }
 
 // Server answers FastCGI requests on the connections it accepts: it
 // multiplexes when MultiplexConns is set, answers FCGI_GET_VALUES, and
-// replies FCGI_UNKNOWN_TYPE to management records it does not know. The
+// replies FCGI_UNKNOWN_TYPE to management records it does not know (but
+// never to an FCGI_UNKNOWN_TYPE or FCGI_GET_VALUES_RESULT: two peers doing
+// that would answer each other forever). The
 // requests it refuses (CANT_MPX_CONN, UNKNOWN_ROLE, OVERLOADED), and those
 // aborted before their params ended, never reach Handler; OnRefuse hears
 // of them.
@@ -123,9 +147,38 @@ type Server struct {
 	Handler Handler
 	// Values reported for FCGI_MAX_CONNS and FCGI_MAX_REQS (0 reports 1).
 	// Both are enforced when set: a request beyond MaxReqs at once, or on
-	// a connection beyond MaxConns open at once, gets OVERLOADED.
+	// a connection beyond MaxConns open at once, gets OVERLOADED. When a
+	// connection comes past MaxConns and some open connection has no
+	// request in flight, the one idle the longest is closed to make room
+	// instead.
 	MaxConns int
 	MaxReqs  int
+	// MaxConnReqs bounds the requests in flight at once on one
+	// multiplexed connection; past it a request gets OVERLOADED. 0: what
+	// FCGI_MAX_REQS reports when MaxReqs is set, else no bound but the
+	// request ids.
+	MaxConnReqs int
+	// ReadTimeout, when set, cuts a connection whose client stalls while
+	// it owes input: a record not whole that long after its first byte
+	// came, or no record for that long while a request's PARAMS, STDIN or
+	// DATA stream has not ended. It also bounds how long the connection
+	// waits for a handler to read the input it holds for it (see
+	// MaxBufferedBytes). OnError hears of the cut (ErrStalled). 0: none.
+	ReadTimeout time.Duration
+	// IdleTimeout, when set, closes a connection that has had no request
+	// in flight and no record begun for that long. 0: none.
+	IdleTimeout time.Duration
+	// MaxBufferedBytes bounds what a connection holds for requests that
+	// cannot take it yet (0: DefaultMaxBufferedBytes): the PARAMS of
+	// requests whose PARAMS stream has not ended (a request that would
+	// pass it is answered OVERLOADED), and FCGI_DATA or FCGI_STDIN that
+	// arrives while the handler waits on the request's other stream (a
+	// FILTER's DATA before its STDIN ends: past the bound, both streams
+	// fail for the handler with an error wrapping ErrTooLarge). Besides
+	// it, each stream holds up to 64 KiB for a handler that has not read
+	// it; past that the connection waits for the handler, up to
+	// ReadTimeout.
+	MaxBufferedBytes int
 	// MultiplexConns allows several requests at once on a connection; a
 	// second request on a connection without it gets CANT_MPX_CONN.
 	MultiplexConns bool
@@ -221,6 +274,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// a fault to report (OnError).
 		c.closing.Store(true)
 		c.nc.Close()
+		// A connection waiting for a handler to read its input is not
+		// reading the socket: wake it.
+		c.wakeStreams()
 	}
 	s.mu.Unlock()
 	return err
@@ -256,10 +312,31 @@ func (s *Server) startHandler() bool {
 	return true
 }
 
+// connReqLimit is the most requests in flight at once on one connection,
+// 0 for no bound.
+func (s *Server) connReqLimit() int {
+	switch {
+	case !s.MultiplexConns:
+		return 1
+	case s.MaxConnReqs > 0:
+		return s.MaxConnReqs
+	}
+	return max(s.MaxReqs, 0)
+}
+
+func (s *Server) maxBuffered() int64 {
+	if s.MaxBufferedBytes > 0 {
+		return int64(s.MaxBufferedBytes)
+	}
+	return DefaultMaxBufferedBytes
+}
+
 // ServeConn serves one connection until the client closes it, a request
-// without FCGI_KEEP_CONN ends, or the client sends malformed records.
+// without FCGI_KEEP_CONN ends, the client sends malformed records or
+// stalls (ReadTimeout), or it idles (IdleTimeout).
 func (s *Server) ServeConn(nc net.Conn) {
-	c := &serverConn{srv: s, nc: nc, id: s.nextConn.Add(1), r: NewReader(nc), w: NewWriter(nc), reqs: map[uint16]*serverReq{}}
+	c := &serverConn{srv: s, nc: nc, id: s.nextConn.Add(1), w: NewWriter(nc), reqs: map[uint16]*serverReq{}}
+	c.r = NewReader(connReader{c})
 	if s.Observer != nil {
 		if o := s.Observer(c.id); o != nil {
 			c.r.Observe = o
@@ -275,7 +352,9 @@ func (s *Server) ServeConn(nc net.Conn) {
 	if s.conns == nil {
 		s.conns = map[*serverConn]struct{}{}
 	}
-	c.overLimit = s.MaxConns > 0 && len(s.conns) >= s.MaxConns
+	if s.MaxConns > 0 {
+		c.overLimit = s.makeRoom()
+	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	err := c.serve()
@@ -286,6 +365,29 @@ func (s *Server) ServeConn(nc net.Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+}
+
+// makeRoom is called, with s.mu held, for a connection about to join
+// s.conns. When MaxConns connections are open it closes the one idle the
+// longest, if any is idle, and reports whether the new one is still over
+// the limit.
+func (s *Server) makeRoom() bool {
+	open := 0
+	var idlest *serverConn
+	var since time.Time
+	for oc := range s.conns {
+		if oc.closing.Load() {
+			continue // on its way out: it no longer counts
+		}
+		open++
+		if t := oc.idleSince(); !t.IsZero() && (idlest == nil || t.Before(since)) {
+			idlest, since = oc, t
+		}
+	}
+	if open >= s.MaxConns && idlest != nil && idlest.giveWay() {
+		open--
+	}
+	return open >= s.MaxConns
 }
 
 type serverConn struct {
@@ -304,14 +406,125 @@ type serverConn struct {
 	// overLimit: the connection came past MaxConns; its requests get
 	// OVERLOADED.
 	overLimit bool
+	// held counts the bytes held for requests: unfinished PARAMS and
+	// STDIN and DATA not yet read by the handlers.
+	held atomic.Int64
+
+	// Read deadlines. got, recStart, recDeadline and dlKind belong to
+	// the connection's goroutine; dlMu orders setting a deadline with
+	// the lingering close, and guards idle.
+	dlMu        sync.Mutex
+	got         int64     // bytes read from the socket
+	recStart    int64     // stream offset of the record being read
+	recDeadline time.Time // when the record being read must be whole
+	dlKind      deadlineKind
+	idle        time.Time // since when the connection idles; zero when not
+}
+
+// deadlineKind says which deadline a connection's read is under.
+type deadlineKind uint8
+
+const (
+	dlNone deadlineKind = iota
+	dlIdle
+	dlRecord
+	dlRequest
+)
+
+// connReader is what a connection's Reader reads the socket through: each
+// read is under the deadline the connection's state calls for.
+type connReader struct{ c *serverConn }
+
+func (cr connReader) Read(p []byte) (int, error) {
+	c := cr.c
+	c.armDeadline()
+	n, err := c.nc.Read(p)
+	if n > 0 {
+		c.dlMu.Lock()
+		if c.got == c.recStart && c.srv.ReadTimeout > 0 {
+			c.recDeadline = time.Now().Add(c.srv.ReadTimeout)
+		}
+		c.got += int64(n)
+		c.idle = time.Time{}
+		c.dlMu.Unlock()
+	}
+	return n, err
+}
+
+// armDeadline sets the read deadline: mid-record, ReadTimeout from the
+// record's first byte; between records, IdleTimeout when no request is in
+// flight, ReadTimeout when one still owes input, else none. A connection
+// that is closing keeps the deadline its close set.
+func (c *serverConn) armDeadline() {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	if c.closing.Load() {
+		return
+	}
+	s := c.srv
+	now := time.Now()
+	var d time.Time
+	kind := dlNone
+	switch {
+	case c.got > c.recStart:
+		if s.ReadTimeout > 0 {
+			d, kind = c.recDeadline, dlRecord
+		}
+	default:
+		inFlight, owing := c.requestState()
+		switch {
+		case !inFlight:
+			if c.idle.IsZero() {
+				c.idle = now
+			}
+			if s.IdleTimeout > 0 {
+				d, kind = c.idle.Add(s.IdleTimeout), dlIdle
+			}
+		case owing && s.ReadTimeout > 0:
+			d, kind = now.Add(s.ReadTimeout), dlRequest
+		}
+	}
+	c.dlKind = kind
+	_ = c.nc.SetReadDeadline(d)
+}
+
+// requestState says whether requests are in flight, and whether one of
+// them still owes input (its PARAMS, STDIN or DATA stream has not ended).
+func (c *serverConn) requestState() (inFlight, owing bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.reqs {
+		if !r.paramsDone || r.in.owing() {
+			return true, true
+		}
+	}
+	return len(c.reqs) > 0, false
+}
+
+// idleSince returns since when the connection idles, or zero.
+func (c *serverConn) idleSince() time.Time {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	return c.idle
+}
+
+// giveWay closes the connection, as the end of a last response does, if
+// it still idles.
+func (c *serverConn) giveWay() bool {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	if c.idle.IsZero() || c.closing.Load() {
+		return false
+	}
+	c.lingerLocked()
+	return true
 }
 
 type serverReq struct {
 	req        ServerRequest
 	params     []byte
 	paramsDone bool
-	stdin      *io.PipeWriter
-	data       *io.PipeWriter
+	in         *input
 	cancel     context.CancelFunc
 }
 
@@ -326,18 +539,20 @@ func (c *serverConn) close() {
 			// Never started, so no handler will free its slot.
 			delete(c.reqs, id)
 			c.srv.active.Add(-1)
+			c.held.Add(-int64(len(r.params)))
 		}
-		closePipes(r, io.ErrUnexpectedEOF)
+		r.in.fail(io.ErrUnexpectedEOF)
 	}
 	c.mu.Unlock()
 }
 
-func closePipes(r *serverReq, err error) {
-	if r.stdin != nil {
-		r.stdin.CloseWithError(err)
-	}
-	if r.data != nil {
-		r.data.CloseWithError(err)
+// wakeStreams makes the connection's goroutine stop waiting for a handler
+// to read.
+func (c *serverConn) wakeStreams() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range c.reqs {
+		r.in.wake()
 	}
 }
 
@@ -356,9 +571,42 @@ func (c *serverConn) endRequest(id uint16, appStatus uint32, ps ProtocolStatus) 
 	})
 }
 
+// readRecord reads the next record under the deadlines. At an idle
+// deadline it closes the connection as the end of a last response does;
+// at a read deadline it returns an error wrapping ErrStalled.
+func (c *serverConn) readRecord() (Record, error) {
+	c.dlMu.Lock()
+	c.recStart = c.r.Offset()
+	if c.got > c.recStart && c.srv.ReadTimeout > 0 {
+		// Already begun while the connection was busy: from now.
+		c.recDeadline = time.Now().Add(c.srv.ReadTimeout)
+	}
+	c.dlMu.Unlock()
+	rec, err := c.r.ReadRecord()
+	var ne net.Error
+	if err == nil || c.closing.Load() || !errors.As(err, &ne) || !ne.Timeout() {
+		return rec, err
+	}
+	c.dlMu.Lock()
+	kind := c.dlKind
+	c.dlMu.Unlock()
+	switch kind {
+	case dlIdle:
+		// Idle too long: close as after a last response, reading on
+		// (and dropping) what the client may have sent meanwhile.
+		c.closeAfterResponse()
+		return c.readRecord()
+	case dlRecord:
+		return rec, fmt.Errorf("%w: a record not whole %s after its first byte, at byte %d", ErrStalled, c.srv.ReadTimeout, c.recStart)
+	case dlRequest:
+		return rec, fmt.Errorf("%w: no record for %s while a request's input had not ended", ErrStalled, c.srv.ReadTimeout)
+	}
+	return rec, err
+}
+
 func (c *serverConn) serve() error {
 	for {
-		rec, err := c.r.ReadRecord()
+		rec, err := c.readRecord()
 		if err != nil {
 			if err == io.EOF || c.closing.Load() {
 				return nil
@@ -400,7 +648,14 @@ func (c *serverConn) serve() error {
 			if len(r.params)+len(rec.Content) > c.maxParams() {
 				return protoErr(off, h.Type, ErrTooLarge, "PARAMS stream exceeds %d bytes", c.maxParams())
 			}
+			if c.held.Load()+int64(len(rec.Content)) > c.srv.maxBuffered() {
+				if err := c.refuseBegun(r, RefusedBuffer); err != nil {
+					return err
+				}
+				continue
+			}
 			r.params = append(r.params, rec.Content...)
+			c.held.Add(int64(len(rec.Content)))
 		case TypeStdin, TypeData:
 			if r == nil {
 				continue
@@ -408,23 +663,31 @@ func (c *serverConn) serve() error {
 			if !r.paramsDone {
 				return protoErr(off, h.Type, ErrUnexpectedType, "%s before the PARAMS stream ended", h.Type)
 			}
-			pw := r.stdin
+			s := &r.in.s[0]
 			if h.Type == TypeData {
-				pw = r.data
+				s = &r.in.s[1]
 			}
 			if len(rec.Content) == 0 {
-				pw.Close()
+				s.end()
 				continue
 			}
-			// A handler that stopped reading closed the pipe: drop the rest.
-			_, _ = pw.Write(rec.Content)
+			if err := s.put(rec.Content, c); err != nil {
+				var pe *ProtocolError
+				if !errors.As(err, &pe) {
+					return err
+				}
+				// That request fails; the connection goes on.
+				pe.Offset, pe.RecordType = off, h.Type
+				r.cancel()
+				r.in.fail(pe)
+			}
 		case TypeAbortRequest:
 			if r == nil {
 				continue
 			}
 			if r.cancel != nil {
 				r.cancel()
-				closePipes(r, ErrAborted)
+				r.in.fail(ErrAborted)
 				continue
 			}
 			// Aborted before the handler started: end it at once.
@@ -432,14 +695,17 @@ func (c *serverConn) serve() error {
 			delete(c.reqs, h.RequestID)
 			c.mu.Unlock()
 			c.srv.active.Add(-1)
+			c.held.Add(-int64(len(r.params)))
 			if c.srv.OnRefuse != nil {
 				c.srv.OnRefuse(&r.req, RequestComplete, RefusedAborted)
 			}
 			if err := c.endRequest(h.RequestID, 0, RequestComplete); err != nil {
 				return err
 			}
-			if !r.req.KeepConn() {
-				return nil
+			// As when a handler ends: without FCGI_KEEP_CONN the
+			// connection closes, cleanly, once no request is left.
+			if c.ended(h.RequestID, r.req.KeepConn()) {
+				c.closeAfterResponse()
 			}
 		default:
 			if h.Type > TypeMax {
@@ -453,6 +719,18 @@ func (c *serverConn) serve() error {
 	}
 }
 
+// ended forgets request id, accepted on the connection and now ended, and
+// reports whether the connection is to close now: a request without
+// FCGI_KEEP_CONN closes it, but not under the other requests multiplexed
+// on it: then the last of them to end closes it.
+func (c *serverConn) ended(id uint16, keepConn bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.reqs, id)
+	c.closeIdle = c.closeIdle || !keepConn
+	return c.closeIdle && len(c.reqs) == 0
+}
+
 func (c *serverConn) maxParams() int {
 	if c.srv.MaxParamsBytes > 0 {
 		return c.srv.MaxParamsBytes
@@ -462,15 +740,27 @@ func (c *serverConn) maxParams() int {
 
 func (c *serverConn) management(rec Record, off int64) error {
 	h := rec.Header
-	if h.Type != TypeGetValues {
+	switch h.Type {
+	case TypeGetValues:
+	case TypeUnknownType, TypeGetValuesResult:
+		// Answers, not questions: answering them could loop with a peer
+		// that answers UNKNOWN_TYPE in turn.
+		return nil
+	default:
 		return c.write(func() error { return c.w.WriteRecord(TypeUnknownType, 0, UnknownTypeBody(h.Type)) })
 	}
 	asked, err := DecodePairs(rec.Content, off+HeaderLen)
 	if err != nil {
 		return err
 	}
+	// Only the names it knows, each once: the answer fits one record
+	// however many names are asked.
 	var out []Pair
+	seen := map[string]bool{}
 	for _, p := range asked {
+		if seen[p.Name] {
+			continue
+		}
 		switch p.Name {
 		case MaxConns:
 			out = append(out, Pair{p.Name, strconv.Itoa(max(c.srv.MaxConns, 1))})
@@ -482,12 +772,12 @@ func (c *serverConn) management(rec Record, off int64) error {
 				v = "1"
 			}
 			out = append(out, Pair{p.Name, v})
+		default:
+			continue
 		}
+		seen[p.Name] = true
 	}
 	body := EncodePairs(out)
-	if len(body) > MaxContent {
-		return protoErr(off, h.Type, ErrTooLarge, "GET_VALUES asks for more than one record can answer")
-	}
 	if c.srv.SplitValuesResult != nil && len(body) > 1 && c.srv.SplitValuesResult() {
 		// A deliberate violation: a management record is one record.
 		return c.write(func() error {
@@ -508,16 +798,18 @@ func (c *serverConn) begin(rec Record, off int64) error {
 	}
 	c.mu.Lock()
 	_, dup := c.reqs[h.RequestID]
-	busy := len(c.reqs) > 0
+	n := len(c.reqs)
 	c.mu.Unlock()
 	if dup {
 		return protoErr(off, h.Type, ErrRequestID, "request id %d is already in flight", h.RequestID)
 	}
+	busy := n > 0
 	req := ServerRequest{
 		ID: h.RequestID, Role: br.Role, Flags: br.Flags, ConnID: c.id,
 		LocalAddr: c.nc.LocalAddr(), RemoteAddr: c.nc.RemoteAddr(),
 	}
 	refuse := func(ps ProtocolStatus, why RefuseReason) error { return c.refuse(&req, ps, why, busy) }
+	limit := c.srv.connReqLimit()
 	switch {
 	case busy && !c.srv.MultiplexConns:
 		return refuse(CantMpxConn, RefusedMpx)
@@ -529,8 +821,12 @@ func (c *serverConn) begin(rec Record, off int64) error {
 	if !c.srv.takeSlot() {
 		return refuse(Overloaded, RefusedMaxReqs)
 	}
+	if limit > 0 && n >= limit {
+		c.srv.active.Add(-1)
+		return refuse(Overloaded, RefusedConnReqs)
+	}
 	c.mu.Lock()
-	c.reqs[h.RequestID] = &serverReq{req: req}
+	c.reqs[h.RequestID] = &serverReq{req: req, in: newInput(c, h.RequestID)}
 	c.mu.Unlock()
 	return nil
 }
@@ -551,6 +847,20 @@ func (c *serverConn) refuse(r *ServerRequest, ps ProtocolStatus, why RefuseReaso
 	return nil
 }
 
+// refuseBegun refuses a request begun but not started (its PARAMS stream
+// has not ended): it is forgotten, its slot freed, and it is answered
+// OVERLOADED; the records still coming for it are dropped.
+func (c *serverConn) refuseBegun(r *serverReq, why RefuseReason) error {
+	c.mu.Lock()
+	delete(c.reqs, r.req.ID)
+	busy := len(c.reqs) > 0
+	c.mu.Unlock()
+	c.srv.active.Add(-1)
+	c.held.Add(-int64(len(r.params)))
+	r.params = nil
+	return c.refuse(&r.req, Overloaded, why, busy)
+}
+
 // start decodes the params and runs the handler in its own goroutine.
 func (c *serverConn) start(r *serverReq, off int64) error {
 	pairs, err := DecodePairs(r.params, 0)
@@ -567,36 +877,29 @@ func (c *serverConn) start(r *serverReq, off int64) error {
 	// begun, a request is refused rather than started (nor is the count
 	// Shutdown waits on added to while it waits).
 	if !c.srv.startHandler() {
-		c.mu.Lock()
-		delete(c.reqs, r.req.ID)
-		busy := len(c.reqs) > 0
-		c.mu.Unlock()
-		c.srv.active.Add(-1)
 		r.req.Params, r.req.ParamsBytes = pairs, len(r.params)
-		return c.refuse(&r.req, Overloaded, RefusedShutdown, busy)
+		return c.refuseBegun(r, RefusedShutdown)
 	}
+	c.held.Add(-int64(len(r.params)))
 	r.paramsDone = true
 	r.req.Params = pairs
 	r.req.ParamsBytes = len(r.params)
 	r.params = nil
-	stdinR, stdinW := io.Pipe()
-	dataR, dataW := io.Pipe()
-	r.stdin, r.data = stdinW, dataW
-	r.req.Stdin, r.req.Data = stdinR, dataR
+	r.req.Stdin, r.req.Data = &r.in.s[0], &r.in.s[1]
 	if r.req.Role == RoleAuthorizer {
 		// Authorizers get no stdin stream; tolerate an empty one anyway.
-		stdinW.Close()
+		r.in.s[0].end()
 	}
 	if r.req.Role != RoleFilter {
-		dataW.Close()
+		r.in.s[1].end()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	go c.run(ctx, r, stdinR, dataR)
+	go c.run(ctx, r)
 	return nil
 }
 
-func (c *serverConn) run(ctx context.Context, r *serverReq, stdinR, dataR *io.PipeReader) {
+func (c *serverConn) run(ctx context.Context, r *serverReq) {
 	defer c.srv.inflight.Done()
 	w := &ResponseWriter{c: c, id: r.req.ID}
 	w.stdout.init(w, TypeStdout)
@@ -605,8 +908,7 @@ func (c *serverConn) run(ctx context.Context, r *serverReq, stdinR, dataR *io.Pi
 		c.srv.Handler.ServeFCGI(ctx, w, &r.req)
 	}
 	r.cancel()
-	stdinR.CloseWithError(errHandlerDone)
-	dataR.CloseWithError(errHandlerDone)
+	r.in.handlerDone()
 	var err error
 	if w.abandoned {
 		err = errAbandoned
@@ -616,25 +918,42 @@ func (c *serverConn) run(ctx context.Context, r *serverReq, stdinR, dataR *io.Pi
 			err = w.stderr.close()
 		}
 	}
-	// A request without FCGI_KEEP_CONN closes the connection after its
-	// response, but not under the other requests multiplexed on it: then
-	// the last of them to end closes it.
-	c.mu.Lock()
-	delete(c.reqs, r.req.ID)
-	c.closeIdle = c.closeIdle || !r.req.KeepConn()
-	closeNow := c.closeIdle && len(c.reqs) == 0
-	c.mu.Unlock()
+	closeNow := c.ended(r.req.ID, r.req.KeepConn())
 	// Free the slot before END_REQUEST: the client may send its next
 	// request as soon as it reads it.
 	c.srv.active.Add(-1)
 	if err == nil {
 		err = c.endRequest(r.req.ID, w.appStatus, w.protocolStatus)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		c.closing.Store(true)
 		c.nc.Close()
-	} else if closeNow {
+	case closeNow:
 		c.closeAfterResponse()
+	default:
+		c.armIdle()
+	}
+}
+
+// armIdle puts the read the connection's goroutine is blocked in, armed
+// while requests were in flight, under the idle deadline once none is
+// left.
+func (c *serverConn) armIdle() {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	if c.closing.Load() || c.got > c.recStart {
+		return
+	}
+	if inFlight, _ := c.requestState(); inFlight {
+		return
+	}
+	if c.idle.IsZero() {
+		c.idle = time.Now()
+	}
+	if c.srv.IdleTimeout > 0 {
+		c.dlKind = dlIdle
+		_ = c.nc.SetReadDeadline(c.idle.Add(c.srv.IdleTimeout))
 	}
 }
 
@@ -648,13 +967,186 @@ const lingerTimeout = 5 * time.Second
 // with input unread would make the kernel reset the connection and drop
 // response bytes it has not sent yet.
 func (c *serverConn) closeAfterResponse() {
-	c.closing.Store(true)
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.lingerLocked()
+}
+
+// lingerLocked is closeAfterResponse with c.dlMu held.
+func (c *serverConn) lingerLocked() {
+	if c.closing.Swap(true) {
+		return
+	}
 	cw, ok := c.nc.(interface{ CloseWrite() error })
 	if !ok || cw.CloseWrite() != nil {
 		c.nc.Close()
 		return
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+}
+
+// input carries a request's STDIN and DATA streams from the connection's
+// goroutine, which puts what arrives, to the handler, which reads. It
+// never makes the connection wait on a stream the handler is not reading:
+// while the handler waits on one stream, what arrives on the other is
+// held (within MaxBufferedBytes for the connection), so a FILTER whose
+// DATA comes before its STDIN ends cannot stop the connection.
+type input struct {
+	c    *serverConn
+	id   uint16
+	mu   sync.Mutex
+	cond sync.Cond
+	s    [2]inStream // STDIN, DATA
+	// gone: the handler returned; what arrives is dropped. woken: the
+	// connection is being closed; stop waiting.
+	gone, woken bool
+}
+
+// inStream is one input stream: an io.Reader for the handler.
+type inStream struct {
+	in      *input
+	i       int
+	buf     []byte
+	err     error // what Read returns once buf is empty; io.EOF at the end
+	waiting bool  // the handler is blocked reading it
+}
+
+func newInput(c *serverConn, id uint16) *input {
+	in := &input{c: c, id: id}
+	in.cond.L = &in.mu
+	in.s[0] = inStream{in: in, i: 0}
+	in.s[1] = inStream{in: in, i: 1}
+	return in
+}
+
+// Read reads what has arrived of the stream, waiting for more.
+func (s *inStream) Read(p []byte) (int, error) {
+	in := s.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for len(s.buf) == 0 && s.err == nil {
+		s.waiting = true
+		in.cond.Broadcast() // the connection may be waiting for this
+		in.cond.Wait()
+	}
+	s.waiting = false
+	if len(s.buf) == 0 {
+		return 0, s.err
+	}
+	n := copy(p, s.buf)
+	s.buf = s.buf[n:]
+	if len(s.buf) == 0 {
+		s.buf = nil
+	}
+	in.c.held.Add(-int64(n))
+	in.cond.Broadcast()
+	return n, nil
+}
+
+// put hands b to the handler. Past streamWindow bytes unread it waits for
+// the handler to read, unless the handler waits on the other stream: then
+// it holds b if the connection's MaxBufferedBytes allows, else returns a
+// *ProtocolError wrapping ErrTooLarge. A handler that reads none of it for
+// ReadTimeout gives an error wrapping ErrStalled. Once the handler has
+// returned, or the stream has failed, b is dropped.
+func (s *inStream) put(b []byte, c *serverConn) error {
+	in := s.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	other := &in.s[1-s.i]
+	var timer *time.Timer
+	timedOut := false
+	for !in.gone && !in.woken && s.err == nil && len(s.buf) >= streamWindow && !other.waiting && !timedOut {
+		if timer == nil && c.srv.ReadTimeout > 0 {
+			timer = time.AfterFunc(c.srv.ReadTimeout, func() {
+				in.mu.Lock()
+				timedOut = true
+				in.cond.Broadcast()
+				in.mu.Unlock()
+			})
+		}
+		in.cond.Wait()
+	}
+	if timer != nil {
+		timer.Stop()
+	}
+	switch {
+	case in.gone || in.woken || s.err != nil:
+		return nil
+	case timedOut:
+		return fmt.Errorf("%w: request %d's handler read none of its %s for %s", ErrStalled, in.id, s.name(), c.srv.ReadTimeout)
+	case len(s.buf) >= streamWindow && c.held.Load()+int64(len(b)) > c.srv.maxBuffered():
+		return &ProtocolError{Err: ErrTooLarge, Reason: fmt.Sprintf("%s ran %d bytes ahead of the %s its handler reads first, past the %d bytes a connection holds (MaxBufferedBytes)",
+			s.name(), len(s.buf), other.name(), c.srv.maxBuffered())}
+	}
+	s.buf = append(s.buf, b...)
+	c.held.Add(int64(len(b)))
+	in.cond.Broadcast()
+	return nil
+}
+
+func (s *inStream) name() string {
+	if s.i == 0 {
+		return "FCGI_STDIN"
+	}
+	return "FCGI_DATA"
+}
+
+// end marks the end of the stream: Read returns io.EOF after the rest.
+func (s *inStream) end() {
+	s.in.mu.Lock()
+	defer s.in.mu.Unlock()
+	if s.err == nil {
+		s.err = io.EOF
+	}
+	s.in.cond.Broadcast()
+}
+
+// owing reports whether a stream has not ended (the connection's
+// goroutine only: it alone ends them, but for fail, whose error also
+// counts as an end).
+func (in *input) owing() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return !in.gone && (in.s[0].err == nil || in.s[1].err == nil)
+}
+
+// fail makes the streams that have not ended fail with err, dropping
+// what they hold. One that ended keeps its end and what is left of it.
+func (in *input) fail(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for i := range in.s {
+		s := &in.s[i]
+		if s.err != nil {
+			continue
+		}
+		s.err = err
+		in.c.held.Add(-int64(len(s.buf)))
+		s.buf = nil
+	}
+	in.cond.Broadcast()
+}
+
+// handlerDone drops what the streams hold: nobody will read it.
+func (in *input) handlerDone() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.gone = true
+	for i := range in.s {
+		s := &in.s[i]
+		in.c.held.Add(-int64(len(s.buf)))
+		s.buf = nil
+	}
+	in.cond.Broadcast()
+}
+
+// wake stops the connection's goroutine waiting in put.
+func (in *input) wake() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.woken = true
+	in.cond.Broadcast()
 }
 
 var (
