@@ -197,6 +197,10 @@ func refuseNote(why fcgiwire.RefuseReason, role fcgiwire.Role, refusedRole bool,
 		return "refused: shutting down"
 	case fcgiwire.RefusedAborted:
 		return "aborted before its params ended"
+	case fcgiwire.RefusedConnReqs:
+		return fmt.Sprintf("refused: more than --max-reqs %d on one connection", maxReqs)
+	case fcgiwire.RefusedBuffer:
+		return fmt.Sprintf("refused: the connection's unfinished params passed %d bytes", fcgiwire.DefaultMaxBufferedBytes)
 	}
 	return "refused: " + why.String()
 }

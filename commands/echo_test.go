@@ -30,6 +30,8 @@ func TestResponderReportsRefusals(t *testing.T) {
 		{fcgiwire.ServerRequest{ConnID: 6, ID: 9, Role: fcgiwire.RoleAuthorizer}, fcgiwire.Overloaded, fcgiwire.RefusedMaxReqs, "refused: --max-reqs 3 reached"},
 		{fcgiwire.ServerRequest{ConnID: 7, ID: 1, Role: fcgiwire.RoleResponder, Params: params}, fcgiwire.Overloaded, fcgiwire.RefusedShutdown, "refused: shutting down"},
 		{fcgiwire.ServerRequest{ConnID: 8, ID: 4, Role: fcgiwire.RoleResponder}, fcgiwire.RequestComplete, fcgiwire.RefusedAborted, "aborted before its params ended"},
+		{fcgiwire.ServerRequest{ConnID: 9, ID: 5, Role: fcgiwire.RoleResponder}, fcgiwire.Overloaded, fcgiwire.RefusedConnReqs, "refused: more than --max-reqs 3 on one connection"},
+		{fcgiwire.ServerRequest{ConnID: 9, ID: 6, Role: fcgiwire.RoleResponder}, fcgiwire.Overloaded, fcgiwire.RefusedBuffer, "refused: the connection's unfinished params passed 4194304 bytes"},
 	}
 	for _, tt := range tests {
 		srv.OnRefuse(&tt.req, tt.status, tt.why)

@@ -55,6 +55,8 @@ EXAMPLES:
 			&cli.StringFlag{Name: "save", Usage: "write each connection's bytes to `DIR`/conn-N-request.bin and -response.bin"},
 			&cli.StringFlag{Name: "socket-mode", Usage: "file mode for unix socket listeners, octal `MODE` such as 0660"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Second, Usage: "on SIGINT/SIGTERM, wait up to `DURATION` for connections in flight"},
+			readTimeoutFlag(),
+			idleTimeoutFlag(),
 			colorFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -90,6 +92,10 @@ EXAMPLES:
 			if c.Duration("connect-timeout") < 0 || c.Duration("shutdown-timeout") < 0 {
 				return usagef("--connect-timeout and --shutdown-timeout cannot be negative")
 			}
+			deadlines, err := connDeadlinesFrom(c)
+			if err != nil {
+				return err
+			}
 			if dir := c.String("save"); dir != "" {
 				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 					return usagef("--save %s: not a directory", dir)
@@ -98,6 +104,7 @@ EXAMPLES:
 			p := &proxy{
 				env: env, upstream: up, connectTimeout: c.Duration("connect-timeout"), format: format,
 				records: c.Bool("records"), maxBytes: c.Int("max-bytes"), save: c.String("save"), pal: pal,
+				deadlines: deadlines,
 			}
 			return p.run(c.Context, listens, mode, c.Duration("shutdown-timeout"))
 		},
@@ -114,6 +121,7 @@ type proxy struct {
 	maxBytes       int
 	save           string
 	pal            *formatters.Palette
+	deadlines      connDeadlines
 
 	outMu sync.Mutex // one report at a time on stdout
 	logMu sync.Mutex
@@ -334,6 +342,9 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 		w = io.MultiWriter(dst, save)
 	}
 	pend := &pendingReader{src: src, dst: w, save: save, idle: t.closeIfIdle}
+	if dir == fcgiwire.Sent {
+		pend.arm = t.armClient
+	}
 	r := readerPool.Get().(*fcgiwire.Reader)
 	defer readerPool.Put(r)
 	r.Reset(pend)
@@ -344,6 +355,7 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 		}
 		drop, answer := t.record(ev)
 		end := ev.Offset + int64(ev.Header.Len())
+		pend.recEnd = end
 		if drop {
 			pend.drop(ev.Offset, end)
 		} else {
@@ -357,6 +369,17 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 	for pend.err == nil {
 		if _, err = r.ReadRecord(); err != nil {
 			break
+		}
+	}
+	if dir == fcgiwire.Sent && pend.err == nil && isTimeout(err) {
+		switch t.clientDeadline() {
+		case deadlineIdle:
+			// Idle past --idle-timeout: close as at a shutdown (below).
+			t.closeIdle()
+		case deadlineStall:
+			p.logf("conn %d: the client sent nothing for %s mid-record or mid-request (--read-timeout); closing", t.conn, p.deadlines.read)
+			t.forceClose(fmt.Sprintf("the client stalled past --read-timeout %s", p.deadlines.read))
+			return false, nil
 		}
 	}
 	// What was read but not forwarded: complete records, then a bad or
@@ -413,6 +436,10 @@ type pendingReader struct {
 	err      error     // the first error forwarding
 	save     io.Writer // where dropped records go, if anywhere
 	idle     func()    // called before blocking on src
+	// arm, when set, is called before each read from src, told whether
+	// a record has begun and not ended (recEnd: where the last ended).
+	arm    func(midRecord bool)
+	recEnd int64
 }
 
 func (p *pendingReader) Read(b []byte) (int, error) {
@@ -422,6 +449,9 @@ func (p *pendingReader) Read(b []byte) (int, error) {
 	}
 	if p.idle != nil {
 		p.idle()
+	}
+	if p.arm != nil {
+		p.arm(p.end() > p.recEnd)
 	}
 	n, err := p.src.Read(b)
 	p.buf = append(p.buf, b[:n]...)
@@ -482,6 +512,75 @@ type tap struct {
 	client, up net.Conn
 	toClient   io.Writer
 	closing    bool // the proxy is ending the connection (shutdown)
+	// dl: the deadline the client's read is under.
+	dl deadlineKind
+}
+
+// deadlineKind says which deadline a client connection's read is under.
+type deadlineKind uint8
+
+const (
+	deadlineNone deadlineKind = iota
+	deadlineIdle
+	deadlineStall
+)
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// armClient sets the client's read deadline before a read: --read-timeout
+// mid-record or while a request still owes input, --idle-timeout when no
+// request is in flight, else none. A connection the proxy is closing keeps
+// the deadline its close set.
+func (t *tap) armClient(midRecord bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closing {
+		return
+	}
+	d := t.p.deadlines
+	var at time.Time
+	t.dl = deadlineNone
+	switch {
+	case midRecord || t.owing():
+		if d.read > 0 {
+			at, t.dl = time.Now().Add(d.read), deadlineStall
+		}
+	case len(t.reqs) == 0:
+		if d.idle > 0 {
+			at, t.dl = time.Now().Add(d.idle), deadlineIdle
+		}
+	}
+	_ = t.client.SetReadDeadline(at)
+}
+
+// armIdleLocked puts the client's pending read under --idle-timeout once
+// the last request has ended. Called with t.mu held.
+func (t *tap) armIdleLocked() {
+	if t.closing || len(t.reqs) > 0 || t.p.deadlines.idle <= 0 {
+		return
+	}
+	t.dl = deadlineIdle
+	_ = t.client.SetReadDeadline(time.Now().Add(t.p.deadlines.idle))
+}
+
+// owing reports whether a request in flight still owes input: its PARAMS,
+// STDIN or (FILTER) DATA stream has not ended. Called with t.mu held.
+func (t *tap) owing() bool {
+	for _, r := range t.reqs {
+		if !r.paramsEnded || (r.ex.Role != fcgiwire.RoleAuthorizer && !r.stdinEnded) || (r.ex.Role == fcgiwire.RoleFilter && !r.dataEnded) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *tap) clientDeadline() deadlineKind {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dl
 }
 
 type tapReq struct {
@@ -490,9 +589,11 @@ type tapReq struct {
 	start   time.Time
 	params  []byte
 	stdin   hash.Hash
-	parser  *fcgiwire.ResponseParser
-	body    *countWriter
-	stderr  capBuffer
+	// The client's streams that have ended.
+	paramsEnded, stdinEnded, dataEnded bool
+	parser                             *fcgiwire.ResponseParser
+	body                               *countWriter
+	stderr                             capBuffer
 }
 
 type countWriter struct{ n int64 }
@@ -524,6 +625,9 @@ func (t *tap) record(ev fcgiwire.Event) (drop bool, answer []byte) {
 			}
 			t.begin(h.RequestID, br, false)
 		case fcgiwire.TypeParams:
+			if r != nil && len(ev.Content) == 0 {
+				r.paramsEnded = true
+			}
 			if r != nil && len(r.params)+len(ev.Content) <= maxTapParams {
 				r.params = append(r.params, ev.Content...)
 			}
@@ -531,10 +635,12 @@ func (t *tap) record(ev fcgiwire.Event) (drop bool, answer []byte) {
 			if r != nil {
 				r.ex.StdinBytes += int64(len(ev.Content))
 				r.stdin.Write(ev.Content)
+				r.stdinEnded = r.stdinEnded || len(ev.Content) == 0
 			}
 		case fcgiwire.TypeData:
 			if r != nil {
 				r.ex.DataBytes += int64(len(ev.Content))
+				r.dataEnded = r.dataEnded || len(ev.Content) == 0
 			}
 		case fcgiwire.TypeAbortRequest:
 			if r != nil {
@@ -604,9 +710,14 @@ func (t *tap) begin(id uint16, br fcgiwire.BeginRequest, refused bool) {
 // gets the answers already read and then a FIN (pump's half-close), and
 // is drained for up to drainTimeout so that it sees no reset.
 func (t *tap) closeIfIdle() {
-	if !t.p.shutting.Load() {
-		return
+	if t.p.shutting.Load() {
+		t.closeIdle()
 	}
+}
+
+// closeIdle ends the connection as closeIfIdle does, if no request is in
+// flight on it.
+func (t *tap) closeIdle() {
 	t.mu.Lock()
 	if t.closing || len(t.reqs) > 0 {
 		t.mu.Unlock()
@@ -638,6 +749,7 @@ func (t *tap) isClosing() bool {
 // finish reports a request and forgets it. Called with t.mu held.
 func (t *tap) finish(id uint16, r *tapReq) {
 	delete(t.reqs, id)
+	t.armIdleLocked()
 	r.parser.Close()
 	if r.parser.Done {
 		r.ex.CGI = &r.parser.Response

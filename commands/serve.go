@@ -66,6 +66,8 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "no-mpxs", Usage: "FCGI_MPXS_CONNS=0: a second request on a busy connection gets CANT_MPX_CONN"},
 			&cli.StringSliceFlag{Name: "fault", Usage: "inject `KIND[:PROBABILITY]` (repeatable): " + faultList()},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Second, Usage: "on SIGINT/SIGTERM, wait up to `DURATION` for requests in flight"},
+			readTimeoutFlag(),
+			idleTimeoutFlag(),
 			colorFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -94,6 +96,10 @@ EXAMPLES:
 			if c.Duration("shutdown-timeout") < 0 {
 				return usagef("--shutdown-timeout cannot be negative")
 			}
+			deadlines, err := connDeadlinesFrom(c)
+			if err != nil {
+				return err
+			}
 			pal, err := palette(c, env, env.Stdout)
 			if err != nil {
 				return err
@@ -102,7 +108,7 @@ EXAMPLES:
 			h.report = func(ex *formatters.Exchange) {
 				_ = formatters.WriteExchange(env.Stdout, ex, format, pal)
 			}
-			return runServe(c.Context, env, h, parsed, mode, serveLimits{c.Int("max-conns"), c.Int("max-reqs"), !c.Bool("no-mpxs")}, c.Duration("shutdown-timeout"))
+			return runServe(c.Context, env, h, parsed, mode, serveLimits{c.Int("max-conns"), c.Int("max-reqs"), !c.Bool("no-mpxs"), deadlines}, c.Duration("shutdown-timeout"))
 		},
 	}
 }
@@ -191,6 +197,30 @@ func responderFrom(c *cli.Context, env *Env) (*responder, error) {
 type serveLimits struct {
 	maxConns, maxReqs int
 	mpxs              bool
+	deadlines         connDeadlines
+}
+
+// connDeadlines are --read-timeout and --idle-timeout, which serve and
+// proxy share: how long a client may stall while it owes input, and how
+// long a connection may idle without a request.
+type connDeadlines struct {
+	read, idle time.Duration
+}
+
+func readTimeoutFlag() cli.Flag {
+	return &cli.DurationFlag{Name: "read-timeout", Value: time.Minute, Usage: "cut a client that stalls `DURATION` mid-record or mid-request (0: never)"}
+}
+
+func idleTimeoutFlag() cli.Flag {
+	return &cli.DurationFlag{Name: "idle-timeout", Value: 2 * time.Minute, Usage: "close a kept-alive connection `DURATION` without a request (0: never)"}
+}
+
+func connDeadlinesFrom(c *cli.Context) (connDeadlines, error) {
+	d := connDeadlines{read: c.Duration("read-timeout"), idle: c.Duration("idle-timeout")}
+	if d.read < 0 || d.idle < 0 {
+		return d, usagef("--read-timeout and --idle-timeout cannot be negative")
+	}
+	return d, nil
 }
 
 func runServe(ctx context.Context, env *Env, h *responder, addrs []fcgiwire.Addr, mode os.FileMode, lim serveLimits, shutdownTimeout time.Duration) error {
@@ -201,6 +231,7 @@ func runServe(ctx context.Context, env *Env, h *responder, addrs []fcgiwire.Addr
 		fmt.Fprintf(env.Stderr, "fcgicli: serve: %s\n", line)
 	}
 	srv := newResponderServer(h, logf, lim.maxConns, lim.maxReqs, lim.mpxs)
+	srv.ReadTimeout, srv.IdleTimeout = lim.deadlines.read, lim.deadlines.idle
 	var listeners []net.Listener
 	for _, a := range addrs {
 		l, err := listen(a, mode)
