@@ -218,6 +218,8 @@ _fcgicli() {
 				'--no-mpxs[FCGI_MPXS_CONNS=0\: a second request on a busy connection gets CANT_MPX_CONN]' \
 				'*--fault=[inject KIND\[\:PROBABILITY\] (repeatable)\: app-error, bad-version, close-before-end, never-answer, overloaded, slow-trickle, split-pairs, wrong-request-id]:value:(app-error bad-version close-before-end never-answer overloaded slow-trickle split-pairs wrong-request-id)' \
 				'--shutdown-timeout=[on SIGINT/SIGTERM, wait up to DURATION for requests in flight]:value: ' \
+				'--read-timeout=[cut a client that stalls DURATION mid-record or mid-request (0\: never)]:value: ' \
+				'--idle-timeout=[close a kept-alive connection DURATION without a request (0\: never)]:value: ' \
 				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
 				'(--help -h)'{--help,-h}'[show help]' \
 				'*:argument:' \
@@ -233,6 +235,8 @@ _fcgicli() {
 				'--save=[write each connection'\''s bytes to DIR/conn-N-request.bin and -response.bin]:directory:_files -/' \
 				'--socket-mode=[file mode for unix socket listeners, octal MODE such as 0660]:value: ' \
 				'--shutdown-timeout=[on SIGINT/SIGTERM, wait up to DURATION for connections in flight]:value: ' \
+				'--read-timeout=[cut a client that stalls DURATION mid-record or mid-request (0\: never)]:value: ' \
+				'--idle-timeout=[close a kept-alive connection DURATION without a request (0\: never)]:value: ' \
 				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
 				'(--help -h)'{--help,-h}'[show help]' \
 				'*:argument:' \
