@@ -919,9 +919,12 @@ func (c *serverConn) run(ctx context.Context, r *serverReq) {
 		}
 	}
 	closeNow := c.ended(r.req.ID, r.req.KeepConn())
-	// Free the slot before END_REQUEST: the client may send its next
-	// request as soon as it reads it.
+	// Free the slot, and count the connection idle if it now is, before
+	// END_REQUEST: the client may go on as soon as it reads it.
 	c.srv.active.Add(-1)
+	if err == nil && !closeNow {
+		c.armIdle()
+	}
 	if err == nil {
 		err = c.endRequest(r.req.ID, w.appStatus, w.protocolStatus)
 	}
@@ -931,8 +934,6 @@ func (c *serverConn) run(ctx context.Context, r *serverReq) {
 		c.nc.Close()
 	case closeNow:
 		c.closeAfterResponse()
-	default:
-		c.armIdle()
 	}
 }
 
