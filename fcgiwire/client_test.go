@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -979,5 +980,65 @@ func TestDoResultZeroesRes(t *testing.T) {
 	}
 	if !res.Ended || res.AppStatus != 0 || res.StdoutBytes != 0 || res.BytesReceived != HeaderLen+8 || res.BytesSent == 0 {
 		t.Fatalf("second request: %+v", res)
+	}
+}
+
+// cancelOnRead ends a context as the first bytes arrive, and returns them
+// only once the context's callback has set a deadline: the answer comes
+// whole, and the callback has fired before Management stops it.
+type cancelOnRead struct {
+	net.Conn
+	once     sync.Once
+	cancel   func()
+	deadline chan struct{}
+}
+
+func (c *cancelOnRead) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.once.Do(func() {
+			c.cancel()
+			select {
+			case <-c.deadline:
+			case <-time.After(testBound):
+			}
+		})
+	}
+	return n, err
+}
+
+func (c *cancelOnRead) SetDeadline(t time.Time) error {
+	err := c.Conn.SetDeadline(t)
+	select {
+	case c.deadline <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+// A context that ends between a management answer's arrival and the end
+// of its watch leaves a deadline in the past: the answer is returned,
+// and the connection is not offered for another request.
+func TestManagementContextEndsWithTheAnswer(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	go func() {
+		r, w := NewReader(server), NewWriter(server)
+		if _, err := r.ReadRecord(); err != nil {
+			return
+		}
+		w.WritePairs(TypeGetValuesResult, 0, []Pair{{MaxConns, "5"}})
+		w.Flush()
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := NewConn(&cancelOnRead{Conn: client, cancel: cancel, deadline: make(chan struct{}, 1)})
+	pairs, err := c.GetValues(ctx, []string{MaxConns})
+	if err != nil || len(pairs) != 1 || pairs[0].Value != "5" {
+		t.Fatalf("GetValues = %v, %v", pairs, err)
+	}
+	if c.Reusable() {
+		t.Errorf("reusable with a deadline in the past")
 	}
 }

@@ -46,6 +46,12 @@ func (c *Conn) Management(ctx context.Context, t RecordType, content []byte) (Re
 		return Record{}, protoErr(off, rec.Type, ErrRequestID, "got request id %d in answer to %s, expected 0", rec.RequestID, t)
 	}
 	rec.Content = append([]byte(nil), rec.Content...)
+	if !stop() {
+		// ctx ended as the answer came, and its callback has left (or is
+		// about to leave) a deadline in the past on the connection: the
+		// answer stands, but the connection can carry nothing more.
+		return rec, nil
+	}
 	c.broken = nil
 	return rec, nil
 }
