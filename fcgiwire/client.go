@@ -510,6 +510,7 @@ func (c *Conn) abort(id uint16) {
 
 // readResponse reads records until FCGI_END_REQUEST for id.
 func (c *Conn) readResponse(id uint16, req *Request, res *Result) error {
+	var stdoutClosed, stderrClosed bool
 	for {
 		rec, err := c.r.ReadRecord()
 		if err != nil {
@@ -521,13 +522,25 @@ func (c *Conn) readResponse(id uint16, req *Request, res *Result) error {
 		h := rec.Header
 		off := c.r.Offset() - int64(h.Len())
 		if h.RequestID == 0 {
-			if h.Type.IsManagement() || h.Type > TypeMax {
-				continue // a management record mid-response: seen by the observer only
+			if h.Type.IsManagement() || h.Type > TypeMax || h.Type == 0 {
+				continue // a management or unknown record mid-response: seen by the observer only
 			}
 			return protoErr(off, h.Type, ErrRequestID, "%s record with request id 0", h.Type)
 		}
 		if h.RequestID != id {
 			return protoErr(off, h.Type, ErrRequestID, "got request id %d, expected %d", h.RequestID, id)
+		}
+		switch h.Type {
+		case TypeStdout, TypeStderr:
+			// A stream ends with its empty record: nothing may follow it.
+			closed := &stdoutClosed
+			if h.Type == TypeStderr {
+				closed = &stderrClosed
+			}
+			if *closed {
+				return protoErr(off, h.Type, ErrUnexpectedType, "%s record after the stream's empty closing record", h.Type)
+			}
+			*closed = len(rec.Content) == 0
 		}
 		switch h.Type {
 		case TypeStdout:
