@@ -17,7 +17,11 @@ const DefaultAbortGrace = 250 * time.Millisecond
 
 // Request is one request as a client sends it.
 type Request struct {
-	ID       uint16 // request id; 0 means 1
+	// ID is the request id. 0 lets the connection choose: 1 for its
+	// first request, and for each later one the id after the previous
+	// one's, so that records a finished request's application sends late
+	// are told apart from the next request's (see Result.StrayRecords).
+	ID       uint16
 	Role     Role   // 0 means RoleResponder
 	KeepConn bool   // set FCGI_KEEP_CONN
 	Params   []Pair // sent in this order
@@ -35,7 +39,8 @@ type Request struct {
 // Result is what a client learnt about a request. Do fills it as far as
 // the request got, also when it returns an error.
 type Result struct {
-	Ended          bool // FCGI_END_REQUEST arrived
+	ID             uint16 // the request id the request was sent with
+	Ended          bool   // FCGI_END_REQUEST arrived
 	AppStatus      uint32
 	ProtocolStatus ProtocolStatus
 	BytesSent      int64 // wire bytes written for this request
@@ -43,6 +48,11 @@ type Result struct {
 	StdoutBytes    int64
 	StderrBytes    int64
 	FirstByte      time.Time // when the first response record arrived
+	// StrayRecords counts the records that arrived during the request for
+	// a request that had already ended on the connection (an application
+	// that repeats an answer, or goes on after FCGI_END_REQUEST). They
+	// reach the observer and are otherwise left out of the response.
+	StrayRecords int
 }
 
 // LocalError wraps a failure on the client's own side during a request:
@@ -73,6 +83,12 @@ type Conn struct {
 	wBodyErr *LocalError // the request body could not be read (set before the abort)
 
 	broken error // set when the connection cannot carry another request
+
+	// Request ids: the last one sent, and the span of those of the
+	// requests that ended on the connection (0, 0 before the first),
+	// whose late records are strays rather than faults.
+	lastID           uint16
+	endedLo, endedHi uint16
 
 	// The watch that aborts a request when its context ends. It is
 	// registered once per context rather than once per request (a load
@@ -178,6 +194,10 @@ func (c *Conn) end() bool {
 // on ctx outlives Do, for the next request on the same context: Close
 // ends it.
 //
+// A record for a request that ended earlier on the connection is not a
+// fault of the request under way: it is counted in Result.StrayRecords and
+// otherwise skipped.
+//
 // Errors: a *PairTooLargeError before anything is sent; a *ProtocolError
 // for malformed or unexpected records, or a connection closed before
 // FCGI_END_REQUEST (ErrNoEndRequest); a *LocalError when the body cannot
@@ -196,8 +216,12 @@ func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
 	}
 	id := req.ID
 	if id == 0 {
-		id = 1
+		id = c.lastID + 1
+		if id == 0 {
+			id = 1 // after 65535
+		}
 	}
+	res.ID = id
 	role := req.Role
 	if role == 0 {
 		role = RoleResponder
@@ -224,6 +248,7 @@ func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
 	c.wSentAll = false
 	c.wBodyErr = nil
 	c.wmu.Unlock()
+	c.lastID = id
 
 	var flags uint8
 	if req.KeepConn {
@@ -267,6 +292,7 @@ func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
 
 	err := c.readResponse(id, req, res)
 	aborted := c.end() // waits for an abort under way to finish
+	c.noteEnded(id)
 
 	// Stop the writer if it is still sending (the application answered
 	// before reading all of stdin, or the request failed).
@@ -473,6 +499,22 @@ func (c *Conn) sendStream(id uint16, t RecordType, src io.Reader, last, flush bo
 	})
 }
 
+// noteEnded adds id to the requests that ended on the connection.
+func (c *Conn) noteEnded(id uint16) {
+	if c.endedLo == 0 {
+		c.endedLo, c.endedHi = id, id
+		return
+	}
+	c.endedLo, c.endedHi = min(c.endedLo, id), max(c.endedHi, id)
+}
+
+// endedEarlier reports whether id is that of a request that ended on the
+// connection: between the lowest and the highest such id, which, ids
+// going up one by one, are all of them.
+func (c *Conn) endedEarlier(id uint16) bool {
+	return c.endedLo != 0 && id >= c.endedLo && id <= c.endedHi
+}
+
 func (c *Conn) grace() time.Duration {
 	if c.AbortGrace > 0 {
 		return c.AbortGrace
@@ -528,6 +570,10 @@ func (c *Conn) readResponse(id uint16, req *Request, res *Result) error {
 			return protoErr(off, h.Type, ErrRequestID, "%s record with request id 0", h.Type)
 		}
 		if h.RequestID != id {
+			if c.endedEarlier(h.RequestID) {
+				res.StrayRecords++
+				continue
+			}
 			return protoErr(off, h.Type, ErrRequestID, "got request id %d, expected %d", h.RequestID, id)
 		}
 		switch h.Type {

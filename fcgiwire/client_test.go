@@ -1026,6 +1026,54 @@ func TestDoResultZeroesRes(t *testing.T) {
 	}
 }
 
+// An application that repeats its answer on a kept-alive connection: the
+// repeat reaches the next request as records of the first request's id,
+// counted as strays, and the next request gets its own answer.
+func TestDoStrayRecordsOfAnEndedRequest(t *testing.T) {
+	answerFor := func(id uint16, body string) []byte {
+		return cat(streamRec(TypeStdout, id, body), rec(TypeStdout, id, "", 0), endRec(id, 0, RequestComplete))
+	}
+	ids := make(chan uint16, 2)
+	addr := hostile(t, func(nc *net.TCPConn) {
+		r := NewReader(nc)
+		for i, body := range []string{"one", "two"} {
+			hs, err := readRequest(r)
+			if err != nil || len(hs) == 0 {
+				return
+			}
+			id := hs[0].RequestID
+			ids <- id
+			resp := answerFor(id, body)
+			if i == 0 {
+				resp = cat(resp, resp) // the repeat: three stray records
+			}
+			if _, err := nc.Write(resp); err != nil {
+				return
+			}
+		}
+	})
+	c := dialConn(t, "tcp", addr)
+	for i, want := range []string{"one", "two"} {
+		var stdout bytes.Buffer
+		res, err := c.Do(context.Background(), &Request{KeepConn: true, Stdout: &stdout})
+		if err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+		if stdout.String() != want || res.ID != uint16(i+1) || !res.Ended {
+			t.Errorf("request %d: stdout %q, id %d, ended %v; want %q, id %d", i+1, stdout.String(), res.ID, res.Ended, want, i+1)
+		}
+		if wantStray := 3 * i; res.StrayRecords != wantStray {
+			t.Errorf("request %d: %d stray records, want %d", i+1, res.StrayRecords, wantStray)
+		}
+		if got := <-ids; got != uint16(i+1) {
+			t.Errorf("request %d sent with id %d", i+1, got)
+		}
+	}
+	if !c.Reusable() {
+		t.Errorf("not reusable after stray records")
+	}
+}
+
 // cancelOnRead ends a context as the first bytes arrive, and returns them
 // only once the context's callback has set a deadline: the answer comes
 // whole, and the callback has fired before Management stops it.
