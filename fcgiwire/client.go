@@ -84,6 +84,13 @@ type Conn struct {
 
 	broken error // set when the connection cannot carry another request
 
+	// The reading of the request body, which the writer does and the end
+	// of the request stops (see stopBody). rmu guards these.
+	rmu   sync.Mutex
+	rStop bool      // the request is over: no Read of its body may start
+	rSrc  io.Reader // the body, while a Read of it is under way
+	rCut  bool      // that Read was cut short with a read deadline
+
 	// Request ids: the last one sent, and the span of those of the
 	// requests that ended on the connection (0, 0 before the first),
 	// whose late records are strays rather than faults.
@@ -125,8 +132,10 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 func (c *Conn) Reusable() bool { return c.broken == nil }
 
 // Close closes the connection, and lets go of the context the last
-// request was run with.
+// request was run with. A request under way on another goroutine fails;
+// its body is read no further (see Do).
 func (c *Conn) Close() error {
+	c.stopBody()
 	c.watchMu.Lock()
 	c.unwatchLocked()
 	c.watchMu.Unlock()
@@ -194,6 +203,12 @@ func (c *Conn) end() bool {
 // on ctx outlives Do, for the next request on the same context: Close
 // ends it.
 //
+// Once Do returns (or Close is called), no Read of Request.Stdin or
+// Request.Data starts. A Read already under way on a body that takes read
+// deadlines (an *os.File pipe, a net.Conn) is cut short by one in the
+// past, which is cleared again before Do returns; one on any other reader
+// cannot be interrupted, and the bytes it returns are dropped.
+//
 // A record for a request that ended earlier on the connection is not a
 // fault of the request under way: it is counted in Result.StrayRecords and
 // otherwise skipped.
@@ -248,6 +263,9 @@ func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
 	c.wSentAll = false
 	c.wBodyErr = nil
 	c.wmu.Unlock()
+	c.rmu.Lock()
+	c.rStop = false
+	c.rmu.Unlock()
 	c.lastID = id
 
 	var flags uint8
@@ -298,6 +316,7 @@ func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
 	// before reading all of stdin, or the request failed).
 	writerFinished := writerDone == nil
 	if !writerFinished {
+		cut := c.stopBody()
 		select {
 		case <-writerDone:
 			writerFinished = true
@@ -315,6 +334,11 @@ func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
 				writerFinished = true
 			} else {
 				_ = c.nc.SetWriteDeadline(time.Now())
+				if cut {
+					// Its read of the body was cut short: it ends now,
+					// and leaves the body's deadline as it found it.
+					<-writerDone
+				}
 			}
 		}
 	}
@@ -468,7 +492,10 @@ func (c *Conn) sendStream(id uint16, t RecordType, src io.Reader, last, flush bo
 		}
 		buf := make([]byte, size)
 		for {
-			n, rerr := src.Read(buf)
+			n, ok, rerr := c.readBody(src, buf)
+			if !ok {
+				return errStopped
+			}
 			if n > 0 {
 				if err := c.lockedWrite(func() error { return c.w.WriteRecord(t, id, buf[:n]) }, flush); err != nil {
 					return err
@@ -497,6 +524,47 @@ func (c *Conn) sendStream(id uint16, t RecordType, src io.Reader, last, flush bo
 		c.wSentAll = last
 		return nil
 	})
+}
+
+// readDeadliner is a body whose Read a deadline can cut short.
+type readDeadliner interface{ SetReadDeadline(time.Time) error }
+
+// readBody reads the request body into buf unless the request is over;
+// ok is false when it is, and what a Read under way returned is dropped.
+func (c *Conn) readBody(src io.Reader, buf []byte) (n int, ok bool, err error) {
+	c.rmu.Lock()
+	if c.rStop {
+		c.rmu.Unlock()
+		return 0, false, nil
+	}
+	c.rSrc = src
+	c.rmu.Unlock()
+	n, err = src.Read(buf)
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.rSrc = nil
+	if c.rCut {
+		_ = src.(readDeadliner).SetReadDeadline(time.Time{})
+		c.rCut = false
+	}
+	if c.rStop {
+		return 0, false, nil
+	}
+	return n, true, err
+}
+
+// stopBody ends the reading of the request body: no Read of it starts
+// afterwards, and one under way on a body that takes read deadlines is
+// cut short. It reports whether one was, in which case the writer is
+// about to end.
+func (c *Conn) stopBody() bool {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.rStop = true
+	if d, ok := c.rSrc.(readDeadliner); ok && !c.rCut && d.SetReadDeadline(time.Unix(1, 0)) == nil {
+		c.rCut = true
+	}
+	return c.rCut
 }
 
 // noteEnded adds id to the requests that ended on the connection.

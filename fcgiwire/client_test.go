@@ -1074,6 +1074,91 @@ func TestDoStrayRecordsOfAnEndedRequest(t *testing.T) {
 	}
 }
 
+// pipeBody returns an *os.File pipe for a request body and its write end,
+// both closed when the test ends.
+func pipeBody(t *testing.T) (*os.File, *os.File) {
+	t.Helper()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pr.Close(); pw.Close() })
+	return pr, pw
+}
+
+// stillReadable writes to a body's pipe after its request ended and
+// checks the bytes are still there for their owner: no writer goroutine
+// took them.
+func stillReadable(t *testing.T, pr, pw *os.File) {
+	t.Helper()
+	if _, err := pw.WriteString("late"); err != nil {
+		t.Fatal(err)
+	}
+	pr.SetReadDeadline(time.Now().Add(testBound))
+	b := make([]byte, 16)
+	n, err := pr.Read(b)
+	if err != nil || string(b[:n]) != "late" {
+		t.Fatalf("reading the body after the request: %q, %v: the client went on reading it", b[:n], err)
+	}
+}
+
+// The writer stops reading the body when Do returns: a byte written to
+// the body's pipe afterwards is its owner's.
+func TestDoStopsReadingStdinWhenItReturns(t *testing.T) {
+	h := HandlerFunc(func(_ context.Context, w *ResponseWriter, r *ServerRequest) {
+		io.WriteString(w.Stdout(), "early")
+	})
+	addr := startTCP(t, &Server{Handler: h})
+	c := dialConn(t, "tcp", addr)
+	pr, pw := pipeBody(t)
+	var stdout bytes.Buffer
+	res, err := c.Do(context.Background(), &Request{Stdin: pr, Stdout: &stdout})
+	if err != nil || !res.Ended || stdout.String() != "early" {
+		t.Fatalf("Do = %+v, %v, stdout %q", res, err, stdout.String())
+	}
+	stillReadable(t, pr, pw)
+}
+
+// Close, while Do waits on another goroutine, stops the reading of the
+// body likewise.
+func TestCloseStopsReadingStdin(t *testing.T) {
+	got := make(chan struct{})
+	addr := hostile(t, func(nc *net.TCPConn) {
+		r := NewReader(nc)
+		for {
+			rec, err := r.ReadRecord()
+			if err != nil {
+				return
+			}
+			if rec.Type == TypeParams && len(rec.Content) == 0 {
+				close(got)
+			}
+		}
+	})
+	c := dialConn(t, "tcp", addr)
+	pr, pw := pipeBody(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Do(context.Background(), &Request{Stdin: pr})
+		done <- err
+	}()
+	select {
+	case <-got:
+	case <-time.After(testBound):
+		t.Fatal("the params never arrived")
+	}
+	c.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Do succeeded on a closed connection")
+		}
+	case <-time.After(testBound):
+		t.Fatal("Do did not return after Close")
+	}
+	stillReadable(t, pr, pw)
+}
+
 // cancelOnRead ends a context as the first bytes arrive, and returns them
 // only once the context's callback has set a deadline: the answer comes
 // whole, and the callback has fired before Management stops it.
