@@ -13,6 +13,13 @@ import (
 // buffers unless told otherwise.
 const DefaultMaxHeaderBytes = 1 << 20
 
+// DefaultMaxHeaderLines bounds the number of CGI header lines a
+// ResponseParser accepts unless told otherwise. Each parsed line costs
+// about a hundred bytes over its own, so without it a block of short lines
+// took some hundred times its size in memory; nginx, within its 4 or 8 KiB
+// header buffer, takes fewer still.
+const DefaultMaxHeaderLines = 1000
+
 // ErrCGIHeader: the FCGI_STDOUT stream does not start with a well-formed
 // CGI header block.
 var ErrCGIHeader = errors.New("malformed CGI response header")
@@ -57,6 +64,9 @@ type ResponseParser struct {
 	// MaxHeaderBytes bounds the header block, its blank line included
 	// (0: DefaultMaxHeaderBytes), however the stream is split into writes.
 	MaxHeaderBytes int
+	// MaxHeaderLines bounds the number of header lines (0:
+	// DefaultMaxHeaderLines); one more is a malformed header block.
+	MaxHeaderLines int
 
 	Response CGIResponse
 	// Done reports that the header block was complete.
@@ -87,7 +97,7 @@ type headerLine struct {
 // are overwritten.
 func (p *ResponseParser) Reset() {
 	*p = ResponseParser{
-		Body: p.Body, OnHeaders: p.OnHeaders, MaxHeaderBytes: p.MaxHeaderBytes,
+		Body: p.Body, OnHeaders: p.OnHeaders, MaxHeaderBytes: p.MaxHeaderBytes, MaxHeaderLines: p.MaxHeaderLines,
 		Response: CGIResponse{Headers: p.Response.Headers[:0]},
 		buf:      p.buf[:0],
 		lines:    p.lines,
@@ -150,6 +160,13 @@ func (p *ResponseParser) Close() error {
 	return err
 }
 
+func (p *ResponseParser) maxLines() int {
+	if p.MaxHeaderLines > 0 {
+		return p.MaxHeaderLines
+	}
+	return DefaultMaxHeaderLines
+}
+
 func (p *ResponseParser) maxHeader() int {
 	if p.MaxHeaderBytes > 0 {
 		return p.MaxHeaderBytes
@@ -161,6 +178,9 @@ func (p *ResponseParser) maxHeader() int {
 // when the same position held the same line.
 func (p *ResponseParser) header(line []byte) error {
 	i := p.nlines
+	if i >= p.maxLines() {
+		return fmt.Errorf("more than %d header lines", p.maxLines())
+	}
 	p.nlines++
 	if i >= len(p.lines) || p.lines[i].raw != string(line) {
 		h, err := parseHeader(string(line))

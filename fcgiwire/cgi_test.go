@@ -5,18 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 )
 
 // parseCGI feeds in to a ResponseParser in chunks of size chunk (0: one
-// write), then closes it. It returns the parser, the body bytes, and the
+// write), then closes it; maxHeader is its MaxHeaderBytes, or when
+// negative, minus its MaxHeaderLines. It returns the parser, the body bytes, and the
 // number of OnHeaders calls.
 func parseCGI(t *testing.T, in []byte, chunk, maxHeader int) (*ResponseParser, []byte, int) {
 	t.Helper()
 	var body bytes.Buffer
 	calls := 0
 	p := &ResponseParser{Body: &body, MaxHeaderBytes: maxHeader}
+	if maxHeader < 0 { // -n bounds the lines instead
+		p.MaxHeaderBytes, p.MaxHeaderLines = 0, -maxHeader
+	}
 	p.OnHeaders = func(r *CGIResponse) error {
 		calls++
 		if body.Len() != 0 {
@@ -263,6 +268,7 @@ func TestResponseParserMalformed(t *testing.T) {
 		{"empty response", "", 0, `: empty response`},
 		{"header block over MaxHeaderBytes", "A: 1\nB: " + long + "\n\nbody", 64, ` at byte 5 of stdout: header block exceeds 64 bytes`},
 		{"partial line over MaxHeaderBytes", long + long, 64, ` at byte 0 of stdout: header block exceeds 64 bytes`},
+		{"one line over MaxHeaderLines", "A: 1\nB: 2\nC: 3\n\nbody", -2, ` at byte 10 of stdout: more than 2 header lines`},
 		{"blank line one byte over MaxHeaderBytes", "A: 1\n\nbody", 5, ` at byte 5 of stdout: header block exceeds 5 bytes`},
 	}
 	for _, tt := range tests {
@@ -402,3 +408,55 @@ func TestResponseParserReusedLines(t *testing.T) {
 		}
 	}
 }
+
+// allocated returns the bytes allocated while f ran.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// A block of short header lines costs memory in proportion to its size,
+// not some hundred times it: 1 MiB of them, in the records an application
+// would send, stops at DefaultMaxHeaderLines, and every byte still reaches
+// Body.
+func TestResponseParserShortLinesBoundedMemory(t *testing.T) {
+	in := bytes.Repeat([]byte("a:b\n"), 1<<18) // 1 MiB
+	var body countingWriter
+	p := &ResponseParser{Body: &body}
+	n := allocated(func() {
+		for rest := in; len(rest) > 0; {
+			k := min(MaxContent, len(rest))
+			p.Write(rest[:k])
+			rest = rest[k:]
+		}
+		p.Close()
+	})
+	t.Logf("%d bytes allocated for %d bytes of header lines", n, len(in))
+	if want := fmt.Sprintf("more than %d header lines", DefaultMaxHeaderLines); p.Err == nil || !strings.HasSuffix(p.Err.Error(), want) {
+		t.Errorf("Err = %v, want one ending %q", p.Err, want)
+	}
+	if body.n != int64(len(in)) {
+		t.Errorf("Body got %d bytes, want %d", body.n, len(in))
+	}
+	if n > 1<<20 {
+		t.Errorf("%d bytes allocated parsing %d bytes of header lines, want at most %d", n, len(in), 1<<20)
+	}
+	// As many lines as are allowed: still a small multiple of the input.
+	full := append(bytes.Repeat([]byte("a:b\n"), DefaultMaxHeaderLines), '\n')
+	p = &ResponseParser{Body: &body}
+	n = allocated(func() { p.Write(full) })
+	if !p.Done || p.Err != nil || len(p.Response.Headers) != DefaultMaxHeaderLines {
+		t.Fatalf("Done %v, Err %v, %d headers", p.Done, p.Err, len(p.Response.Headers))
+	}
+	if n > 256<<10 {
+		t.Errorf("%d bytes allocated parsing %d header lines", n, DefaultMaxHeaderLines)
+	}
+}
+
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(b []byte) (int, error) { w.n += int64(len(b)); return len(b), nil }
