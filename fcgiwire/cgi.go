@@ -215,7 +215,11 @@ func parseHeader(line string) (headerLine, error) {
 	}
 	value = strings.Trim(value, " \t")
 	if strings.EqualFold(name, "Status") {
-		code, reason, _ := strings.Cut(value, " ")
+		// The code ends at a space or, as nginx reads it, a tab.
+		code, reason := value, ""
+		if i := strings.IndexAny(value, " \t"); i >= 0 {
+			code, reason = value[:i], value[i+1:]
+		}
 		n, err := strconv.Atoi(code)
 		if err != nil || len(code) != 3 || n < 100 {
 			return h, fmt.Errorf("bad Status header %q", truncate(value, 40))

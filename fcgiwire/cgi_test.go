@@ -93,6 +93,16 @@ func TestResponseParser(t *testing.T) {
 			body:    "missing",
 		},
 		{
+			// nginx takes a tab after the code as it takes a space.
+			name:    "Status with a tab before the reason",
+			in:      "Status: 404\tNot Found\r\n\r\nmissing",
+			status:  404,
+			reason:  "Not Found",
+			headers: []Pair{{"Status", "404\tNot Found"}},
+			hbytes:  25,
+			body:    "missing",
+		},
+		{
 			name:    "Status without reason, any case, extra spaces",
 			in:      "status:   503  \n\n",
 			status:  503,
@@ -268,6 +278,7 @@ func TestResponseParserMalformed(t *testing.T) {
 		{"empty response", "", 0, `: empty response`},
 		{"header block over MaxHeaderBytes", "A: 1\nB: " + long + "\n\nbody", 64, ` at byte 5 of stdout: header block exceeds 64 bytes`},
 		{"partial line over MaxHeaderBytes", long + long, 64, ` at byte 0 of stdout: header block exceeds 64 bytes`},
+		{"Status with a tab inside the code", "Status: 40\t4 Not Found\n\n", 0, ` at byte 0 of stdout: bad Status header "40\t4 Not Found"`},
 		{"one line over MaxHeaderLines", "A: 1\nB: 2\nC: 3\n\nbody", -2, ` at byte 10 of stdout: more than 2 header lines`},
 		{"blank line one byte over MaxHeaderBytes", "A: 1\n\nbody", 5, ` at byte 5 of stdout: header block exceeds 5 bytes`},
 	}
