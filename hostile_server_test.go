@@ -42,8 +42,13 @@ import (
 //	big-padding       pads every record with 255 bytes (legal)
 //	unknown-type      answers a management record with UNKNOWN_TYPE (type 9)
 //	bad-values        answers GET_VALUES_RESULT with a pair running past it
+//	after-terminator  sends STDOUT, the empty STDOUT that ends it, more STDOUT, END_REQUEST
+//	status-999        answers "Status: 999" without a reason
+//	repeat            answers every request on a kept connection twice
+//	endless           streams NUL bytes as the body and never ends
 //	stdout-N, stderr-N
 //	                  streams N MiB of "x" on that stream, then ends well
+//	nul-N             streams an N MiB body of NUL bytes, then ends well
 //
 // A management record gets the same fault where it makes sense; where it
 // does not, a valid GET_VALUES_RESULT (FCGI_MPXS_CONNS=0).
@@ -63,16 +68,16 @@ func knownHostile(kind string) bool {
 	case "hang", "noread", "close", "close-mid-header", "close-mid-body", "close-before-end", "huge-no-body",
 		"slowloris", "trickle", "http", "wrong-id", "end-wrong-id", "stream-id0", "bad-version", "type42",
 		"bad-cgi", "app-status", "overloaded", "cant-mpx-conn", "unknown-role", "after-end", "mgmt-mid",
-		"big-padding", "unknown-type", "bad-values":
+		"big-padding", "unknown-type", "bad-values", "after-terminator", "status-999", "repeat", "endless":
 		return true
 	}
 	_, ok := streamSize(kind)
 	return ok
 }
 
-// streamSize parses stdout-N and stderr-N.
+// streamSize parses stdout-N, stderr-N and nul-N.
 func streamSize(kind string) (int64, bool) {
-	for _, p := range []string{"stdout-", "stderr-"} {
+	for _, p := range []string{"stdout-", "stderr-", "nul-"} {
 		if n, ok := strings.CutPrefix(kind, p); ok {
 			mb, err := strconv.Atoi(n)
 			return int64(mb) << 20, err == nil && mb > 0
@@ -146,6 +151,10 @@ func hostileConn(c net.Conn, kind string) {
 		return
 	}
 	r := fcgiwire.NewReader(c)
+	if kind == "repeat" {
+		repeatAnswers(c, r)
+		return
+	}
 	id, mgmt := uint16(1), false
 	for {
 		rec, err := r.ReadRecord()
@@ -164,7 +173,15 @@ func hostileConn(c net.Conn, kind string) {
 		}
 	}
 	if size, ok := streamSize(kind); ok {
+		if strings.HasPrefix(kind, "nul-") {
+			streamNUL(c, id, size)
+			return
+		}
 		streamX(c, id, kind[:6], size)
+		return
+	}
+	if kind == "endless" {
+		streamNUL(c, id, -1)
 		return
 	}
 	resp, perByte, hold := hostileAnswer(kind, id, mgmt)
@@ -214,6 +231,48 @@ func streamX(c net.Conn, id uint16, stream string, size int64) {
 		size -= n
 	}
 	c.Write(endRequest(id, 0, fcgiwire.RequestComplete))
+}
+
+// streamNUL sends a body of size NUL bytes (forever when size < 0), then
+// ends the request.
+func streamNUL(c net.Conn, id uint16, size int64) {
+	if _, err := c.Write(record(fcgiwire.TypeStdout, id, []byte("Content-Type: application/octet-stream\r\n\r\n"), 0)); err != nil {
+		return
+	}
+	nul := record(fcgiwire.TypeStdout, id, make([]byte, 65528), 0)
+	for size != 0 {
+		b := nul
+		if size > 0 && size < 65528 {
+			b = record(fcgiwire.TypeStdout, id, make([]byte, size), 0)
+		}
+		if _, err := c.Write(b); err != nil {
+			return
+		}
+		if size > 0 {
+			size -= int64(len(b) - fcgiwire.HeaderLen - int(b[6]))
+		}
+	}
+	c.Write(endRequest(id, 0, fcgiwire.RequestComplete))
+}
+
+// repeatAnswers answers each request on the connection, then sends the
+// same answer again, as an application that lost track of its requests.
+func repeatAnswers(c net.Conn, r *fcgiwire.Reader) {
+	for {
+		rec, err := r.ReadRecord()
+		if err != nil {
+			return
+		}
+		if rec.Type != fcgiwire.TypeStdin || len(rec.Content) != 0 {
+			continue
+		}
+		id := rec.RequestID
+		resp := append(record(fcgiwire.TypeStdout, id, []byte(hostileBody), 0), record(fcgiwire.TypeStdout, id, nil, 0)...)
+		resp = append(resp, endRequest(id, 0, fcgiwire.RequestComplete)...)
+		if _, err := c.Write(append(resp, resp...)); err != nil {
+			return
+		}
+	}
 }
 
 // hostileAnswer returns what kind answers, whether to send it one byte at
@@ -284,6 +343,12 @@ func hostileAnswer(kind string, id uint16, mgmt bool) (resp []byte, perByte time
 		resp = endRequest(id, 0, fcgiwire.CantMpxConn)
 	case "unknown-role":
 		resp = endRequest(id, 0, fcgiwire.UnknownRole)
+	case "after-terminator":
+		resp = append(record(fcgiwire.TypeStdout, id, out, 0), record(fcgiwire.TypeStdout, id, nil, 0)...)
+		resp = append(resp, record(fcgiwire.TypeStdout, id, []byte("AFTER-TERMINATOR"), 0)...)
+		resp = append(resp, endRequest(id, 0, fcgiwire.RequestComplete)...)
+	case "status-999":
+		resp = append(record(fcgiwire.TypeStdout, id, []byte("Status: 999\r\n\r\nodd\n"), 0), endRequest(id, 0, fcgiwire.RequestComplete)...)
 	case "after-end":
 		resp = append(good, record(fcgiwire.TypeStdout, id, []byte("late"), 4)...)
 	case "mgmt-mid":

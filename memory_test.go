@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // fcgicliCmd returns a command that runs this test binary as fcgicli
@@ -178,4 +180,102 @@ func streamHostile(t *testing.T, stream string, mb int) int64 {
 		t.Fatalf("%d stray bytes on the other stream", other.off)
 	}
 	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+}
+
+// runJSON runs fcgicli request -o json with args against a hostile server
+// of kind, reading its stdout as it comes (counting the bytes and keeping
+// the document's start and end) and killing it after a generous deadline.
+// It returns the exit code, the peak RSS, the bytes on stdout and the
+// last kilobyte of them.
+func runJSON(t *testing.T, kind string, args ...string) (code int, rss, n int64, tail string) {
+	t.Helper()
+	h, err := startHostile("tcp", "127.0.0.1:0", kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	cmd := fcgicliCmd(t, append([]string{"request", "-c", h.Addr, "/x", "-o", "json"}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Only a hang reaches this: the command's own deadlines are far shorter.
+	killer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	defer killer.Stop()
+	last := &tailWriter{max: 1024}
+	n, err = io.Copy(last, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() {
+		t.Fatalf("fcgicli killed after 2 minutes: it did not end\n%s", stderr.String())
+	}
+	return cmd.ProcessState.ExitCode(), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024, n, string(last.b)
+}
+
+// tailWriter keeps the last max bytes written to it.
+type tailWriter struct {
+	b   []byte
+	max int
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	if len(w.b) > w.max {
+		w.b = append(w.b[:0], w.b[len(w.b)-w.max:]...)
+	}
+	return len(p), nil
+}
+
+// TestJSONBoundedMemory: request -o json keeps --max-body of the body
+// outside memory and streams it into the document, so a 64 MiB body of
+// NUL bytes (six bytes each in JSON) takes the memory of a 1 MiB one.
+func TestJSONBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 384 MiB document")
+	}
+	_, small, smallN, _ := runJSON(t, "nul-1", "-t", "5m")
+	code, large, largeN, tail := runJSON(t, "nul-64", "-t", "5m")
+	t.Logf("peak RSS %.1f MiB for a 1 MiB body (%d bytes of JSON), %.1f MiB for 64 MiB (%d bytes)", float64(small)/(1<<20), smallN, float64(large)/(1<<20), largeN)
+	if code != 0 {
+		t.Fatalf("exit code %d for the 64 MiB body", code)
+	}
+	if want := int64(6 << 26); largeN < want || !strings.Contains(tail, `"body_truncated": false`) || !strings.HasSuffix(tail, "}\n") {
+		t.Fatalf("%d bytes of JSON ending %q, want at least %d and the whole document", largeN, tail, want)
+	}
+	if large > small+16<<20 || large > 4*(64<<20) {
+		t.Fatalf("peak RSS grew from %d to %d bytes with the body size", small, large)
+	}
+}
+
+// TestJSONTimeoutEndless: against a server that streams a body forever,
+// request -o json -t 2s ends with exit 4 as text mode does, with the
+// document of what came (the first --max-body bytes), and its memory does
+// not grow with what the server sent.
+func TestJSONTimeoutEndless(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 384 MiB document")
+	}
+	_, small, _, _ := runJSON(t, "nul-1", "-t", "5m")
+	code, rss, n, tail := runJSON(t, "endless", "-t", "2s")
+	t.Logf("peak RSS %.1f MiB (%.1f MiB for a 1 MiB body), %d bytes of JSON", float64(rss)/(1<<20), float64(small)/(1<<20), n)
+	if code != 4 {
+		t.Fatalf("exit code %d, want 4", code)
+	}
+	if !strings.Contains(tail, `"error": "timed out after 2s (--timeout)"`) {
+		t.Errorf("document ends %q, want the timeout in error", tail)
+	}
+	if rss > small+16<<20 {
+		t.Fatalf("peak RSS %d bytes, %d for a 1 MiB body: memory grows with what the server sends", rss, small)
+	}
 }

@@ -140,7 +140,7 @@ func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal
 
 	parser := &fcgiwire.ResponseParser{}
 	var stdout, stderr io.Writer = parser, env.Stderr
-	var bodyBuf, errBuf *capBuffer
+	var bodyBuf, errBuf *keptStream
 	switch o.output {
 	case formatters.Text:
 		parser.Body = env.Stdout
@@ -157,7 +157,9 @@ func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal
 	case formatters.Raw:
 		stdout = io.MultiWriter(env.Stdout, parser)
 	case formatters.JSON:
-		bodyBuf, errBuf = &capBuffer{max: o.maxBody}, &capBuffer{max: o.maxBody}
+		bodyBuf, errBuf = &keptStream{max: o.maxBody}, &keptStream{max: o.maxBody}
+		defer bodyBuf.close()
+		defer errBuf.close()
 		parser.Body, stderr = bodyBuf, errBuf
 	}
 	req := prep.request(&o.shape)
@@ -175,8 +177,8 @@ func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal
 	err = requestOutcome(o, res, parser, doErr)
 	if o.output == formatters.JSON {
 		r := &formatters.ResponseResult{
-			Body: bodyBuf.buf, BodyTruncated: bodyBuf.truncated,
-			Stderr: errBuf.buf, StderrTruncate: errBuf.truncated,
+			BodyStream: bodyBuf.stream(), BodyTruncated: bodyBuf.truncated,
+			StderrStream: errBuf.stream(), StderrTruncate: errBuf.truncated,
 			Ended: res.Ended, AppStatus: res.AppStatus, ProtocolStatus: res.ProtocolStatus,
 			BytesSent: res.BytesSent, BytesReceived: res.BytesReceived,
 			ConnectUS: connected.Sub(start).Microseconds(), FirstByteUS: -1, TotalUS: end.Sub(start).Microseconds(),

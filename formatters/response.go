@@ -1,12 +1,14 @@
 package formatters
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -22,39 +24,17 @@ type ResponseResult struct {
 	BodyTruncated  bool
 	Stderr         []byte
 	StderrTruncate bool
-	Ended          bool // FCGI_END_REQUEST arrived
-	AppStatus      uint32
-	ProtocolStatus fcgiwire.ProtocolStatus
-	BytesSent      int64
-	BytesReceived  int64
-	ConnectUS      int64 // -1 when the connect failed
-	FirstByteUS    int64 // -1 when nothing arrived
-	TotalUS        int64
-	Err            string // the fault that ended the request, if any
-}
-
-type responseJSON struct {
-	Status          *int        `json:"status"`
-	Headers         [][2]string `json:"headers"`
-	HeadersBase64   [][2]string `json:"headers_base64,omitempty"`
-	Body            *string     `json:"body,omitempty"`
-	BodyBase64      *string     `json:"body_base64,omitempty"`
-	BodyTruncated   bool        `json:"body_truncated"`
-	Stderr          *string     `json:"stderr,omitempty"`
-	StderrBase64    *string     `json:"stderr_base64,omitempty"`
-	StderrTruncated bool        `json:"stderr_truncated"`
-	AppStatus       *uint32     `json:"app_status"`
-	ProtocolStatus  *string     `json:"protocol_status"`
-	BytesSent       int64       `json:"bytes_sent"`
-	BytesReceived   int64       `json:"bytes_received"`
-	Timings         timingsJSON `json:"timings"`
-	Error           string      `json:"error,omitempty"`
-}
-
-type timingsJSON struct {
-	ConnectUS   *int64 `json:"connect_us"`
-	FirstByteUS *int64 `json:"first_byte_us"`
-	TotalUS     int64  `json:"total_us"`
+	// BodyStream and StderrStream, when set, stand for Body and Stderr.
+	BodyStream, StderrStream *Stream
+	Ended                    bool // FCGI_END_REQUEST arrived
+	AppStatus                uint32
+	ProtocolStatus           fcgiwire.ProtocolStatus
+	BytesSent                int64
+	BytesReceived            int64
+	ConnectUS                int64 // -1 when the connect failed
+	FirstByteUS              int64 // -1 when nothing arrived
+	TotalUS                  int64
+	Err                      string // the fault that ended the request, if any
 }
 
 // textOrBase64 returns b as a string when it is valid UTF-8, else base64.
@@ -67,40 +47,249 @@ func textOrBase64(b []byte) (text, b64 *string) {
 	return nil, &s
 }
 
+// Stream is a response stream kept for a JSON document outside a byte
+// slice (in a file, say): R yields its bytes, once, and UTF8 says whether
+// they are valid UTF-8, which decides between the string and the base64
+// field before the first byte is read.
+type Stream struct {
+	R    io.Reader
+	UTF8 bool
+}
+
 // WriteResponseJSON writes r as one indented JSON document. status,
 // app_status and protocol_status are null when the response never got
-// that far.
+// that far. The body and stderr are streamed into the document: writing
+// it costs no memory in proportion to them.
 func WriteResponseJSON(w io.Writer, r *ResponseResult) error {
-	out := responseJSON{
-		Headers:         [][2]string{},
-		BodyTruncated:   r.BodyTruncated,
-		StderrTruncated: r.StderrTruncate,
-		BytesSent:       r.BytesSent,
-		BytesReceived:   r.BytesReceived,
-		Timings:         timingsJSON{TotalUS: r.TotalUS},
-		Error:           r.Err,
-	}
+	j := &jsonOut{w: bufio.NewWriterSize(w, 64<<10)}
+	j.raw("{\n  \"status\": ")
 	if r.CGI != nil {
-		status := r.CGI.Status
-		out.Status = &status
-		out.Headers, out.HeadersBase64 = pairsJSON(r.CGI.Headers)
+		j.int(int64(r.CGI.Status))
+	} else {
+		j.raw("null")
 	}
-	out.Body, out.BodyBase64 = textOrBase64(r.Body)
-	out.Stderr, out.StderrBase64 = textOrBase64(r.Stderr)
+	var headers, headers64 [][2]string
+	if r.CGI != nil {
+		headers, headers64 = pairsJSON(r.CGI.Headers)
+	}
+	j.raw(",\n  \"headers\": ")
+	j.pairs(headers)
+	if len(headers64) > 0 {
+		j.raw(",\n  \"headers_base64\": ")
+		j.pairs(headers64)
+	}
+	j.kept("body", r.Body, r.BodyStream)
+	j.raw(",\n  \"body_truncated\": ")
+	j.bool(r.BodyTruncated)
+	j.kept("stderr", r.Stderr, r.StderrStream)
+	j.raw(",\n  \"stderr_truncated\": ")
+	j.bool(r.StderrTruncate)
+	j.raw(",\n  \"app_status\": ")
 	if r.Ended {
-		app := r.AppStatus
-		ps := r.ProtocolStatus.String()
-		out.AppStatus, out.ProtocolStatus = &app, &ps
+		j.int(int64(r.AppStatus))
+		j.raw(",\n  \"protocol_status\": ")
+		j.str(r.ProtocolStatus.String())
+	} else {
+		j.raw("null,\n  \"protocol_status\": null")
 	}
-	if r.ConnectUS >= 0 {
-		c := r.ConnectUS
-		out.Timings.ConnectUS = &c
+	j.raw(",\n  \"bytes_sent\": ")
+	j.int(r.BytesSent)
+	j.raw(",\n  \"bytes_received\": ")
+	j.int(r.BytesReceived)
+	j.raw(",\n  \"timings\": {\n    \"connect_us\": ")
+	j.us(r.ConnectUS)
+	j.raw(",\n    \"first_byte_us\": ")
+	j.us(r.FirstByteUS)
+	j.raw(",\n    \"total_us\": ")
+	j.int(r.TotalUS)
+	j.raw("\n  }")
+	if r.Err != "" {
+		j.raw(",\n  \"error\": ")
+		j.str(r.Err)
 	}
-	if r.FirstByteUS >= 0 {
-		fb := r.FirstByteUS
-		out.Timings.FirstByteUS = &fb
+	j.raw("\n}\n")
+	if j.err != nil {
+		return j.err
 	}
-	return writeJSON(w, out)
+	return j.w.Flush()
+}
+
+// jsonOut writes a JSON document piece by piece, laid out as writeJSON
+// lays out what the indenting encoder writes; it keeps the first error.
+type jsonOut struct {
+	w   *bufio.Writer
+	buf []byte
+	err error
+}
+
+func (j *jsonOut) raw(s string) {
+	if j.err == nil {
+		_, j.err = j.w.WriteString(s)
+	}
+}
+
+func (j *jsonOut) bytes(b []byte) {
+	if j.err == nil {
+		_, j.err = j.w.Write(b)
+	}
+}
+
+func (j *jsonOut) int(n int64) {
+	j.buf = strconv.AppendInt(j.buf[:0], n, 10)
+	j.bytes(j.buf)
+}
+
+func (j *jsonOut) bool(b bool) { j.raw(strconv.FormatBool(b)) }
+
+// us writes microseconds, null when negative (unknown).
+func (j *jsonOut) us(n int64) {
+	if n < 0 {
+		j.raw("null")
+		return
+	}
+	j.int(n)
+}
+
+func (j *jsonOut) str(s string) {
+	j.buf = appendJSONString(append(j.buf[:0], '"'), []byte(s))
+	j.bytes(append(j.buf, '"'))
+}
+
+// pairs writes an array of [name, value] pairs, one to a line.
+func (j *jsonOut) pairs(ps [][2]string) {
+	if len(ps) == 0 {
+		j.raw("[]")
+		return
+	}
+	j.raw("[")
+	for i, p := range ps {
+		if i > 0 {
+			j.raw(",")
+		}
+		j.raw("\n    [")
+		j.str(p[0])
+		j.raw(", ")
+		j.str(p[1])
+		j.raw("]")
+	}
+	j.raw("\n  ]")
+}
+
+// kept writes a kept stream, from s when set, else b: as the field name
+// when it is UTF-8, else as name_base64.
+func (j *jsonOut) kept(name string, b []byte, s *Stream) {
+	if s == nil {
+		s = &Stream{R: bytes.NewReader(b), UTF8: utf8.Valid(b)}
+	}
+	src := s.R
+	if src == nil {
+		src = bytes.NewReader(nil)
+	}
+	if !s.UTF8 {
+		j.raw(",\n  \"" + name + "_base64\": \"")
+		if j.err == nil {
+			enc := base64.NewEncoder(base64.StdEncoding, j.w)
+			if _, err := io.Copy(enc, src); err != nil {
+				j.err = err
+			} else {
+				j.err = enc.Close()
+			}
+		}
+		j.raw("\"")
+		return
+	}
+	j.raw(",\n  \"" + name + "\": \"")
+	// Escaped a piece at a time, each cut at a rune boundary.
+	in := make([]byte, 32<<10)
+	carry := 0
+	for j.err == nil {
+		n, err := src.Read(in[carry:])
+		n += carry
+		end := n
+		if err == nil {
+			end = runeCut(in[:n])
+		}
+		j.buf = appendJSONString(j.buf[:0], in[:end])
+		j.bytes(j.buf)
+		carry = copy(in, in[end:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			j.err = err
+		}
+	}
+	j.raw("\"")
+}
+
+// runeCut returns the length of the longest prefix of b that does not end
+// inside a rune: a rune cut short by a read waits for the next one.
+func runeCut(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i > len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return i
+			}
+			break
+		}
+	}
+	return len(b)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s escaped for a JSON string, without its
+// quotes, exactly as encoding/json escapes it with HTML escaping off:
+// control bytes, the quote and the backslash escaped, invalid UTF-8 as
+// \ufffd, U+2028 and U+2029 escaped.
+func appendJSONString(dst []byte, s []byte) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRune(s[i:])
+		if c == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if c == '\u2028' || c == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(dst, s[start:]...)
 }
 
 // newCompactEncoder returns a JSON encoder that leaves <, > and & alone.
