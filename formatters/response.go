@@ -344,7 +344,11 @@ func WriteCGIHeaders(w io.Writer, r *fcgiwire.CGIResponse, p *Palette) error {
 	if reason == "" {
 		reason = StatusText(r.Status)
 	}
-	b.WriteString(p.Header.Sprintf("Status: %d %s", r.Status, reason))
+	status := strconv.Itoa(r.Status)
+	if reason != "" {
+		status += " " + reason // no trailing space for a code without one
+	}
+	b.WriteString(p.Header.Sprint("Status: " + status))
 	b.WriteByte('\n')
 	for _, h := range r.Headers {
 		if strings.EqualFold(h.Name, "Status") {
