@@ -108,6 +108,53 @@ func (b *capBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// heldRaw is -o raw's stdout under --fail: the stream is held until its
+// CGI header block is complete, then dropped when the status is 400 or
+// more (as --fail drops the body in text mode) and passed on otherwise. A
+// stream whose header block is malformed or never ends is passed on whole:
+// raw output does not judge it. What is held is bounded by the parser's
+// limit on the header block.
+type heldRaw struct {
+	w       io.Writer
+	parser  *fcgiwire.ResponseParser
+	buf     []byte
+	decided bool
+	drop    bool
+}
+
+func (h *heldRaw) Write(p []byte) (int, error) {
+	if _, err := h.parser.Write(p); err != nil {
+		return 0, err
+	}
+	if h.decided {
+		if h.drop {
+			return len(p), nil
+		}
+		return h.w.Write(p)
+	}
+	h.buf = append(h.buf, p...)
+	if !h.parser.Done && h.parser.Err == nil {
+		return len(p), nil
+	}
+	h.decided = true
+	h.drop = h.parser.Done && h.parser.Response.Status >= 400
+	if err := h.release(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// release writes what is held, unless it is dropped.
+func (h *heldRaw) release() error {
+	b := h.buf
+	h.buf = nil
+	if h.drop || len(b) == 0 {
+		return nil
+	}
+	_, err := h.w.Write(b)
+	return err
+}
+
 func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal *formatters.Palette) error {
 	start := time.Now()
 	ctx, cancel := o.net.withTimeout(ctx)
@@ -141,6 +188,7 @@ func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal
 	parser := &fcgiwire.ResponseParser{}
 	var stdout, stderr io.Writer = parser, env.Stderr
 	var bodyBuf, errBuf *keptStream
+	var held *heldRaw
 	switch o.output {
 	case formatters.Text:
 		parser.Body = env.Stdout
@@ -156,6 +204,10 @@ func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal
 		}
 	case formatters.Raw:
 		stdout = io.MultiWriter(env.Stdout, parser)
+		if o.fail && !o.failWithBody {
+			held = &heldRaw{w: env.Stdout, parser: parser}
+			stdout = held
+		}
 	case formatters.JSON:
 		bodyBuf, errBuf = &keptStream{max: o.maxBody}, &keptStream{max: o.maxBody}
 		defer bodyBuf.close()
@@ -167,6 +219,11 @@ func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal
 	res, doErr := conn.Do(ctx, req)
 	if res.Ended {
 		parser.Close()
+	}
+	if held != nil {
+		if werr := held.release(); werr != nil && doErr == nil {
+			doErr = &fcgiwire.LocalError{Op: "write stdout", Err: werr}
+		}
 	}
 	end := time.Now()
 	doErr = timeoutCause(ctx, doErr)
