@@ -38,12 +38,19 @@ type Dumper struct {
 
 // dumpDir is what the dumper remembers about one direction.
 type dumpDir struct {
-	carry   map[uint16][]byte // PARAMS bytes of a pair not yet complete
-	spans   map[uint16]bool   // the carried pair began in an earlier record
-	skip    map[uint16]bool   // a pair ran past maxCarry: PARAMS left undecoded
-	ended   map[uint16]bool   // END_REQUEST seen for the id
-	begun   map[uint16]bool   // BEGIN_REQUEST seen for the id
-	current uint16            // the request id of the stream, once known
+	carry   map[uint16][]byte  // PARAMS bytes of a pair not yet complete
+	spans   map[uint16]bool    // the carried pair began in an earlier record
+	skip    map[uint16]bool    // a pair ran past maxCarry: PARAMS left undecoded
+	ended   map[uint16]bool    // END_REQUEST seen for the id
+	begun   map[uint16]bool    // BEGIN_REQUEST seen for the id
+	closed  map[streamKey]bool // the stream's empty closing record seen
+	current uint16             // the request id of the stream, once known
+}
+
+// streamKey names one stream of one request.
+type streamKey struct {
+	id uint16
+	t  fcgiwire.RecordType
 }
 
 // Expect tells the dumper which request id the received records belong
@@ -66,6 +73,7 @@ func (d *Dumper) dir(dir fcgiwire.Direction) *dumpDir {
 	if s.carry == nil {
 		s.carry, s.spans, s.skip = map[uint16][]byte{}, map[uint16]bool{}, map[uint16]bool{}
 		s.ended, s.begun = map[uint16]bool{}, map[uint16]bool{}
+		s.closed = map[streamKey]bool{}
 	}
 	return s
 }
@@ -165,6 +173,12 @@ func (d *Dumper) decode(ev fcgiwire.Event) *dumpRecord {
 		switch {
 		case h.Type == fcgiwire.TypeBeginRequest:
 			st.begun[h.RequestID] = true
+			// A new request with the id: its streams start afresh, both ways.
+			for _, dir := range []fcgiwire.Direction{fcgiwire.Sent, fcgiwire.Received} {
+				for _, t := range []fcgiwire.RecordType{fcgiwire.TypeParams, fcgiwire.TypeStdin, fcgiwire.TypeData, fcgiwire.TypeStdout, fcgiwire.TypeStderr} {
+					delete(d.dir(dir).closed, streamKey{h.RequestID, t})
+				}
+			}
 			if st.current == 0 {
 				st.current = h.RequestID
 			}
@@ -175,6 +189,14 @@ func (d *Dumper) decode(ev fcgiwire.Event) *dumpRecord {
 		}
 		if st.ended[h.RequestID] {
 			warn("record after END_REQUEST for request id %d", h.RequestID)
+		}
+		if h.Type.IsStream() {
+			k := streamKey{h.RequestID, h.Type}
+			if st.closed[k] {
+				warn("%s record after the stream's empty closing record for request id %d", h.Type, h.RequestID)
+			} else if len(ev.Content) == 0 {
+				st.closed[k] = true
+			}
 		}
 	}
 

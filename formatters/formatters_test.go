@@ -302,3 +302,25 @@ func TestWriteResponseJSONHeadersNotUTF8(t *testing.T) {
 		t.Errorf("headers_base64 for UTF-8 headers:\n%s", b.String())
 	}
 }
+
+// A stream record after the stream's empty closing record is flagged; a
+// new request with the same id starts its streams afresh.
+func TestDumperRecordAfterStreamEnd(t *testing.T) {
+	var b bytes.Buffer
+	d := &Dumper{W: &b, P: NewPalette(false), Format: Text}
+	begin := fcgiwire.BeginRequest{Role: fcgiwire.RoleResponder, Flags: fcgiwire.FlagKeepConn}.Encode()
+	d.Observe(event(fcgiwire.Sent, 0, fcgiwire.TypeBeginRequest, 1, begin))
+	d.Observe(event(fcgiwire.Received, 0, fcgiwire.TypeStdout, 1, []byte("one")))
+	d.Observe(event(fcgiwire.Received, 16, fcgiwire.TypeStdout, 1, nil))
+	d.Observe(event(fcgiwire.Received, 24, fcgiwire.TypeStderr, 1, []byte("err")))
+	d.Observe(event(fcgiwire.Received, 40, fcgiwire.TypeStdout, 1, []byte("late")))
+	if got := strings.Count(b.String(), "\n! "); got != 1 || !strings.Contains(b.String(), "\n! STDOUT record after the stream's empty closing record for request id 1\n") {
+		t.Fatalf("%d warnings, want one for the late STDOUT:\n%s", got, b.String())
+	}
+	b.Reset()
+	d.Observe(event(fcgiwire.Sent, 16, fcgiwire.TypeBeginRequest, 1, begin))
+	d.Observe(event(fcgiwire.Received, 56, fcgiwire.TypeStdout, 1, []byte("two")))
+	if strings.Contains(b.String(), "closing record") {
+		t.Errorf("the next request's STDOUT flagged:\n%s", b.String())
+	}
+}
