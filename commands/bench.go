@@ -148,6 +148,12 @@ func benchOptionsFrom(c *cli.Context, env *Env) (*benchOptions, error) {
 		statusPath:     c.String("status-path"),
 	}
 	o.keepConn = c.Bool("keep-conn") && !c.Bool("no-keep-conn")
+	if !c.IsSet("request-id") {
+		// Each connection numbers its requests 1, 2, 3...: records an
+		// application sends for a request after its END_REQUEST are then
+		// told from the next request's (stray_record).
+		o.requestID = 0
+	}
 	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON); err != nil {
 		return nil, &usageError{msg: err.Error()}
 	}
@@ -486,6 +492,7 @@ func (s *benchStats) add(o *benchStats) {
 	s.errs.Protocol += o.errs.Protocol
 	s.errs.Refused += o.errs.Refused
 	s.errs.Other += o.errs.Other
+	s.errs.StrayRecord += o.errs.StrayRecord
 	for k, v := range o.samples {
 		if _, ok := s.samples[k]; !ok {
 			s.samples[k] = v
@@ -931,7 +938,7 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// --request-timeout: the application is told, as with -t,
 			// before the connection closes.
-			w.conn.Abort(req.ID)
+			w.conn.Abort(res.ID)
 		}
 		if err != nil || !w.conn.Reusable() {
 			w.closeConn()
@@ -986,6 +993,7 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 	if res != nil {
 		s.bytesSent += res.BytesSent
 		s.bytesReceived += res.BytesReceived
+		s.errs.StrayRecord += int64(res.StrayRecords)
 	}
 	failed := b.judge(s, &w.expect, parser, res, err)
 	if err != nil && errorClass(err) != "timeout" {

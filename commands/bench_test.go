@@ -344,15 +344,15 @@ func TestBenchReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	var resp []byte
-	{
+	// The answer, on the request's id as every application answers.
+	resp := func(id uint16) []byte {
 		var b strings.Builder
 		w := fcgiwire.NewWriter(&b)
-		w.WriteRecord(fcgiwire.TypeStdout, 1, []byte("Status: 200 OK\r\n\r\nok\n"))
-		w.WriteRecord(fcgiwire.TypeStdout, 1, nil)
-		w.WriteRecord(fcgiwire.TypeEndRequest, 1, fcgiwire.EndRequest{}.Encode())
+		w.WriteRecord(fcgiwire.TypeStdout, id, []byte("Status: 200 OK\r\n\r\nok\n"))
+		w.WriteRecord(fcgiwire.TypeStdout, id, nil)
+		w.WriteRecord(fcgiwire.TypeEndRequest, id, fcgiwire.EndRequest{}.Encode())
 		w.Flush()
-		resp = []byte(b.String())
+		return []byte(b.String())
 	}
 	go func() {
 		for {
@@ -370,7 +370,7 @@ func TestBenchReconnects(t *testing.T) {
 						return
 					}
 					if rec.Type == fcgiwire.TypeStdin && len(rec.Content) == 0 {
-						if _, err := c.Write(resp); err != nil {
+						if _, err := c.Write(resp(rec.RequestID)); err != nil {
 							return
 						}
 						served++

@@ -64,9 +64,16 @@ type BenchErrors struct {
 	Protocol int64 // malformed records, a connection closed before END_REQUEST, a malformed CGI response
 	Refused  int64 // CANT_MPX_CONN, OVERLOADED or UNKNOWN_ROLE
 	Other    int64 // a local fault, such as a request body that cannot be read
+	// StrayRecord counts records, not requests: records that arrived on a
+	// kept connection for a request that had already ended there (an
+	// application that repeats an answer or goes on after END_REQUEST).
+	// They are left out of the request they arrived during, which is
+	// judged on its own answer.
+	StrayRecord int64
 }
 
-// Total returns the number of errors of every class.
+// Total returns the number of failed requests of every class (stray
+// records, which fail no request, left out).
 func (e BenchErrors) Total() int64 { return e.Connect + e.Timeout + e.Protocol + e.Refused + e.Other }
 
 // RPS returns the finished requests per second.
@@ -124,6 +131,8 @@ type errorsJSON struct {
 	Protocol int64 `json:"protocol"`
 	Refused  int64 `json:"refused"`
 	Other    int64 `json:"other"`
+	// StrayRecord counts records, not requests (see BenchErrors).
+	StrayRecord int64 `json:"stray_record"`
 }
 
 type barJSON struct {
@@ -322,6 +331,9 @@ func WriteBenchText(w io.Writer, r *BenchReport, p *Palette) error {
 			v += "  (first: " + s + ")"
 		}
 		rows = append(rows, [2]string{e.class, v})
+	}
+	if n := r.Errors.StrayRecord; n > 0 {
+		rows = append(rows, [2]string{"stray_record", strconv.FormatInt(n, 10) + "  (records for a request that had already ended on its connection)"})
 	}
 	if r.AppFailed > 0 {
 		rows = append(rows, [2]string{"app status", strconv.FormatInt(r.AppFailed, 10) + "  (non-zero app status)"})

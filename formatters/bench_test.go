@@ -227,7 +227,8 @@ func TestWriteBenchJSON(t *testing.T) {
     "timeout": 3,
     "protocol": 0,
     "refused": 0,
-    "other": 0
+    "other": 0,
+    "stray_record": 0
   },`,
 		`"error_samples": {
     "timeout": "no answer within --request-timeout"
