@@ -80,9 +80,10 @@ func background(t *testing.T, args ...string) (stop func() (string, string)) {
 	return stop
 }
 
+// waitSocket waits, for a minute at most, until addr takes connections.
 func waitSocket(t *testing.T, network, addr string) {
 	t.Helper()
-	for i := 0; i < 500; i++ {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		if c, err := net.Dial(network, addr); err == nil {
 			c.Close()
 			return

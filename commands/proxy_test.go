@@ -88,21 +88,30 @@ func startProxy(t *testing.T, upstream string, shutdownTimeout time.Duration) *t
 	return tp
 }
 
-// stop cancels the proxy (as SIGINT does) and returns its error and how
-// long it took to stop.
-func (tp *testProxy) stop(t *testing.T) (time.Duration, error) {
+// stop cancels the proxy (as SIGINT does) and returns its error. A
+// proxy still running after proxyBound fails the test: the tests that
+// expect it to stop before its --shutdown-timeout give it one far longer.
+func (tp *testProxy) stop(t *testing.T) error {
 	t.Helper()
-	start := time.Now()
 	tp.cancel()
 	select {
 	case err := <-tp.done:
 		tp.done <- err
-		return time.Since(start), err
-	case <-time.After(10 * time.Second):
-		t.Fatal("proxy did not stop within 10s")
-		return 0, nil
+		return err
+	case <-time.After(proxyBound):
+		t.Fatalf("proxy did not stop within %s", proxyBound)
+		return nil
 	}
 }
+
+// proxyBound is how long the proxy tests wait for what comes at once, or
+// soon: far more than it takes on a loaded machine, and far less than
+// longTimeout.
+const proxyBound = time.Minute
+
+// longTimeout is a --shutdown-timeout that no test reaches: a proxy that
+// waited for it would fail the test at proxyBound.
+const longTimeout = time.Hour
 
 // requestBytes is a whole RESPONDER request: BEGIN_REQUEST, PARAMS with
 // REQUEST_URI uri, empty STDIN.
@@ -143,7 +152,8 @@ func refusedAddr(t *testing.T) string {
 // has sent its whole request sees a clean end of stream, not a reset, and
 // the proxy runs on.
 func TestProxyUpstreamDownCleanClose(t *testing.T) {
-	tp := startProxy(t, refusedAddr(t), time.Second)
+	tp := startProxy(t, refusedAddr(t), longTimeout)
+	const unreachable = "unreachable: connection refused; closing the client connection"
 	for i := 0; i < 3; i++ {
 		c, err := net.Dial("tcp", tp.addr)
 		if err != nil {
@@ -152,17 +162,18 @@ func TestProxyUpstreamDownCleanClose(t *testing.T) {
 		if _, err := c.Write(requestBytes(t, 1, "/x", false)); err != nil {
 			t.Fatal(err)
 		}
-		// Let the proxy give up on the upstream before reading.
-		time.Sleep(50 * time.Millisecond)
-		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		// Read once the proxy has given up on the upstream (startProxy's
+		// probe was the first to be refused).
+		waitCount(t, "unreachable lines", tp.log.String, unreachable, i+2)
+		c.SetReadDeadline(time.Now().Add(proxyBound))
 		n, err := c.Read(make([]byte, 16))
 		c.Close()
 		if n != 0 || err != io.EOF {
 			t.Fatalf("connection %d: read %d bytes, %v; want a clean end of stream (EOF)", i, n, err)
 		}
 	}
-	if took, err := tp.stop(t); err != nil || took > time.Second {
-		t.Errorf("stop: %v after %s", err, took)
+	if err := tp.stop(t); err != nil {
+		t.Errorf("stop: %v", err)
 	}
 	// startProxy's probe for the listener is the fourth connection.
 	if got := strings.Count(tp.log.String(), "unreachable: connection refused; closing the client connection"); got != 4 {
@@ -170,13 +181,20 @@ func TestProxyUpstreamDownCleanClose(t *testing.T) {
 	}
 }
 
-// waitFor polls s until it contains want or 5s pass.
+// waitFor polls s until it contains want, for proxyBound at most.
 func waitFor(t *testing.T, what string, s func() string, want string) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(s(), want) {
+	return waitCount(t, what, s, want, 1)
+}
+
+// waitCount polls s until it contains want n times, for proxyBound at
+// most.
+func waitCount(t *testing.T, what string, s func() string, want string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(proxyBound)
+	for strings.Count(s(), want) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: no %q in:\n%s", what, want, s())
+			t.Fatalf("%s: want %d of %q in:\n%s", what, n, want, s())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -188,8 +206,15 @@ func waitFor(t *testing.T, what string, s func() string, want string) string {
 // the response to it fails.
 func TestProxyClientGoesAway(t *testing.T) {
 	t.Run("before the answer", func(t *testing.T) {
+		// The application answers only once its connection ends, which
+		// the client's leaving brings about.
+		started := make(chan struct{}, 1)
 		up := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
-			time.Sleep(300 * time.Millisecond)
+			started <- struct{}{}
+			select {
+			case <-ctx.Done():
+			case <-time.After(proxyBound):
+			}
 			io.WriteString(w.Stdout(), "Status: 200 OK\r\n\r\nlate")
 		})
 		tp := startProxy(t, up, time.Second)
@@ -198,7 +223,7 @@ func TestProxyClientGoesAway(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Write(requestBytes(t, 1, "/slow", false))
-		time.Sleep(50 * time.Millisecond)
+		<-started
 		c.Close()
 		out := waitFor(t, "report", tp.out.String, `"protocol_status"`)
 		if !strings.Contains(out, `"note":"the client closed the connection before END_REQUEST"}`) {
@@ -255,10 +280,11 @@ func TestProxyClientGoesAway(t *testing.T) {
 }
 
 // readAll reads records from c until the end of stream: the stdout of
-// each request and its END_REQUEST's protocol status, in arrival order.
-func readAll(t *testing.T, c net.Conn) (stdout map[uint16]string, ends []string, err error) {
+// each request and its END_REQUEST's protocol status ("ID:STATUS"), in
+// arrival order. onEnd, if not nil, hears each END_REQUEST as it comes.
+func readAll(t *testing.T, c net.Conn, onEnd func(string)) (stdout map[uint16]string, ends []string, err error) {
 	t.Helper()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.SetReadDeadline(time.Now().Add(proxyBound))
 	r := fcgiwire.NewReader(c)
 	stdout = map[uint16]string{}
 	for {
@@ -272,13 +298,19 @@ func readAll(t *testing.T, c net.Conn) (stdout map[uint16]string, ends []string,
 		case fcgiwire.TypeEndRequest:
 			er, _ := fcgiwire.DecodeEndRequest(rec.Content)
 			ends = append(ends, fmt.Sprintf("%d:%s", rec.RequestID, er.ProtocolStatus))
+			if onEnd != nil {
+				onEnd(ends[len(ends)-1])
+			}
 		}
 	}
 }
 
-// slowUpstream answers /slow after 400ms, anything else at once.
-func slowUpstream(t *testing.T) string {
-	return serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+// slowUpstream answers anything but /slow at once. /slow is answered when
+// the test closes release (or when its connection ends); its handler says
+// on started that it runs.
+func slowUpstream(t *testing.T) (addr string, started <-chan struct{}, release chan struct{}) {
+	st, release := make(chan struct{}, 1), make(chan struct{})
+	addr = serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
 		uri := ""
 		for _, p := range r.Params {
 			if p.Name == "REQUEST_URI" {
@@ -286,23 +318,26 @@ func slowUpstream(t *testing.T) string {
 			}
 		}
 		if uri == "/slow" {
+			st <- struct{}{}
 			select {
-			case <-time.After(400 * time.Millisecond):
+			case <-release:
 			case <-ctx.Done():
 				return
 			}
 		}
 		io.WriteString(w.Stdout(), "Status: 200 OK\r\n\r\ndone "+uri)
 	})
+	return addr, st, release
 }
 
 // TestProxyShutdown: on SIGINT/SIGTERM the proxy closes an idle kept-alive
-// connection at once, refuses a request that begins after the shutdown
-// began with OVERLOADED (without forwarding it), lets the request in flight
-// finish, and returns nil as soon as it has, well before
-// --shutdown-timeout.
+// connection at once (while a request is in flight), refuses a request
+// that begins after the shutdown began with OVERLOADED (without forwarding
+// it), lets the request in flight finish, and returns nil as soon as it
+// has, not at --shutdown-timeout.
 func TestProxyShutdown(t *testing.T) {
-	tp := startProxy(t, slowUpstream(t), 5*time.Second)
+	up, started, release := slowUpstream(t)
+	tp := startProxy(t, up, longTimeout)
 	idle, err := net.Dial("tcp", tp.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -325,23 +360,24 @@ func TestProxyShutdown(t *testing.T) {
 	}
 	defer busy.Close()
 	busy.Write(requestBytes(t, 1, "/slow", true))
-	time.Sleep(50 * time.Millisecond)
+	<-started
 
-	start := time.Now()
 	stopped := make(chan error, 1)
-	go func() { _, err := tp.stop(t); stopped <- err }()
-	// The idle connection ends at once, cleanly.
-	idle.SetReadDeadline(time.Now().Add(3 * time.Second))
+	go func() { stopped <- tp.stop(t) }()
+	// The idle connection ends cleanly while /slow is still held.
+	idle.SetReadDeadline(time.Now().Add(proxyBound))
 	if n, err := idle.Read(make([]byte, 16)); n != 0 || err != io.EOF {
 		t.Errorf("idle connection: read %d bytes, %v; want EOF", n, err)
 	}
 	idle.Close()
-	if took := time.Since(start); took > 300*time.Millisecond {
-		t.Errorf("idle connection closed after %s", took)
-	}
-	// A request that begins now is refused, the one in flight finishes.
+	// A request that begins now is refused; once the client has the
+	// refusal, the one in flight finishes.
 	busy.Write(requestBytes(t, 2, "/late", true))
-	stdout, ends, err := readAll(t, busy)
+	stdout, ends, err := readAll(t, busy, func(end string) {
+		if end == "2:OVERLOADED" {
+			close(release)
+		}
+	})
 	busy.Close()
 	if err != io.EOF {
 		t.Errorf("busy connection ended with %v, want EOF", err)
@@ -352,16 +388,8 @@ func TestProxyShutdown(t *testing.T) {
 	if !strings.HasSuffix(stdout[1], "done /slow") || stdout[2] != "" {
 		t.Errorf("stdout %v", stdout)
 	}
-	select {
-	case err := <-stopped:
-		if err != nil {
-			t.Errorf("run: %v", err)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("proxy still running 3s after the last request ended")
-	}
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("shutdown took %s", took)
+	if err := <-stopped; err != nil {
+		t.Errorf("run: %v", err)
 	}
 	out := tp.out.String()
 	if !strings.Contains(out, `"params":[["REQUEST_URI","/late"]],`) || !strings.Contains(out, `"protocol_status":"OVERLOADED","duration_us":`) || !strings.Contains(out, `"note":"refused: shutting down"}`) {
@@ -378,17 +406,17 @@ func TestProxyShutdown(t *testing.T) {
 // TestProxyShutdownTimeout: a request still in flight when
 // --shutdown-timeout passes is cut, and its report says why.
 func TestProxyShutdownTimeout(t *testing.T) {
-	tp := startProxy(t, slowUpstream(t), 100*time.Millisecond)
+	up, started, _ := slowUpstream(t) // /slow is never released
+	tp := startProxy(t, up, 100*time.Millisecond)
 	c, err := net.Dial("tcp", tp.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	c.Write(requestBytes(t, 1, "/slow", true))
-	time.Sleep(50 * time.Millisecond)
-	took, err := tp.stop(t)
-	if err != nil || took > time.Second {
-		t.Errorf("stop: %v after %s", err, took)
+	<-started
+	if err := tp.stop(t); err != nil {
+		t.Errorf("stop: %v", err)
 	}
 	if out := tp.out.String(); !strings.Contains(out, `"note":"cut by the shutdown after --shutdown-timeout 100ms"}`) {
 		t.Errorf("report:\n%s", out)
