@@ -30,7 +30,9 @@ import (
 //	                 GET_VALUES: the first answer must be its result
 //	values-many      GET_VALUES asking for 3,800 names
 //	flood            begins 100 multiplexed requests with part of their
-//	                 params, and a stream of unknown management records
+//	                 params, and a stream of unknown management records;
+//	                 with wait, then a GET_VALUES, and says how many
+//	                 requests got OVERLOADED before its answer
 //	close-mid        sends a request up to part of its STDIN, then closes
 //
 // With wait, the stall and idle kinds wait (up to bound) for the server to
@@ -170,7 +172,29 @@ func hostileClient(network, addr, kind string, wait bool, bound time.Duration) (
 		if err := send(recs...); err != nil {
 			return "", err
 		}
-		return "sent", nil
+		if !wait {
+			return "sent", nil
+		}
+		// The server refuses at BEGIN_REQUEST, so every refusal comes
+		// before the answer to a GET_VALUES sent after them.
+		if err := send(record(fcgiwire.TypeGetValues, 0, fcgiwire.EncodePairs([]fcgiwire.Pair{{Name: fcgiwire.MaxReqs}}), 0)); err != nil {
+			return "", err
+		}
+		overloaded := 0
+		for {
+			rec, err := r.ReadRecord()
+			if err != nil {
+				return fmt.Sprintf("%d OVERLOADED, then", overloaded), err
+			}
+			switch rec.Type {
+			case fcgiwire.TypeEndRequest:
+				if er, err := fcgiwire.DecodeEndRequest(rec.Content); err == nil && er.ProtocolStatus == fcgiwire.Overloaded {
+					overloaded++
+				}
+			case fcgiwire.TypeGetValuesResult:
+				return fmt.Sprintf("%d OVERLOADED before GET_VALUES_RESULT", overloaded), nil
+			}
+		}
 	case "close-mid":
 		return "sent", send(begin(1, fcgiwire.RoleResponder, 0), record(fcgiwire.TypeParams, 1, nil, 0), stream(fcgiwire.TypeStdin, 1, []byte("part of a body")))
 	}

@@ -22,25 +22,33 @@ import (
 const (
 	echoMaxConns = 1024
 	echoMaxReqs  = 1024
+	// echoMaxConnReqs bounds the requests in flight on one multiplexed
+	// connection, so that one client cannot take every slot (nginx's
+	// default for concurrent HTTP/2 streams on a connection is the same).
+	echoMaxConnReqs = 128
 )
 
 // NewEchoServer returns a server running the echo responder: every
 // request is answered with a CGI response listing what it received. logf,
 // when set, hears each connection fault.
 func NewEchoServer(logf func(string), multiplex bool) *fcgiwire.Server {
-	return newResponderServer(&responder{}, logf, echoMaxConns, echoMaxReqs, multiplex)
+	return newResponderServer(&responder{}, logf, serveLimits{maxConns: echoMaxConns, maxReqs: echoMaxReqs, maxConnReqs: echoMaxConnReqs, mpxs: multiplex})
 }
 
-func newResponderServer(h *responder, logf func(string), maxConns, maxReqs int, multiplex bool) *fcgiwire.Server {
+// newResponderServer returns a server for h with lim's limits (not its
+// deadlines).
+func newResponderServer(h *responder, logf func(string), lim serveLimits) *fcgiwire.Server {
+	maxConns, maxReqs, maxConnReqs := lim.maxConns, lim.maxReqs, min(lim.maxConnReqs, lim.maxReqs)
 	return &fcgiwire.Server{
 		Handler:           h,
 		MaxConns:          maxConns,
 		MaxReqs:           maxReqs,
-		MultiplexConns:    multiplex,
+		MaxConnReqs:       maxConnReqs,
+		MultiplexConns:    lim.mpxs,
 		RefuseRole:        h.refuseRole,
 		SplitValuesResult: h.splitPairs,
 		OnRefuse: func(r *fcgiwire.ServerRequest, ps fcgiwire.ProtocolStatus, why fcgiwire.RefuseReason) {
-			h.refused(r, ps, refuseNote(why, r.Role, h.refuse[r.Role], maxConns, maxReqs))
+			h.refused(r, ps, refuseNote(why, r.Role, h.refuse[r.Role], maxConns, maxReqs, maxConnReqs))
 		},
 		OnError: func(connID uint64, err error) {
 			if logf != nil {
@@ -180,7 +188,7 @@ func (h *responder) refused(r *fcgiwire.ServerRequest, ps fcgiwire.ProtocolStatu
 }
 
 // refuseNote says why a request was refused, naming the flag that made it.
-func refuseNote(why fcgiwire.RefuseReason, role fcgiwire.Role, refusedRole bool, maxConns, maxReqs int) string {
+func refuseNote(why fcgiwire.RefuseReason, role fcgiwire.Role, refusedRole bool, maxConns, maxReqs, maxConnReqs int) string {
 	switch why {
 	case fcgiwire.RefusedMpx:
 		return "refused: another request in flight on the connection (--no-mpxs)"
@@ -198,7 +206,7 @@ func refuseNote(why fcgiwire.RefuseReason, role fcgiwire.Role, refusedRole bool,
 	case fcgiwire.RefusedAborted:
 		return "aborted before its params ended"
 	case fcgiwire.RefusedConnReqs:
-		return fmt.Sprintf("refused: more than --max-reqs %d on one connection", maxReqs)
+		return fmt.Sprintf("refused: more than --max-conn-reqs %d on one connection", maxConnReqs)
 	case fcgiwire.RefusedBuffer:
 		return fmt.Sprintf("refused: the connection's unfinished params passed %d bytes", fcgiwire.DefaultMaxBufferedBytes)
 	}

@@ -15,7 +15,7 @@ func TestResponderReportsRefusals(t *testing.T) {
 	var got []*formatters.Exchange
 	h := &responder{refuse: map[fcgiwire.Role]bool{fcgiwire.RoleFilter: true}}
 	h.report = func(ex *formatters.Exchange) { got = append(got, ex) }
-	srv := newResponderServer(h, nil, 2, 3, false)
+	srv := newResponderServer(h, nil, serveLimits{maxConns: 2, maxReqs: 3, maxConnReqs: 3})
 	params := []fcgiwire.Pair{{Name: "REQUEST_URI", Value: "/x"}}
 	tests := []struct {
 		req    fcgiwire.ServerRequest
@@ -30,7 +30,7 @@ func TestResponderReportsRefusals(t *testing.T) {
 		{fcgiwire.ServerRequest{ConnID: 6, ID: 9, Role: fcgiwire.RoleAuthorizer}, fcgiwire.Overloaded, fcgiwire.RefusedMaxReqs, "refused: --max-reqs 3 reached"},
 		{fcgiwire.ServerRequest{ConnID: 7, ID: 1, Role: fcgiwire.RoleResponder, Params: params}, fcgiwire.Overloaded, fcgiwire.RefusedShutdown, "refused: shutting down"},
 		{fcgiwire.ServerRequest{ConnID: 8, ID: 4, Role: fcgiwire.RoleResponder}, fcgiwire.RequestComplete, fcgiwire.RefusedAborted, "aborted before its params ended"},
-		{fcgiwire.ServerRequest{ConnID: 9, ID: 5, Role: fcgiwire.RoleResponder}, fcgiwire.Overloaded, fcgiwire.RefusedConnReqs, "refused: more than --max-reqs 3 on one connection"},
+		{fcgiwire.ServerRequest{ConnID: 9, ID: 5, Role: fcgiwire.RoleResponder}, fcgiwire.Overloaded, fcgiwire.RefusedConnReqs, "refused: more than --max-conn-reqs 3 on one connection"},
 		{fcgiwire.ServerRequest{ConnID: 9, ID: 6, Role: fcgiwire.RoleResponder}, fcgiwire.Overloaded, fcgiwire.RefusedBuffer, "refused: the connection's unfinished params passed 4194304 bytes"},
 	}
 	for _, tt := range tests {

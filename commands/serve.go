@@ -63,6 +63,7 @@ EXAMPLES:
 			&cli.StringSliceFlag{Name: "refuse-role", Usage: "answer UNKNOWN_ROLE to `ROLE` responder, authorizer or filter (repeatable)"},
 			&cli.IntFlag{Name: "max-conns", Value: echoMaxConns, Usage: "FCGI_MAX_CONNS: requests on connections past `N` get OVERLOADED"},
 			&cli.IntFlag{Name: "max-reqs", Value: echoMaxReqs, Usage: "FCGI_MAX_REQS: requests past `N` at once get OVERLOADED"},
+			&cli.IntFlag{Name: "max-conn-reqs", Value: echoMaxConnReqs, Usage: "requests past `N` at once on one connection get OVERLOADED (at most --max-reqs)"},
 			&cli.BoolFlag{Name: "no-mpxs", Usage: "FCGI_MPXS_CONNS=0: a second request on a busy connection gets CANT_MPX_CONN"},
 			&cli.StringSliceFlag{Name: "fault", Usage: "inject `KIND[:PROBABILITY]` (repeatable): " + faultList()},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Second, Usage: "on SIGINT/SIGTERM, wait up to `DURATION` for requests in flight"},
@@ -90,8 +91,8 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			if c.Int("max-conns") < 1 || c.Int("max-reqs") < 1 {
-				return usagef("--max-conns and --max-reqs must be at least 1")
+			if c.Int("max-conns") < 1 || c.Int("max-reqs") < 1 || c.Int("max-conn-reqs") < 1 {
+				return usagef("--max-conns, --max-reqs and --max-conn-reqs must be at least 1")
 			}
 			if c.Duration("shutdown-timeout") < 0 {
 				return usagef("--shutdown-timeout cannot be negative")
@@ -108,7 +109,7 @@ EXAMPLES:
 			h.report = func(ex *formatters.Exchange) {
 				_ = formatters.WriteExchange(env.Stdout, ex, format, pal)
 			}
-			return runServe(c.Context, env, h, parsed, mode, serveLimits{c.Int("max-conns"), c.Int("max-reqs"), !c.Bool("no-mpxs"), deadlines}, c.Duration("shutdown-timeout"))
+			return runServe(c.Context, env, h, parsed, mode, serveLimits{c.Int("max-conns"), c.Int("max-reqs"), c.Int("max-conn-reqs"), !c.Bool("no-mpxs"), deadlines}, c.Duration("shutdown-timeout"))
 		},
 	}
 }
@@ -196,6 +197,7 @@ func responderFrom(c *cli.Context, env *Env) (*responder, error) {
 // serveLimits are what GET_VALUES reports and the server enforces.
 type serveLimits struct {
 	maxConns, maxReqs int
+	maxConnReqs       int // at most maxReqs
 	mpxs              bool
 	deadlines         connDeadlines
 }
@@ -230,7 +232,7 @@ func runServe(ctx context.Context, env *Env, h *responder, addrs []fcgiwire.Addr
 		defer logMu.Unlock()
 		fmt.Fprintf(env.Stderr, "fcgicli: serve: %s\n", line)
 	}
-	srv := newResponderServer(h, logf, lim.maxConns, lim.maxReqs, lim.mpxs)
+	srv := newResponderServer(h, logf, lim)
 	srv.ReadTimeout, srv.IdleTimeout = lim.deadlines.read, lim.deadlines.idle
 	var listeners []net.Listener
 	for _, a := range addrs {

@@ -167,6 +167,7 @@ complete -c fcgicli -n '__fish_seen_subcommand_from serve' -l script -r -F -d 'a
 complete -c fcgicli -n '__fish_seen_subcommand_from serve' -l refuse-role -x -a 'responder authorizer filter' -d 'answer UNKNOWN_ROLE to ROLE responder, authorizer or filter (repeatable)'
 complete -c fcgicli -n '__fish_seen_subcommand_from serve' -l max-conns -x -d 'FCGI_MAX_CONNS: requests on connections past N get OVERLOADED'
 complete -c fcgicli -n '__fish_seen_subcommand_from serve' -l max-reqs -x -d 'FCGI_MAX_REQS: requests past N at once get OVERLOADED'
+complete -c fcgicli -n '__fish_seen_subcommand_from serve' -l max-conn-reqs -x -d 'requests past N at once on one connection get OVERLOADED (at most --max-reqs)'
 complete -c fcgicli -n '__fish_seen_subcommand_from serve' -l no-mpxs -d 'FCGI_MPXS_CONNS=0: a second request on a busy connection gets CANT_MPX_CONN'
 complete -c fcgicli -n '__fish_seen_subcommand_from serve' -l fault -x -a 'app-error bad-version close-before-end never-answer overloaded slow-trickle split-pairs wrong-request-id' -d 'inject KIND[:PROBABILITY] (repeatable): app-error, bad-version, close-before-end, never-answer, overloaded, slow-trickle, split-pairs, wrong-request-id'
 complete -c fcgicli -n '__fish_seen_subcommand_from serve' -l shutdown-timeout -x -d 'on SIGINT/SIGTERM, wait up to DURATION for requests in flight'

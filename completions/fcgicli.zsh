@@ -215,6 +215,7 @@ _fcgicli() {
 				'*--refuse-role=[answer UNKNOWN_ROLE to ROLE responder, authorizer or filter (repeatable)]:value:(responder authorizer filter)' \
 				'--max-conns=[FCGI_MAX_CONNS\: requests on connections past N get OVERLOADED]:value: ' \
 				'--max-reqs=[FCGI_MAX_REQS\: requests past N at once get OVERLOADED]:value: ' \
+				'--max-conn-reqs=[requests past N at once on one connection get OVERLOADED (at most --max-reqs)]:value: ' \
 				'--no-mpxs[FCGI_MPXS_CONNS=0\: a second request on a busy connection gets CANT_MPX_CONN]' \
 				'*--fault=[inject KIND\[\:PROBABILITY\] (repeatable)\: app-error, bad-version, close-before-end, never-answer, overloaded, slow-trickle, split-pairs, wrong-request-id]:value:(app-error bad-version close-before-end never-answer overloaded slow-trickle split-pairs wrong-request-id)' \
 				'--shutdown-timeout=[on SIGINT/SIGTERM, wait up to DURATION for requests in flight]:value: ' \
