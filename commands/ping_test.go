@@ -94,8 +94,8 @@ func TestPingRelativeGlob(t *testing.T) {
 
 // TestPingExitCodesDocumented: ping ends with 6 and 7 when the application
 // refuses the request or ends with a non-zero app status, and its help, its
-// README section and the README's health-check section list those codes
-// with the others.
+// guide (docs/ping.md) and the README's health-check section list those
+// codes with the others.
 func TestPingExitCodesDocumented(t *testing.T) {
 	appStatus := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
 		io.WriteString(w.Stdout(), "Status: 500 Internal Server Error\r\n\r\nx")
@@ -108,6 +108,10 @@ func TestPingExitCodesDocumented(t *testing.T) {
 	runPingCase(t, cliCase{"overloaded", []string{"ping", "-c", overloaded}, 6, "FAIL the application refused the request: OVERLOADED\n", ""})
 
 	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guide, err := os.ReadFile("../docs/ping.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +129,7 @@ func TestPingExitCodesDocumented(t *testing.T) {
 	}
 	docs := map[string]string{
 		"ping's help":                   pingCommand(&Env{}).Description,
-		"README's ping section":         section("### `fcgicli ping`", "\n### "),
+		"docs/ping.md":                  string(guide),
 		"README's health-check section": section("## Health checks", "\n## "),
 	}
 	for name, text := range docs {

@@ -10,30 +10,30 @@ import (
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
-// readmeRules returns the example --script file of the README's serve
-// section, as it is printed there.
+// readmeRules returns the example --script file of serve's guide,
+// docs/serve.md, as it is printed there.
 func readmeRules(t *testing.T) string {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "serve.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut(string(readme), "A `--script` file is")
+	_, after, ok := strings.Cut(string(doc), "A `--script` file is")
 	if !ok {
-		t.Fatal("README has no --script example")
+		t.Fatal("docs/serve.md has no --script example")
 	}
 	_, after, ok = strings.Cut(after, "\n```\n")
 	if !ok {
-		t.Fatal("README's --script example is not in a ``` block")
+		t.Fatal("docs/serve.md's --script example is not in a ``` block")
 	}
 	block, _, ok := strings.Cut(after, "\n```\n")
 	if !ok {
-		t.Fatal("README's --script example does not end")
+		t.Fatal("docs/serve.md's --script example does not end")
 	}
 	return block + "\n"
 }
 
-// TestReadmeRules: the README's example rules file works as printed, with
+// TestReadmeRules: the example rules file of docs/serve.md works as printed, with
 // the file its body @FILE names next to it.
 func TestReadmeRules(t *testing.T) {
 	dir := t.TempDir()
