@@ -3,13 +3,16 @@ package commands
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/urfave/cli/v2"
 )
@@ -42,6 +45,145 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 			t.Errorf("%s is out of date with the command definitions; regenerate it at the repository's top with: %s", name, regen[name])
 		}
 	}
+}
+
+// TestREADMEShort keeps the README the page a new user reads in a few
+// minutes: what goes past its tour belongs in docs/.
+func TestREADMEShort(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(readme, []byte("\n")); n > 350 {
+		t.Errorf("README.md is %d lines, more than 350: move the detail to docs/", n)
+	}
+}
+
+// TestDocsLinks checks every relative link of README.md and of the pages
+// under docs/: the file it names exists, and so does the heading its
+// #anchor names, as GitHub spells heading anchors.
+func TestDocsLinks(t *testing.T) {
+	root := ".."
+	files := []string{"README.md"}
+	err := filepath.WalkDir(filepath.Join(root, "docs"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
+			rel, _ := filepath.Rel(root, path)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]map[string]bool{} // file to its headings' anchors
+	anchorsOf := func(file string) (map[string]bool, error) {
+		if a, ok := anchors[file]; ok {
+			return a, nil
+		}
+		text, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
+		if err != nil {
+			return nil, err
+		}
+		a := markdownAnchors(string(text))
+		anchors[file] = a
+		return a, nil
+	}
+	link := regexp.MustCompile(`\]\(([^()\s]+)\)`)
+	checked := 0
+	for _, file := range files {
+		text, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(markdownWithoutCode(string(text)), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			path, anchor, _ := strings.Cut(target, "#")
+			dest := file
+			if path != "" {
+				dest = filepath.ToSlash(filepath.Join(filepath.Dir(file), path))
+			}
+			checked++
+			info, err := os.Stat(filepath.Join(root, filepath.FromSlash(dest)))
+			if err != nil {
+				t.Errorf("%s: link %s: no such file %s", file, target, dest)
+				continue
+			}
+			if anchor == "" {
+				continue
+			}
+			if info.IsDir() {
+				t.Errorf("%s: link %s: an anchor in a directory", file, target)
+				continue
+			}
+			a, err := anchorsOf(dest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !a[anchor] {
+				t.Errorf("%s: link %s: %s has no heading #%s", file, target, dest, anchor)
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d relative links found: is the link pattern still right?", checked)
+	}
+}
+
+// markdownWithoutCode blanks fenced code blocks and code spans, where
+// brackets and parentheses are not links.
+func markdownWithoutCode(text string) string {
+	var b strings.Builder
+	fenced := false
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "```") {
+			fenced = !fenced
+			b.WriteString("\n")
+			continue
+		}
+		if !fenced {
+			b.WriteString(regexp.MustCompile("`[^`]*`").ReplaceAllString(l, "``"))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// markdownAnchors returns the anchors GitHub gives the headings of text:
+// lower case, punctuation other than - and _ dropped, spaces as hyphens,
+// and -1, -2... after a repeated one.
+func markdownAnchors(text string) map[string]bool {
+	anchors := map[string]bool{}
+	seen := map[string]int{}
+	fenced := false
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "```") {
+			fenced = !fenced
+		}
+		if fenced || !strings.HasPrefix(l, "#") {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimLeft(l, "#"))
+		var a strings.Builder
+		for _, r := range strings.ToLower(title) {
+			switch {
+			case r == ' ':
+				a.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				a.WriteRune(r)
+			}
+		}
+		anchor := a.String()
+		if n := seen[anchor]; n > 0 {
+			anchors[anchor+"-"+string(rune('0'+n))] = true
+		} else {
+			anchors[anchor] = true
+		}
+		seen[anchor]++
+	}
+	return anchors
 }
 
 func TestManPage(t *testing.T) {
