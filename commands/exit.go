@@ -10,7 +10,7 @@ import (
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
-// Exit codes, as in the README's table (one table for every command).
+// Exit codes, as in the README's exit-code table (one table for every command).
 const (
 	ExitOK          = 0
 	ExitCheckFailed = 1 // a check failed, or an unexpected internal error

@@ -28,7 +28,7 @@ with what it received (params in arrival order, stdin size and sha256,
 request id, role, keep-conn flag), as text, JSON or HTML by --echo-format or
 the request's Accept header. --status, --body (either turns the echo off),
 --header, --stderr, --app-status and --delay make it a mock; --script FILE
-maps params to answers (see the README). FILTER requests get their
+maps params to answers (see docs/serve.md). FILTER requests get their
 FCGI_DATA back, AUTHORIZER requests the echo (200, allow) unless a rule
 says otherwise, and --refuse-role answers UNKNOWN_ROLE. --fault injects
 failures for testing clients.
