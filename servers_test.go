@@ -42,11 +42,7 @@ func cmdGoFCGI(ts *testscript.TestScript, neg bool, args []string) {
 
 // record encodes one record with the given padding.
 func record(t fcgiwire.RecordType, id uint16, content []byte, pad int) []byte {
-	h := fcgiwire.Header{Version: fcgiwire.Version1, Type: t, RequestID: id, ContentLength: uint16(len(content)), PaddingLength: uint8(pad)}
-	b := make([]byte, fcgiwire.HeaderLen, fcgiwire.HeaderLen+len(content)+pad)
-	h.Encode(b)
-	b = append(b, content...)
-	return append(b, make([]byte, pad)...)
+	return fcgiwire.AppendRecord(nil, fcgiwire.Header{Version: fcgiwire.Version1, Type: t, RequestID: id, PaddingLength: uint8(pad)}, content)
 }
 
 func endRequest(id uint16, app uint32, ps fcgiwire.ProtocolStatus) []byte {

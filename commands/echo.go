@@ -412,12 +412,11 @@ func pickFault(faults []fault) string {
 // faultBody is what the faulty answers carry.
 const faultBody = "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfault injected by fcgicli serve\n"
 
+// rawRecord is one record of the given version, padded to a multiple of 8,
+// for the faults that write their own records.
 func rawRecord(version uint8, t fcgiwire.RecordType, id uint16, content []byte) []byte {
-	pad := fcgiwire.PaddingFor(len(content))
-	b := make([]byte, fcgiwire.HeaderLen, fcgiwire.HeaderLen+len(content)+pad)
-	fcgiwire.Header{Version: version, Type: t, RequestID: id, ContentLength: uint16(len(content)), PaddingLength: uint8(pad)}.Encode(b)
-	b = append(b, content...)
-	return append(b, make([]byte, pad)...)
+	h := fcgiwire.Header{Version: version, Type: t, RequestID: id, PaddingLength: uint8(fcgiwire.PaddingFor(len(content)))}
+	return fcgiwire.AppendRecord(nil, h, content)
 }
 
 func injectFault(ctx context.Context, kind string, a *answer, r *fcgiwire.ServerRequest) {

@@ -32,10 +32,8 @@ func valuesServer(t *testing.T, body string) string {
 				if _, err := fcgiwire.NewReader(nc).ReadRecord(); err != nil {
 					return
 				}
-				pad := fcgiwire.PaddingFor(len(body))
-				rec := []byte{fcgiwire.Version1, byte(fcgiwire.TypeGetValuesResult), 0, 0, byte(len(body) >> 8), byte(len(body)), byte(pad), 0}
-				rec = append(append(rec, body...), make([]byte, pad)...)
-				_, _ = nc.Write(rec)
+				h := fcgiwire.Header{Version: fcgiwire.Version1, Type: fcgiwire.TypeGetValuesResult, PaddingLength: uint8(fcgiwire.PaddingFor(len(body)))}
+				_, _ = nc.Write(fcgiwire.AppendRecord(nil, h, []byte(body)))
 			}()
 		}
 	}()

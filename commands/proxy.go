@@ -691,7 +691,8 @@ func (t *tap) refuse(ev fcgiwire.Event, r *tapReq) []byte {
 		r.ex.Ended, r.ex.ProtocolStatus = true, fcgiwire.Overloaded
 		r.ex.Note = "refused: shutting down"
 		t.finish(h.RequestID, r)
-		return rawRecord(fcgiwire.Version1, fcgiwire.TypeEndRequest, h.RequestID, fcgiwire.EndRequest{ProtocolStatus: fcgiwire.Overloaded}.Encode())
+		end := fcgiwire.Header{Version: fcgiwire.Version1, Type: fcgiwire.TypeEndRequest, RequestID: h.RequestID}
+		return fcgiwire.AppendRecord(nil, end, fcgiwire.EndRequest{ProtocolStatus: fcgiwire.Overloaded}.Encode())
 	}
 	return nil
 }

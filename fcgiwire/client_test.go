@@ -102,7 +102,7 @@ func TestDoHostileServers(t *testing.T) {
 		},
 		{
 			name:   "app status and odd padding",
-			resp:   cat(hdr(TypeStdout, 1, 2, 255), "ok", make([]byte, 255), endRec(1, 7, RequestComplete)),
+			resp:   cat(rec(TypeStdout, 1, "ok", 255), endRec(1, 7, RequestComplete)),
 			stdout: "ok",
 			res:    Result{Ended: true, AppStatus: 7},
 		},

@@ -18,7 +18,7 @@ func hdr(t RecordType, id uint16, clen, plen int) []byte {
 
 // rec returns a whole record: header, content and plen zero bytes.
 func rec(t RecordType, id uint16, content string, plen int) []byte {
-	return cat(hdr(t, id, len(content), plen), content, make([]byte, plen))
+	return AppendRecord(nil, Header{Version: Version1, Type: t, RequestID: id, PaddingLength: uint8(plen)}, []byte(content))
 }
 
 func writeAll(t *testing.T, f func(w *Writer) error) []byte {

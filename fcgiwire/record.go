@@ -184,6 +184,24 @@ func (h Header) Len() int {
 	return HeaderLen + int(h.ContentLength) + int(h.PaddingLength)
 }
 
+// AppendRecord appends one encoded record to dst and returns the extended
+// slice: h's header with its ContentLength set to len(content), then
+// content, then h.PaddingLength zero bytes. The version, type, request id,
+// padding length and reserved byte are written as given, so that fault
+// injection and raw tests can build a record a strict peer refuses.
+// It panics if content is longer than MaxContent, which no header can say.
+func AppendRecord(dst []byte, h Header, content []byte) []byte {
+	if len(content) > MaxContent {
+		panic(fmt.Sprintf("fcgiwire: AppendRecord with %d content bytes, more than %d", len(content), MaxContent))
+	}
+	h.ContentLength = uint16(len(content))
+	var hb [HeaderLen]byte
+	h.Encode(hb[:])
+	dst = append(dst, hb[:]...)
+	dst = append(dst, content...)
+	return append(dst, make([]byte, h.PaddingLength)...)
+}
+
 // Record is one decoded record. Content excludes padding.
 type Record struct {
 	Header

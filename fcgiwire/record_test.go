@@ -61,6 +61,64 @@ func TestHeaderEncodeDecode(t *testing.T) {
 	}
 }
 
+func TestAppendRecord(t *testing.T) {
+	tests := []struct {
+		name    string
+		dst     []byte
+		h       Header
+		content []byte
+		wire    []byte
+	}{
+		{
+			name:    "END_REQUEST, no padding",
+			h:       Header{Version: Version1, Type: TypeEndRequest, RequestID: 1},
+			content: EndRequest{AppStatus: 0x01020304, ProtocolStatus: Overloaded}.Encode(),
+			wire: []byte{
+				0x01, 0x03, 0x00, 0x01, 0x00, 0x08, 0x00, 0x00,
+				0x01, 0x02, 0x03, 0x04, 0x02, 0x00, 0x00, 0x00,
+			},
+		},
+		{
+			name:    "stdout padded to 8, big-endian id",
+			h:       Header{Version: Version1, Type: TypeStdout, RequestID: 0x0102, PaddingLength: 5},
+			content: []byte("abc"),
+			wire:    []byte{0x01, 0x06, 0x01, 0x02, 0x00, 0x03, 0x05, 0x00, 'a', 'b', 'c', 0, 0, 0, 0, 0},
+		},
+		{
+			name: "empty stream record closes the stream",
+			h:    Header{Version: Version1, Type: TypeStdin, RequestID: 7},
+			wire: []byte{0x01, 0x05, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00},
+		},
+		{
+			name:    "ContentLength comes from the content, the rest as given",
+			h:       Header{Version: 2, Type: RecordType(200), ContentLength: 99, PaddingLength: 1, Reserved: 0x7a},
+			content: []byte{0xff},
+			wire:    []byte{0x02, 0xc8, 0x00, 0x00, 0x00, 0x01, 0x01, 0x7a, 0xff, 0x00},
+		},
+		{
+			name:    "appends after what dst holds",
+			dst:     []byte{0xee},
+			h:       Header{Version: Version1, Type: TypeGetValues, PaddingLength: 8},
+			content: nil,
+			wire:    []byte{0xee, 0x01, 0x09, 0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0, 0, 0, 0, 0, 0, 0, 0},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := AppendRecord(tt.dst, tt.h, tt.content)
+			if !bytes.Equal(got, tt.wire) {
+				t.Fatalf("AppendRecord = % x\nwant          % x", got, tt.wire)
+			}
+		})
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("AppendRecord with 65536 content bytes did not panic")
+		}
+	}()
+	AppendRecord(nil, Header{Version: Version1, Type: TypeStdout, RequestID: 1}, make([]byte, MaxContent+1))
+}
+
 func TestHeaderLen(t *testing.T) {
 	if n := (Header{ContentLength: MaxContent, PaddingLength: MaxPadding}).Len(); n != 8+65535+255 {
 		t.Errorf("Len = %d, want %d", n, 8+65535+255)
