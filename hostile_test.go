@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fcgicli/fcgicli/commands"
+	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
 // hostileCase is one command against one hostile server.
@@ -112,7 +113,7 @@ func TestHostileServers(t *testing.T) {
 						args = append(args, "/x")
 					}
 					var stdout, stderr bytes.Buffer
-					env := &commands.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+					env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
 						Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 					code := commands.RunEnv(context.Background(), env, args)
 					h.Close()

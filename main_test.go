@@ -22,6 +22,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/fcgicli/fcgicli/commands"
+	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
 // TestMain lets the test binary run as the fcgicli command inside the
@@ -588,7 +589,7 @@ func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
 // fcgicliOutput runs fcgicli in-process and returns its stdout.
 func fcgicliOutput(_ *testscript.TestScript, args ...string) (string, error) {
 	var out, errOut strings.Builder
-	env := &commands.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
 		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 	if code := commands.RunEnv(context.Background(), env, append([]string{"fcgicli"}, args...)); code != 0 {
 		return out.String(), fmt.Errorf("exit %d: %s", code, errOut.String())

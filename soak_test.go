@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fcgicli/fcgicli/commands"
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -93,7 +94,7 @@ func TestServeSoak(t *testing.T) {
 	}
 	sock := filepath.Join(t.TempDir(), "soak.sock")
 	var stdout, stderr lockedBuffer
-	env := &commands.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
 		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()

@@ -1,6 +1,7 @@
 // Package commands wires fcgicli's subcommands: it parses flags, runs the
-// protocol through fcgiwire, renders through formatters and maps every
-// error to an exit code in one place (exitCode).
+// protocol through fcgiwire, renders through formatters, and turns the
+// error a command ends with into its exit code through runenv.ExitCode,
+// the one place that decides it.
 package commands
 
 import (
@@ -12,41 +13,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/formatters"
 )
-
-// Env is everything a command takes from its process: its streams and its
-// environment. Tests pass their own.
-type Env struct {
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
-	Getenv func(string) string
-	// Environ lists the environment as KEY=VALUE, for --env.
-	Environ func() []string
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w any) bool {
-	if lt, ok := w.(*lineTracker); ok {
-		w = lt.w
-	}
-	f, ok := w.(*os.File)
-	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
-}
 
 // Run runs the command line args (args[0] is the program name) and returns
 // the exit code. main calls it with the process's streams.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return RunEnv(ctx, &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv, Environ: os.Environ}, args)
+	return RunEnv(ctx, &runenv.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv, Environ: os.Environ}, args)
 }
 
 // RunEnv is Run with an explicit environment.
-func RunEnv(ctx context.Context, env *Env, args []string) int {
-	errOut := &lineTracker{w: env.Stderr, atStart: true}
+func RunEnv(ctx context.Context, env *runenv.Env, args []string) int {
+	errOut := &runenv.LineTracker{W: env.Stderr, AtStart: true}
 	e := *env
 	e.Stderr = errOut
 	// Run as cgi-fcgi (a link made by install-cgi-fcgi), be cgi-fcgi.
@@ -55,9 +36,9 @@ func RunEnv(ctx context.Context, env *Env, args []string) int {
 	}
 	app, args := appFor(&e, args)
 	err := app.RunContext(ctx, args)
-	code, msg := exitCode(err)
+	code, msg := runenv.ExitCode(err)
 	if msg != "" {
-		if !errOut.atStart {
+		if !errOut.AtStart {
 			// The application's stderr ended mid-line: keep our message
 			// on a line of its own.
 			fmt.Fprintln(env.Stderr)
@@ -67,20 +48,7 @@ func RunEnv(ctx context.Context, env *Env, args []string) int {
 	return code
 }
 
-// lineTracker remembers whether what was written last ended a line.
-type lineTracker struct {
-	w       io.Writer
-	atStart bool
-}
-
-func (l *lineTracker) Write(p []byte) (int, error) {
-	if len(p) > 0 {
-		l.atStart = p[len(p)-1] == '\n'
-	}
-	return l.w.Write(p)
-}
-
-func newApp(env *Env) *cli.App {
+func newApp(env *runenv.Env) *cli.App {
 	return newAppWith(env, "")
 }
 
@@ -110,13 +78,13 @@ func commandList() []commandEntry {
 
 type commandEntry struct {
 	name  string
-	build func(*Env) *cli.Command
+	build func(*runenv.Env) *cli.Command
 }
 
 // appFor returns the app to run args with, and args reordered for it
 // (reorderArgs). When args name one of commandList, that command is the
 // app's only one; otherwise (no command, help, a typo) the app has them all.
-func appFor(env *Env, args []string) (*cli.App, []string) {
+func appFor(env *runenv.Env, args []string) (*cli.App, []string) {
 	only := ""
 	i := commandIndex(globalFlags(), args)
 	if i < len(args) {
@@ -128,7 +96,7 @@ func appFor(env *Env, args []string) (*cli.App, []string) {
 
 // newAppWith builds the app with only the command called only, or with
 // every command when only is "" or no command's name.
-func newAppWith(env *Env, only string) *cli.App {
+func newAppWith(env *runenv.Env, only string) *cli.App {
 	list := commandList()
 	var cmds []*cli.Command
 	for _, c := range list {
@@ -170,7 +138,7 @@ EXAMPLES:
 		Commands:       cmds,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("unknown command %q (see 'fcgicli --help')", c.Args().First())
+				return runenv.Usagef("unknown command %q (see 'fcgicli --help')", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -195,7 +163,7 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 	if c != nil && c.Command != nil && c.Command.Name != "" && (c.App == nil || c.Command.Name != c.App.Name) {
 		help = "fcgicli " + c.Command.Name + " --help"
 	}
-	return &usageError{msg: flagMessage(err.Error(), help)}
+	return &runenv.UsageError{Msg: flagMessage(err.Error(), help)}
 }
 
 // flagMessage rewords the flag package's errors, which name every flag
@@ -225,7 +193,7 @@ func flagMessage(msg, help string) string {
 }
 
 // palette returns the colour palette for w under the global --color flag.
-func palette(c *cli.Context, env *Env, w io.Writer) (*formatters.Palette, error) {
+func palette(c *cli.Context, env *runenv.Env, w io.Writer) (*formatters.Palette, error) {
 	value := "auto"
 	for _, cc := range c.Lineage() {
 		if cc.IsSet("color") {
@@ -233,11 +201,7 @@ func palette(c *cli.Context, env *Env, w io.Writer) (*formatters.Palette, error)
 			break
 		}
 	}
-	mode, err := formatters.ParseColorMode(value)
-	if err != nil {
-		return nil, &usageError{msg: err.Error()}
-	}
-	return formatters.NewPalette(formatters.UseColor(mode, env.Getenv("NO_COLOR"), isTerminal(w))), nil
+	return runenv.Palette(value, env, w)
 }
 
 // reorderArgs moves a subcommand's flags before its positional arguments,

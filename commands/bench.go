@@ -17,11 +17,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-func benchCommand(env *Env) *cli.Command {
+func benchCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "bench",
 		Usage:     "load-test an application: many requests on many connections, with latency percentiles",
@@ -130,7 +131,7 @@ const maxConcurrency = 65535
 // defaultBenchDuration is how long a run lasts without -n or -z.
 const defaultBenchDuration = 10 * time.Second
 
-func benchOptionsFrom(c *cli.Context, env *Env) (*benchOptions, error) {
+func benchOptionsFrom(c *cli.Context, env *runenv.Env) (*benchOptions, error) {
 	sh, err := shapeFrom(c, env)
 	if err != nil {
 		return nil, err
@@ -155,35 +156,35 @@ func benchOptionsFrom(c *cli.Context, env *Env) (*benchOptions, error) {
 		o.requestID = 0
 	}
 	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON); err != nil {
-		return nil, &usageError{msg: err.Error()}
+		return nil, &runenv.UsageError{Msg: err.Error()}
 	}
 	switch {
 	case o.concurrency < 1:
-		return nil, usagef("-C must be at least 1, got %d", o.concurrency)
+		return nil, runenv.Usagef("-C must be at least 1, got %d", o.concurrency)
 	case o.concurrency > maxConcurrency:
-		return nil, usagef("-C must be at most %d, got %d", maxConcurrency, o.concurrency)
+		return nil, runenv.Usagef("-C must be at most %d, got %d", maxConcurrency, o.concurrency)
 	case o.requests < 0:
-		return nil, usagef("-n cannot be negative")
+		return nil, runenv.Usagef("-n cannot be negative")
 	case c.IsSet("requests") && o.requests == 0:
-		return nil, usagef("-n must be at least 1")
+		return nil, runenv.Usagef("-n must be at least 1")
 	case o.duration < 0 || o.warmup < 0:
-		return nil, usagef("-z and --warmup cannot be negative")
+		return nil, runenv.Usagef("-z and --warmup cannot be negative")
 	case c.IsSet("duration") && o.duration == 0:
-		return nil, usagef("-z must be more than 0")
+		return nil, runenv.Usagef("-z must be more than 0")
 	case o.rate < 0:
-		return nil, usagef("--rate cannot be negative")
+		return nil, runenv.Usagef("--rate cannot be negative")
 	case o.requestTimeout <= 0:
-		return nil, usagef("--request-timeout must be more than 0")
+		return nil, runenv.Usagef("--request-timeout must be more than 0")
 	case c.IsSet("expect") && len(o.expect) == 0:
-		return nil, usagef("--expect needs a TEXT")
+		return nil, runenv.Usagef("--expect needs a TEXT")
 	case c.IsSet("cpus") && c.Int("cpus") < 1:
-		return nil, usagef("--cpus must be at least 1, got %d", c.Int("cpus"))
+		return nil, runenv.Usagef("--cpus must be at least 1, got %d", c.Int("cpus"))
 	}
 	o.procs = benchProcs(c.Int("cpus"), o.concurrency, env.Getenv("GOMAXPROCS") != "", runtime.GOMAXPROCS(0))
 	if o.requests == 0 && o.duration == 0 {
 		o.duration = defaultBenchDuration
 	}
-	if isTerminal(env.Stderr) {
+	if runenv.IsTerminal(env.Stderr) {
 		o.progress = 200 * time.Millisecond
 	}
 	return o, nil
@@ -279,7 +280,7 @@ func (r *benchRequest) close() {
 
 // prepareBench opens the body and filter data and builds the params, as
 // prepare does for one request, but keeps the bodies replayable.
-func prepareBench(ctx context.Context, s *shape, env *Env) (*benchRequest, error) {
+func prepareBench(ctx context.Context, s *shape, env *runenv.Env) (*benchRequest, error) {
 	r := &benchRequest{}
 	spec := s.spec
 	open := func(flag, value string) (*replayable, *body, error) {
@@ -590,7 +591,7 @@ type bencher struct {
 	spare atomic.Pointer[fcgiwire.Conn]
 }
 
-func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *formatters.Palette) error {
+func runBench(ctx context.Context, o *benchOptions, env *runenv.Env, outPal, errPal *formatters.Palette) error {
 	defer useProcs(o.procs)()
 	ctx, cancel := o.net.withTimeout(ctx)
 	defer cancel()
@@ -710,7 +711,7 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 	case werr != nil:
 		return werr
 	case rep.Failed > 0:
-		return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%d of %d requests failed", rep.Failed, rep.Requests)}
+		return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%d of %d requests failed", rep.Failed, rep.Requests)}
 	case rep.Requests == 0:
 		// Not one success: a run that proved nothing is no pass (a -z
 		// run against an application that never answers, or one shorter
@@ -726,7 +727,7 @@ func runBench(ctx context.Context, o *benchOptions, env *Env, outPal, errPal *fo
 		if len(why) > 0 {
 			msg += ": " + strings.Join(why, ", ")
 		}
-		return &codeError{code: ExitCheckFailed, msg: msg}
+		return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: msg}
 	}
 	return nil
 }
@@ -786,7 +787,7 @@ func benchStopped(ctx context.Context) error {
 	if cause := context.Cause(ctx); cause != context.Canceled {
 		return timeoutCause(ctx, cause)
 	}
-	return &codeError{code: ExitInterrupted, msg: "interrupted"}
+	return &runenv.CodeError{Code: runenv.ExitInterrupted, Msg: "interrupted"}
 }
 
 // connectAll makes the workers' first connections, all at once, before
@@ -1086,8 +1087,8 @@ func (b *bencher) judge(s *benchStats, expect *containsWriter, parser *fcgiwire.
 // protocol or other.
 func errorClass(err error) string {
 	var (
-		ce *connectError
-		te *timeoutError
+		ce *runenv.ConnectError
+		te *runenv.TimeoutError
 		pe *fcgiwire.ProtocolError
 		le *fcgiwire.LocalError
 	)
@@ -1109,7 +1110,7 @@ func errorMessage(err error) string {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return "no answer within --request-timeout"
 	}
-	_, msg := exitCode(err)
+	_, msg := runenv.ExitCode(err)
 	return msg
 }
 
@@ -1141,11 +1142,11 @@ func (b *bencher) report(s *benchStats, used, served int, d time.Duration) *form
 
 // showProgress redraws the progress line every interval until the
 // returned function is called, which erases it.
-func (b *bencher) showProgress(env *Env, every time.Duration) func() {
+func (b *bencher) showProgress(env *runenv.Env, every time.Duration) func() {
 	w := env.Stderr
-	if lt, ok := w.(*lineTracker); ok {
+	if lt, ok := w.(*runenv.LineTracker); ok {
 		// The line is erased at the end: it leaves no partial line behind.
-		w = lt.w
+		w = lt.W
 	}
 	start := time.Now()
 	stop := make(chan struct{})
@@ -1219,7 +1220,7 @@ func (c *containsWriter) Write(p []byte) (int, error) {
 // warn writes the run's warnings on stderr: connections that were never
 // served (with what the application says about its limits), and a --rate
 // the application could not keep up with.
-func (b *bencher) warn(ctx context.Context, env *Env, pal *formatters.Palette, rep *formatters.BenchReport, ph *benchPhase, unserved int) {
+func (b *bencher) warn(ctx context.Context, env *runenv.Env, pal *formatters.Palette, rep *formatters.BenchReport, ph *benchPhase, unserved int) {
 	say := func(format string, args ...any) {
 		fmt.Fprintf(env.Stderr, "fcgicli: %s %s\n", pal.Info.Sprint("warning:"), fmt.Sprintf(format, args...))
 	}
@@ -1302,7 +1303,7 @@ func (b *bencher) fpmStatus(ctx context.Context) (*formatters.FPMStatus, error) 
 	}
 	conn := fcgiwire.NewConn(nc)
 	defer conn.Close()
-	body := &capBuffer{max: maxPage}
+	body := &runenv.CapBuffer{Max: maxPage}
 	parser := &fcgiwire.ResponseParser{Body: body}
 	res, err := conn.Do(ctx, &fcgiwire.Request{Role: fcgiwire.RoleResponder, Params: pairs, Stdout: parser})
 	if err != nil {
@@ -1314,7 +1315,7 @@ func (b *bencher) fpmStatus(ctx context.Context) (*formatters.FPMStatus, error) 
 	if !parser.Done || parser.Response.Status != 200 {
 		return nil, formatters.ErrNotStatusPage
 	}
-	return formatters.ParseFPMStatus(body.buf)
+	return formatters.ParseFPMStatus(body.Buf)
 }
 
 // plural gives "1 process", "2 processes".

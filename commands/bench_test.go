@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -162,7 +163,7 @@ type benchJSONReport struct {
 func runBenchCLI(t *testing.T, ctx context.Context, args ...string) (int, *benchJSONReport, string) {
 	t.Helper()
 	var out, errOut strings.Builder
-	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
 		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 	code := RunEnv(ctx, env, append([]string{"fcgicli", "bench", "-o", "json"}, args...))
 	var rep benchJSONReport
@@ -327,7 +328,7 @@ func TestBenchInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	code, rep, stderr := runBenchCLI(t, ctx, "-c", addr, "/x", "-C", "2", "-z", "10m")
-	if code != ExitInterrupted || !strings.HasSuffix(stderr, "fcgicli: interrupted\n") {
+	if code != runenv.ExitInterrupted || !strings.HasSuffix(stderr, "fcgicli: interrupted\n") {
 		t.Fatalf("exit %d, stderr %q; want 130 and interrupted", code, stderr)
 	}
 	if !rep.Interrupted || rep.Requests == 0 || rep.Failed != 0 || rep.DurationUS >= 600_000_000 {
@@ -441,7 +442,7 @@ func TestBenchUsage(t *testing.T) {
 		{[]string{"-o", "table"}, `unknown output format "table" (known: text, json)`},
 	} {
 		code, _, stderr := runBenchCLI(t, context.Background(), append([]string{"-c", "builtin", "/x"}, c.args...)...)
-		if code != ExitUsage || !strings.Contains(stderr, c.msg) {
+		if code != runenv.ExitUsage || !strings.Contains(stderr, c.msg) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.msg)
 		}
 	}
@@ -511,7 +512,7 @@ func TestBenchUsesProcs(t *testing.T) {
 }
 
 func TestBenchFlagsAfterScript(t *testing.T) {
-	app := newApp(&Env{Getenv: func(string) string { return "" }})
+	app := newApp(&runenv.Env{Getenv: func(string) string { return "" }})
 	got := reorderArgs(app, strings.Fields("fcgicli bench /x -C 4 -n 10 --no-keep-conn -z 1s"))
 	want := strings.Fields("fcgicli bench -C 4 -n 10 --no-keep-conn -z 1s /x")
 	if !slices.Equal(got, want) {
@@ -651,7 +652,7 @@ func TestBenchNoneAnswered(t *testing.T) {
 		okResponse(w)
 	})
 	code, rep, stderr := runBenchCLI(t, context.Background(), "-c", addr, "/x", "-C", "2", "-z", "300ms", "--status-path", "")
-	if code != ExitCheckFailed || !strings.HasSuffix(stderr, "\nfcgicli: no request was answered: 2 unfinished when the run ended\n") {
+	if code != runenv.ExitCheckFailed || !strings.HasSuffix(stderr, "\nfcgicli: no request was answered: 2 unfinished when the run ended\n") {
 		t.Errorf("exit %d, stderr %q; want 1 and the reason", code, stderr)
 	}
 	if rep.Requests != 0 || rep.Unfinished != 2 || rep.Interrupted {
@@ -792,11 +793,11 @@ func TestBenchSetupStops(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{cancelled, nil, ExitInterrupted, "fcgicli: interrupted\n"},
-		{context.Background(), []string{"-t", "1ns"}, ExitTimeout, "fcgicli: timed out after 1ns (--timeout)\n"},
+		{cancelled, nil, runenv.ExitInterrupted, "fcgicli: interrupted\n"},
+		{context.Background(), []string{"-t", "1ns"}, runenv.ExitTimeout, "fcgicli: timed out after 1ns (--timeout)\n"},
 	} {
 		var out, errOut strings.Builder
-		env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+		env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
 			Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)

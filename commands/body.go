@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
 // body is a request body (-d) or filter data (--filter-data) whose exact
@@ -38,7 +40,7 @@ func openBody(ctx context.Context, flag, spec string, stdin io.Reader) (*body, e
 	} else {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, usagef("%s: %v", flag, err)
+			return nil, runenv.Usagef("%s: %v", flag, err)
 		}
 		if b, ok := regularBody(f); ok {
 			b.close = func() { f.Close() }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -65,7 +66,7 @@ or (if -bind is given) a hostName:portNumber specification
 or (if -start is given) a :portNumber specification (uses local host).
 `
 
-func cgiFCGICommand(env *Env) *cli.Command {
+func cgiFCGICommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:      cgiFCGIName,
 		Usage:     "run as libfcgi's cgi-fcgi -bind -connect (also when installed as cgi-fcgi)",
@@ -95,7 +96,7 @@ EXAMPLES:
 		HideHelp:        true,
 		Action: func(c *cli.Context) error {
 			if code := runCGIFCGI(c.Context, env, c.Args().Slice()); code != 0 {
-				return &codeError{code: code}
+				return &runenv.CodeError{Code: code}
 			}
 			return nil
 		},
@@ -220,7 +221,7 @@ type cgiSettings struct {
 	timeout       time.Duration
 }
 
-func cgiSettingsFrom(env *Env) (*cgiSettings, error) {
+func cgiSettingsFrom(env *runenv.Env) (*cgiSettings, error) {
 	s := &cgiSettings{contentLength: -1}
 	if v := env.Getenv("FCGI_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -373,13 +374,13 @@ func cgiFail(code int, format string, a ...any) *cgiExit {
 
 // runCGIFCGI runs the cgi-fcgi mode with args (the arguments after the
 // program name) and returns the exit code.
-func runCGIFCGI(ctx context.Context, env *Env, args []string) int {
+func runCGIFCGI(ctx context.Context, env *runenv.Env, args []string) int {
 	// libfcgi ignores SIGPIPE: a closed stdout (cgi-fcgi ... | grep -q pong)
 	// ends cgi-fcgi with EPIPE's errno, 32, not by the signal.
 	signal.Ignore(syscall.SIGPIPE)
 	x := cgiFCGI(ctx, env, args)
 	if x.line != "" {
-		if lt, ok := env.Stderr.(*lineTracker); ok && !lt.atStart {
+		if lt, ok := env.Stderr.(*runenv.LineTracker); ok && !lt.AtStart {
 			// The application's stderr ended mid-line.
 			fmt.Fprintln(lt)
 		}
@@ -391,7 +392,7 @@ func runCGIFCGI(ctx context.Context, env *Env, args []string) int {
 	return x.code
 }
 
-func cgiFCGI(ctx context.Context, env *Env, args []string) *cgiExit {
+func cgiFCGI(ctx context.Context, env *runenv.Env, args []string) *cgiExit {
 	a, problems := parseCGIArgs(args)
 	switch {
 	case a.commandFile:
@@ -418,7 +419,7 @@ func cgiFCGI(ctx context.Context, env *Env, args []string) *cgiExit {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return cgiFail(cgiExitTimeout, "timed out after %s (FCGI_TIMEOUT)", s.timeout)
 		}
-		return cgiFail(ExitInterrupted, "interrupted")
+		return cgiFail(runenv.ExitInterrupted, "interrupted")
 	}
 
 	nc, x := cgiDial(ctx, a.connect)
@@ -477,7 +478,7 @@ func cgiDial(ctx context.Context, connect string) (net.Conn, *cgiExit) {
 	code, ok := errnoOf(err)
 	if !ok {
 		// Not an errno (cgi-fcgi would exit with a stale one): say what.
-		return nil, cgiFail(cgiExitUsage, "could not connect to %s: %v", connect, unwrapOp(err))
+		return nil, cgiFail(cgiExitUsage, "could not connect to %s: %v", connect, runenv.UnwrapOp(err))
 	}
 	return nil, &cgiExit{code: code, line: "Could not connect to " + connect, plain: true}
 }
@@ -517,7 +518,7 @@ func cgiOutcome(res *fcgiwire.Result, err, ioErr error) *cgiExit {
 	return cgiFail(cgiExitProtocol, "%v", err)
 }
 
-func installCGIFCGICommand(env *Env) *cli.Command {
+func installCGIFCGICommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "install-cgi-fcgi",
 		Usage:     "link DIR/cgi-fcgi to fcgicli, so scripts that run cgi-fcgi run fcgicli's cgi-fcgi mode",
@@ -539,7 +540,7 @@ EXAMPLES:
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return usagef("install-cgi-fcgi takes one DIR, got %d arguments (see 'fcgicli install-cgi-fcgi --help')", c.NArg())
+				return runenv.Usagef("install-cgi-fcgi takes one DIR, got %d arguments (see 'fcgicli install-cgi-fcgi --help')", c.NArg())
 			}
 			exe, err := os.Executable()
 			if err != nil {
@@ -558,15 +559,15 @@ type installOptions struct {
 	force bool
 }
 
-func runInstallCGIFCGI(o *installOptions, env *Env) error {
+func runInstallCGIFCGI(o *installOptions, env *runenv.Env) error {
 	fi, err := os.Stat(o.dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return usagef("%s: no such directory", o.dir)
+		return runenv.Usagef("%s: no such directory", o.dir)
 	case err != nil:
 		return err
 	case !fi.IsDir():
-		return usagef("%s is not a directory", o.dir)
+		return runenv.Usagef("%s is not a directory", o.dir)
 	}
 	exe, err := filepath.Abs(o.exe)
 	if err != nil {
@@ -585,10 +586,10 @@ func runInstallCGIFCGI(o *installOptions, env *Env) error {
 		if target, err := os.Readlink(link); err == nil {
 			what = "a link to " + target
 		} else if lfi.IsDir() {
-			return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%s already exists and is a directory", link)}
+			return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%s already exists and is a directory", link)}
 		}
 		if !o.force {
-			return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%s already exists (%s): remove it, or use --force to replace it", link, what)}
+			return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%s already exists (%s): remove it, or use --force to replace it", link, what)}
 		}
 	}
 	// Make the link under a temporary name and rename it into place, so
@@ -596,11 +597,11 @@ func runInstallCGIFCGI(o *installOptions, env *Env) error {
 	tmp := filepath.Join(o.dir, fmt.Sprintf(".%s.%d.tmp", cgiFCGIName, os.Getpid()))
 	os.Remove(tmp)
 	if err := os.Symlink(exe, tmp); err != nil {
-		return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("cannot create %s: %v", link, unwrapPath(err))}
+		return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("cannot create %s: %v", link, unwrapPath(err))}
 	}
 	if err := os.Rename(tmp, link); err != nil {
 		os.Remove(tmp)
-		return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("cannot create %s: %v", link, unwrapPath(err))}
+		return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("cannot create %s: %v", link, unwrapPath(err))}
 	}
 	fmt.Fprintf(env.Stdout, "%s -> %s\n", link, exe)
 	return nil

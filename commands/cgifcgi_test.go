@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -79,8 +80,8 @@ func TestCGIAddr(t *testing.T) {
 	}
 }
 
-func envOf(vars ...string) *Env {
-	return &Env{
+func envOf(vars ...string) *runenv.Env {
+	return &runenv.Env{
 		Getenv: func(name string) string {
 			for _, kv := range vars {
 				if k, v, _ := strings.Cut(kv, "="); k == name {
@@ -207,7 +208,7 @@ func TestCGIFCGIRun(t *testing.T) {
 	ctx, stop := context.WithCancel(ctx)
 	time.AfterFunc(50*time.Millisecond, stop)
 	code, _, errOut = runCGI(ctx, argv, "", "END=wait")
-	if code != ExitInterrupted || errOut != "fcgicli: interrupted\n" {
+	if code != runenv.ExitInterrupted || errOut != "fcgicli: interrupted\n" {
 		t.Errorf("interrupted: %d, %q", code, errOut)
 	}
 
@@ -272,7 +273,7 @@ func TestInstallCGIFCGI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	env := &Env{Stdout: &out}
+	env := &runenv.Env{Stdout: &out}
 
 	// fcgicli installed under the name cgi-fcgi (a hard link): nothing to do.
 	bin := filepath.Join(dir, "bin")
@@ -309,8 +310,8 @@ func TestInstallCGIFCGI(t *testing.T) {
 	ro := filepath.Join(dir, "ro")
 	os.Mkdir(ro, 0o555)
 	err := runInstallCGIFCGI(&installOptions{dir: ro, exe: exe}, env)
-	code, msg := exitCode(err)
-	if code != ExitCheckFailed || msg != "cannot create "+filepath.Join(ro, "cgi-fcgi")+": permission denied" {
+	code, msg := runenv.ExitCode(err)
+	if code != runenv.ExitCheckFailed || msg != "cannot create "+filepath.Join(ro, "cgi-fcgi")+": permission denied" {
 		t.Errorf("read-only dir: %d, %q", code, msg)
 	}
 }

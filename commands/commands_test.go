@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
 func TestReorderArgs(t *testing.T) {
-	app := newApp(&Env{Getenv: func(string) string { return "" }})
+	app := newApp(&runenv.Env{Getenv: func(string) string { return "" }})
 	for _, c := range []struct{ in, want string }{
 		{"fcgicli request /x -p A=B -c builtin", "fcgicli request -p A=B -c builtin /x"},
 		{"fcgicli --color never request /x -iv", "fcgicli --color never request -iv /x"},
@@ -33,8 +33,8 @@ func TestReorderArgs(t *testing.T) {
 // itself, that a run naming a command builds that one alone, and that its
 // help (with every flag) and its usage errors are those of the whole app.
 func TestAppFor(t *testing.T) {
-	env := func(out *strings.Builder) *Env {
-		return &Env{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
+	env := func(out *strings.Builder) *runenv.Env {
+		return &runenv.Env{Stdout: out, Stderr: out, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 	}
 	whole := newApp(env(new(strings.Builder)))
 	if len(whole.Commands) != len(commandList()) {
@@ -129,7 +129,7 @@ func TestBuildParamsErrors(t *testing.T) {
 		{paramSpec{Script: "/x", BodyLen: 2, Headers: []string{"Content-Length: 3"}}, "CONTENT_LENGTH=3 but the body is 2 bytes: CONTENT_LENGTH must equal the bytes sent"},
 	} {
 		_, err := buildParams(c.spec)
-		var ue *usageError
+		var ue *runenv.UsageError
 		if !errors.As(err, &ue) || err.Error() != c.want {
 			t.Errorf("buildParams(%+v) = %v, want usage error %q", c.spec, err, c.want)
 		}
@@ -154,33 +154,6 @@ func TestBuildParamsRoles(t *testing.T) {
 	got := strings.Join(names(ps), " ")
 	if !strings.Contains(got, "SCRIPT_FILENAME=/f FCGI_DATA_LENGTH=12 FCGI_DATA_LAST_MOD=1700000000 HTTP_HOST=localhost") {
 		t.Errorf("filter params: %s", got)
-	}
-}
-
-func TestExitCode(t *testing.T) {
-	pe := &fcgiwire.ProtocolError{Offset: 8, Err: fcgiwire.ErrBadVersion, Reason: "version byte is 2"}
-	for _, c := range []struct {
-		err  error
-		code int
-		msg  string
-	}{
-		{nil, 0, ""},
-		{usagef("bad"), 2, "bad"},
-		{&fcgiwire.AddrError{Addr: "x", Reason: "missing port"}, 2, `bad address "x": missing port (accepted forms: ` + fcgiwire.AddrForms + ")"},
-		{&fcgiwire.PairTooLargeError{Name: "BIG", Size: 70000}, 2, "param BIG is 70000 bytes encoded; one record holds at most 65535"},
-		{&connectError{addr: "127.0.0.1:1", err: errors.New("connection refused")}, 3, "cannot connect to 127.0.0.1:1: connection refused"},
-		{&timeoutError{msg: "timed out after 1s (--timeout)"}, 4, "timed out after 1s (--timeout)"},
-		{context.DeadlineExceeded, 4, "timed out"},
-		{os.ErrDeadlineExceeded, 4, "timed out"},
-		{fmt.Errorf("wrapped: %w", pe), 5, "wrapped: protocol error at byte 8: unsupported FastCGI version: version byte is 2"},
-		{&codeError{code: 6, msg: "refused"}, 6, "refused"},
-		{context.Canceled, 130, "interrupted"},
-		{errors.New("disk full"), 1, "disk full"},
-	} {
-		code, msg := exitCode(c.err)
-		if code != c.code || msg != c.msg {
-			t.Errorf("exitCode(%v) = %d, %q; want %d, %q", c.err, code, msg, c.code, c.msg)
-		}
 	}
 }
 

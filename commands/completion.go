@@ -7,9 +7,11 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
-func completionCommand(env *Env) *cli.Command {
+func completionCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "completion",
 		Usage:     "print a shell completion script: bash, zsh or fish",
@@ -26,7 +28,7 @@ EXAMPLES:
    fcgicli completion fish > ~/.config/fish/completions/fcgicli.fish`,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return usagef("want one shell: bash, zsh or fish")
+				return runenv.Usagef("want one shell: bash, zsh or fish")
 			}
 			script, err := completionScript(c.Args().First())
 			if err != nil {
@@ -41,7 +43,7 @@ EXAMPLES:
 // completionScript generates the completion script for shell from a fresh
 // app's command definitions.
 func completionScript(shell string) (string, error) {
-	app := newApp(&Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }})
+	app := newApp(&runenv.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }})
 	spec := completionSpec(app)
 	var b strings.Builder
 	switch shell {
@@ -52,7 +54,7 @@ func completionScript(shell string) (string, error) {
 	case "fish":
 		writeFish(&b, spec)
 	default:
-		return "", usagef("unknown shell %q (known: bash, zsh, fish)", shell)
+		return "", runenv.Usagef("unknown shell %q (known: bash, zsh, fish)", shell)
 	}
 	return b.String(), nil
 }

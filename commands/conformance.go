@@ -16,11 +16,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-func conformanceCommand(env *Env) *cli.Command {
+func conformanceCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "conformance",
 		Usage: "check a FastCGI server against the FastCGI 1.0 specification",
@@ -61,11 +62,11 @@ EXAMPLES:
 		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("conformance takes no arguments, got %q (the script is --script)", c.Args().First())
+				return runenv.Usagef("conformance takes no arguments, got %q (the script is --script)", c.Args().First())
 			}
 			format, err := formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON, formatters.Table)
 			if err != nil {
-				return &usageError{msg: err.Error()}
+				return &runenv.UsageError{Msg: err.Error()}
 			}
 			opts := conformanceOptions{
 				script:      c.String("script"),
@@ -74,14 +75,14 @@ EXAMPLES:
 				format:      format,
 			}
 			if opts.caseTimeout <= 0 {
-				return usagef("--case-timeout must be positive")
+				return runenv.Usagef("--case-timeout must be positive")
 			}
 			if opts.script == "" {
 				opts.script = defaultConformanceScript
 			} else if !filepath.IsAbs(opts.script) {
 				abs, err := filepath.Abs(opts.script)
 				if err != nil {
-					return usagef("--script: %v", err)
+					return runenv.Usagef("--script: %v", err)
 				}
 				opts.script = abs
 			}
@@ -143,11 +144,11 @@ func selectCases(cases []confCase, only, skip string) (map[int]bool, error) {
 				b, err2 = strconv.Atoi(hi)
 			}
 			if err1 != nil || err2 != nil || a > b {
-				return nil, usagef("%s: bad case id or range %q (ids are numbers, ranges N-M; --list shows them)", flag, part)
+				return nil, runenv.Usagef("%s: bad case id or range %q (ids are numbers, ranges N-M; --list shows them)", flag, part)
 			}
 			for id := a; id <= b && id <= a+len(cases); id++ {
 				if !known[id] {
-					return nil, usagef("%s: no case %d (cases are 1 to %d; --list shows them)", flag, id, len(cases))
+					return nil, runenv.Usagef("%s: no case %d (cases are 1 to %d; --list shows them)", flag, id, len(cases))
 				}
 				ids[id] = true
 			}
@@ -176,14 +177,14 @@ func selectCases(cases []confCase, only, skip string) (map[int]bool, error) {
 		}
 	}
 	if len(sel) == 0 {
-		return nil, usagef("--only and --skip leave no case to run")
+		return nil, runenv.Usagef("--only and --skip leave no case to run")
 	}
 	return sel, nil
 }
 
 // runConformance checks that the server can be reached, runs the selected
 // cases one after another and renders the scorecard.
-func runConformance(ctx context.Context, env *Env, opts conformanceOptions, pal *formatters.Palette) error {
+func runConformance(ctx context.Context, env *runenv.Env, opts conformanceOptions, pal *formatters.Palette) error {
 	ctx, cancel := opts.net.withTimeout(ctx)
 	defer cancel()
 	tgt, err := openTarget(opts.net, nil)
@@ -225,7 +226,7 @@ func runConformance(ctx context.Context, env *Env, opts conformanceOptions, pal 
 		return err
 	}
 	if report.Failed > 0 {
-		return &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%d of %d cases failed", report.Failed, len(report.Cases))}
+		return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%d of %d cases failed", report.Failed, len(report.Cases))}
 	}
 	return nil
 }
@@ -664,16 +665,16 @@ func (p *probe) describeErr(err error) string {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		if p.ctx.Err() != nil {
 			// The whole run's end: -t, or Ctrl-C.
-			if te, ok := errors.AsType[*timeoutError](context.Cause(p.ctx)); ok {
-				return te.msg
+			if te, ok := errors.AsType[*runenv.TimeoutError](context.Cause(p.ctx)); ok {
+				return te.Msg
 			}
 			return "interrupted"
 		}
 		return "no answer within " + p.timeout()
 	case err == io.EOF:
 		return "the connection closed"
-	case isReset(err):
-		return "the connection closed: " + unwrapOp(err).Error()
+	case runenv.IsReset(err):
+		return "the connection closed: " + runenv.UnwrapOp(err).Error()
 	}
 	return err.Error()
 }
@@ -683,7 +684,7 @@ func (p *probe) describeErr(err error) string {
 func (c *pconn) failed(resp *response, what string) verdict {
 	reason := c.p.describeErr(resp.err)
 	if c.sendErr != nil && !errors.Is(c.sendErr, os.ErrDeadlineExceeded) {
-		reason += " (sending failed: " + unwrapOp(c.sendErr).Error() + ")"
+		reason += " (sending failed: " + runenv.UnwrapOp(c.sendErr).Error() + ")"
 	}
 	return failf("%s: %s", what, reason)
 }

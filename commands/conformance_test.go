@@ -5,6 +5,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -32,7 +33,7 @@ func TestSelectCases(t *testing.T) {
 	for _, bad := range []struct{ only, skip string }{{"0", ""}, {"31", ""}, {"5-3", ""}, {"a", ""}, {"1-", ""}, {"", "1-30"}, {"1", "1"}} {
 		if _, err := selectCases(cases, bad.only, bad.skip); err == nil {
 			t.Errorf("--only %q --skip %q: no error", bad.only, bad.skip)
-		} else if code, _ := exitCode(err); code != ExitUsage {
+		} else if code, _ := runenv.ExitCode(err); code != runenv.ExitUsage {
 			t.Errorf("--only %q --skip %q: exit %d, want 2", bad.only, bad.skip, code)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -34,19 +35,19 @@ type netOptions struct {
 	Timeout        time.Duration
 }
 
-func netOptionsFrom(c *cli.Context, env *Env) (netOptions, error) {
+func netOptionsFrom(c *cli.Context, env *runenv.Env) (netOptions, error) {
 	o := netOptions{Connect: c.String("connect"), ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")}
 	if o.Connect == "" {
 		o.Connect = env.Getenv("FCGI_CONNECT")
 	}
 	if o.Connect == "" {
-		return o, usagef("no server address: give -c ADDR or set FCGI_CONNECT (forms: %s, or builtin)", fcgiwire.AddrForms)
+		return o, runenv.Usagef("no server address: give -c ADDR or set FCGI_CONNECT (forms: %s, or builtin)", fcgiwire.AddrForms)
 	}
 	if err := checkClientAddr(o.Connect); err != nil {
 		return o, err
 	}
 	if o.ConnectTimeout < 0 || o.Timeout < 0 {
-		return o, usagef("timeouts cannot be negative")
+		return o, runenv.Usagef("timeouts cannot be negative")
 	}
 	return o, nil
 }
@@ -59,7 +60,7 @@ func checkClientAddr(addr string) error {
 	}
 	_, err := fcgiwire.ParseAddr(addr)
 	if ae, ok := errors.AsType[*fcgiwire.AddrError](err); ok {
-		return usagef("bad address %q: %s (accepted forms: %s, or builtin)", ae.Addr, ae.Reason, fcgiwire.AddrForms)
+		return runenv.Usagef("bad address %q: %s (accepted forms: %s, or builtin)", ae.Addr, ae.Reason, fcgiwire.AddrForms)
 	}
 	return err
 }
@@ -69,7 +70,7 @@ func (o netOptions) withTimeout(ctx context.Context) (context.Context, context.C
 	if o.Timeout <= 0 {
 		return context.WithCancel(ctx)
 	}
-	return context.WithTimeoutCause(ctx, o.Timeout, &timeoutError{msg: fmt.Sprintf("timed out after %s (--timeout)", o.Timeout)})
+	return context.WithTimeoutCause(ctx, o.Timeout, &runenv.TimeoutError{Msg: fmt.Sprintf("timed out after %s (--timeout)", o.Timeout)})
 }
 
 // target is a dialable server; for builtin it also owns the in-process
@@ -126,9 +127,9 @@ func (t *target) dial(ctx context.Context, connectTimeout time.Duration) (net.Co
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return nil, &timeoutError{msg: fmt.Sprintf("connecting to %s timed out after %s (--connect-timeout)", t.display, connectTimeout)}
+		return nil, &runenv.TimeoutError{Msg: fmt.Sprintf("connecting to %s timed out after %s (--connect-timeout)", t.display, connectTimeout)}
 	}
-	return nil, &connectError{addr: t.display, err: err}
+	return nil, &runenv.ConnectError{Addr: t.display, Err: err}
 }
 
 // timeoutCause turns an error that ended with ctx into ctx's cause.
@@ -137,7 +138,7 @@ func timeoutCause(ctx context.Context, err error) error {
 		if cause := context.Cause(ctx); cause != context.DeadlineExceeded {
 			return cause
 		}
-		return &timeoutError{msg: "timed out"}
+		return &runenv.TimeoutError{Msg: "timed out"}
 	}
 	return err
 }

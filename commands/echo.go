@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
@@ -232,15 +233,15 @@ const maxReportStderr = 64 << 10
 type answer struct {
 	w              *fcgiwire.ResponseWriter
 	cgi            fcgiwire.ResponseParser
-	body           countWriter
-	stderr         capBuffer
+	body           runenv.CountWriter
+	stderr         runenv.CapBuffer
 	appStatus      uint32
 	protocolStatus fcgiwire.ProtocolStatus
 	abandoned      bool
 }
 
 func newAnswer(w *fcgiwire.ResponseWriter) *answer {
-	a := &answer{w: w, stderr: capBuffer{max: maxReportStderr}}
+	a := &answer{w: w, stderr: runenv.CapBuffer{Max: maxReportStderr}}
 	a.cgi.Body = &a.body
 	return a
 }
@@ -276,7 +277,7 @@ func (a *answer) fill(ex *formatters.Exchange) {
 	if a.cgi.Done {
 		ex.CGI = &a.cgi.Response
 	}
-	ex.BodyBytes, ex.Stderr, ex.StderrTruncated = a.body.n, a.stderr.buf, a.stderr.truncated
+	ex.BodyBytes, ex.Stderr, ex.StderrTruncated = a.body.N, a.stderr.Buf, a.stderr.Truncated
 	ex.Ended = !a.abandoned
 	if ex.Ended {
 		ex.AppStatus, ex.ProtocolStatus = a.appStatus, a.protocolStatus

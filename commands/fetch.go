@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -40,7 +41,7 @@ func fetchPage(ctx context.Context, o netOptions, uri string) (*fetched, error) 
 		return nil, err
 	}
 	defer done()
-	body, errs := &capBuffer{max: maxPage}, &capBuffer{max: maxPage}
+	body, errs := &runenv.CapBuffer{Max: maxPage}, &runenv.CapBuffer{Max: maxPage}
 	parser := &fcgiwire.ResponseParser{Body: body}
 	req := prep.request(sh)
 	req.Stdout, req.Stderr = parser, errs
@@ -48,7 +49,7 @@ func fetchPage(ctx context.Context, o netOptions, uri string) (*fetched, error) 
 	if res.Ended {
 		parser.Close()
 	}
-	f := &fetched{body: body.buf, stderr: errs.buf, res: res, elapsed: time.Since(start)}
+	f := &fetched{body: body.Buf, stderr: errs.Buf, res: res, elapsed: time.Since(start)}
 	if parser.Done {
 		f.cgi = &parser.Response
 	}

@@ -6,13 +6,15 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
 // TestFastNames checks every flag of every command: it is wrapped, its
 // names are what urfave/cli would compute, and it keeps the interfaces
 // the library looks for.
 func TestFastNames(t *testing.T) {
-	app := newApp(&Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }})
+	app := newApp(&runenv.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }})
 	check := func(where string, flags []cli.Flag) {
 		for _, f := range flags {
 			inner := cli.Flag(nil)

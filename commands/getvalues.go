@@ -8,11 +8,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-func getValuesCommand(env *Env) *cli.Command {
+func getValuesCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "get-values",
 		Usage:     "ask the application for its limits (FCGI_GET_VALUES)",
@@ -44,12 +45,12 @@ EXAMPLES:
 				return err
 			}
 			format := formatters.Text
-			if isTerminal(env.Stdout) {
+			if runenv.IsTerminal(env.Stdout) {
 				format = formatters.Table
 			}
 			if c.IsSet("output") {
 				if format, err = formatters.ParseFormat(c.String("output"), formatters.Table, formatters.Text, formatters.JSON); err != nil {
-					return &usageError{msg: err.Error()}
+					return &runenv.UsageError{Msg: err.Error()}
 				}
 			}
 			outPal, err := palette(c, env, env.Stdout)
@@ -63,11 +64,11 @@ EXAMPLES:
 			}
 			if c.IsSet("type") {
 				if c.NArg() > 0 {
-					return usagef("--type sends an empty record: drop the names")
+					return runenv.Usagef("--type sends an empty record: drop the names")
 				}
 				t := c.Uint("type")
 				if t < 1 || t > 255 {
-					return usagef("--type must be from 1 to 255, got %d", t)
+					return runenv.Usagef("--type must be from 1 to 255, got %d", t)
 				}
 				return runProbeType(c.Context, o, env, fcgiwire.RecordType(t), format, tr)
 			}
@@ -77,7 +78,7 @@ EXAMPLES:
 			}
 			for _, n := range names {
 				if n == "" {
-					return usagef("empty NAME")
+					return runenv.Usagef("empty NAME")
 				}
 			}
 			return runGetValues(c.Context, o, env, names, format, outPal, errPal, tr)
@@ -98,7 +99,7 @@ func exchange(ctx context.Context, o netOptions, tr *formatters.Tracer, f func(c
 	return timeoutCause(ctx, f(ctx, conn))
 }
 
-func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, format formatters.Format, pal, errPal *formatters.Palette, tr *formatters.Tracer) error {
+func runGetValues(ctx context.Context, o netOptions, env *runenv.Env, names []string, format formatters.Format, pal, errPal *formatters.Palette, tr *formatters.Tracer) error {
 	var pairs []fcgiwire.Pair
 	err := exchange(ctx, o, tr, func(ctx context.Context, conn *fcgiwire.Conn) (err error) {
 		pairs, err = conn.GetValues(ctx, names)
@@ -112,7 +113,7 @@ func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, f
 	}
 	v := &formatters.ValuesResult{Asked: names, Returned: pairs}
 	if err != nil {
-		_, v.Err = exitCode(err)
+		_, v.Err = runenv.ExitCode(err)
 	}
 	if werr := formatters.WriteValues(env.Stdout, v, format, pal); werr != nil && err == nil {
 		return werr
@@ -124,7 +125,7 @@ func runGetValues(ctx context.Context, o netOptions, env *Env, names []string, f
 	return err
 }
 
-func runProbeType(ctx context.Context, o netOptions, env *Env, t fcgiwire.RecordType, format formatters.Format, tr *formatters.Tracer) error {
+func runProbeType(ctx context.Context, o netOptions, env *runenv.Env, t fcgiwire.RecordType, format formatters.Format, tr *formatters.Tracer) error {
 	var rec fcgiwire.Record
 	err := exchange(ctx, o, tr, func(ctx context.Context, conn *fcgiwire.Conn) (err error) {
 		rec, err = conn.Management(ctx, t, nil)
@@ -142,11 +143,11 @@ func runProbeType(ctx context.Context, o netOptions, env *Env, t fcgiwire.Record
 	}
 	switch {
 	case rec.Type != fcgiwire.TypeUnknownType:
-		return &codeError{code: ExitProtocol, msg: fmt.Sprintf("the application answered type %d with %s, not UNKNOWN_TYPE", uint8(t), rec.Type)}
+		return &runenv.CodeError{Code: runenv.ExitProtocol, Msg: fmt.Sprintf("the application answered type %d with %s, not UNKNOWN_TYPE", uint8(t), rec.Type)}
 	case derr != nil:
-		return &codeError{code: ExitProtocol, msg: fmt.Sprintf("malformed UNKNOWN_TYPE answer: %v", derr)}
+		return &runenv.CodeError{Code: runenv.ExitProtocol, Msg: fmt.Sprintf("malformed UNKNOWN_TYPE answer: %v", derr)}
 	case named != t:
-		return &codeError{code: ExitProtocol, msg: fmt.Sprintf("the application's UNKNOWN_TYPE names type %d, not %d", uint8(named), uint8(t))}
+		return &runenv.CodeError{Code: runenv.ExitProtocol, Msg: fmt.Sprintf("the application's UNKNOWN_TYPE names type %d, not %d", uint8(named), uint8(t))}
 	}
 	return nil
 }

@@ -6,9 +6,11 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
-func manCommand(env *Env) *cli.Command {
+func manCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "man",
 		Usage: "print fcgicli's man page (roff) on stdout",
@@ -20,7 +22,7 @@ EXAMPLES:
    fcgicli man > /usr/local/share/man/man1/fcgicli.1`,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("man takes no arguments")
+				return runenv.Usagef("man takes no arguments")
 			}
 			return writeMan(env.Stdout)
 		},
@@ -30,7 +32,7 @@ EXAMPLES:
 // manPage renders the man page of a fresh app, so that what a command
 // line set does not leak into it.
 func manPage() (string, error) {
-	app := newApp(&Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }})
+	app := newApp(&runenv.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }})
 	return renderMan(app), nil
 }
 
@@ -48,16 +50,16 @@ var manExitCodes = []struct {
 	code    int
 	meaning string
 }{
-	{ExitOK, "success"},
-	{ExitCheckFailed, "a check failed, or an unexpected internal error"},
-	{ExitUsage, "usage error: bad flag, bad argument, bad address, a param too big for one record"},
-	{ExitConnect, "cannot connect: refused, no such socket, unknown host, permission denied"},
-	{ExitTimeout, "timeout (connect or overall); FCGI_ABORT_REQUEST is sent before closing"},
-	{ExitProtocol, "protocol error: bad version, malformed or truncated record, wrong request id, EOF or reset before FCGI_END_REQUEST"},
-	{ExitRefused, "the application refused the request: CANT_MPX_CONN, OVERLOADED or UNKNOWN_ROLE"},
-	{ExitAppStatus, "the application ended with a non-zero app status"},
-	{ExitHTTPFail, "--fail and the CGI status is 400 or more"},
-	{ExitInterrupted, "interrupted"},
+	{runenv.ExitOK, "success"},
+	{runenv.ExitCheckFailed, "a check failed, or an unexpected internal error"},
+	{runenv.ExitUsage, "usage error: bad flag, bad argument, bad address, a param too big for one record"},
+	{runenv.ExitConnect, "cannot connect: refused, no such socket, unknown host, permission denied"},
+	{runenv.ExitTimeout, "timeout (connect or overall); FCGI_ABORT_REQUEST is sent before closing"},
+	{runenv.ExitProtocol, "protocol error: bad version, malformed or truncated record, wrong request id, EOF or reset before FCGI_END_REQUEST"},
+	{runenv.ExitRefused, "the application refused the request: CANT_MPX_CONN, OVERLOADED or UNKNOWN_ROLE"},
+	{runenv.ExitAppStatus, "the application ended with a non-zero app status"},
+	{runenv.ExitHTTPFail, "--fail and the CGI status is 400 or more"},
+	{runenv.ExitInterrupted, "interrupted"},
 }
 
 // manEnvironment is the ENVIRONMENT section: the variables fcgicli reads.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -82,10 +83,10 @@ func splitPathInfo(uri string) (script, pathInfo string) {
 func buildParams(s paramSpec) ([]fcgiwire.Pair, error) {
 	uri, query, _ := strings.Cut(s.Script, "?")
 	if uri == "" {
-		return nil, usagef("missing SCRIPT: give the script path, for example /var/www/html/index.php")
+		return nil, runenv.Usagef("missing SCRIPT: give the script path, for example /var/www/html/index.php")
 	}
 	if s.DocRoot == "" && !strings.HasPrefix(uri, "/") {
-		return nil, usagef("SCRIPT %q must be an absolute path as the server sees it (or give -r DIR and a URI path)", uri)
+		return nil, runenv.Usagef("SCRIPT %q must be an absolute path as the server sees it (or give -r DIR and a URI path)", uri)
 	}
 	if !strings.HasPrefix(uri, "/") {
 		uri = "/" + uri
@@ -162,7 +163,7 @@ func buildParams(s paramSpec) ([]fcgiwire.Pair, error) {
 		name, value, ok := strings.Cut(h, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return nil, usagef("bad header %q: want 'Name: value'", h)
+			return nil, runenv.Usagef("bad header %q: want 'Name: value'", h)
 		}
 		ps.set(headerParam(name), strings.TrimSpace(value))
 	}
@@ -182,14 +183,14 @@ func buildParams(s paramSpec) ([]fcgiwire.Pair, error) {
 	for _, p := range s.Params {
 		name, value, ok := strings.Cut(p, "=")
 		if !ok || name == "" {
-			return nil, usagef("bad param %q: want NAME=VALUE", p)
+			return nil, runenv.Usagef("bad param %q: want NAME=VALUE", p)
 		}
 		ps.set(name, value)
 	}
 	if cl, ok := ps.get("CONTENT_LENGTH"); ok && cl != "" {
 		want := max(s.BodyLen, 0)
 		if cl != strconv.FormatInt(want, 10) {
-			return nil, usagef("CONTENT_LENGTH=%s but the body is %d bytes: CONTENT_LENGTH must equal the bytes sent", cl, want)
+			return nil, runenv.Usagef("CONTENT_LENGTH=%s but the body is %d bytes: CONTENT_LENGTH must equal the bytes sent", cl, want)
 		}
 	}
 	return ps, nil
@@ -210,7 +211,7 @@ func headerParam(name string) string {
 func readParamsFile(name string, ps *params) error {
 	f, err := os.Open(name)
 	if err != nil {
-		return usagef("--params-file: %v", err)
+		return runenv.Usagef("--params-file: %v", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -222,12 +223,12 @@ func readParamsFile(name string, ps *params) error {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok || k == "" {
-			return usagef("%s:%d: want NAME=VALUE, got %q", name, n, line)
+			return runenv.Usagef("%s:%d: want NAME=VALUE, got %q", name, n, line)
 		}
 		ps.set(k, v)
 	}
 	if err := sc.Err(); err != nil {
-		return usagef("--params-file %s: %v", name, err)
+		return runenv.Usagef("--params-file %s: %v", name, err)
 	}
 	return nil
 }

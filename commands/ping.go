@@ -9,11 +9,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-func pingCommand(env *Env) *cli.Command {
+func pingCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "ping",
 		Usage: "check that php-fpm pools answer their ping page",
@@ -44,7 +45,7 @@ EXAMPLES:
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("ping takes no arguments, got %q (the path is --path)", c.Args().First())
+				return runenv.Usagef("ping takes no arguments, got %q (the path is --path)", c.Args().First())
 			}
 			targets, err := pingTargets(c.StringSlice("connect"), env)
 			if err != nil {
@@ -52,11 +53,11 @@ EXAMPLES:
 			}
 			o := netOptions{ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")}
 			if o.ConnectTimeout < 0 || o.Timeout < 0 {
-				return usagef("timeouts cannot be negative")
+				return runenv.Usagef("timeouts cannot be negative")
 			}
 			path := c.String("path")
 			if !strings.HasPrefix(path, "/") {
-				return usagef("--path %q must start with /", path)
+				return runenv.Usagef("--path %q must start with /", path)
 			}
 			pal, err := palette(c, env, env.Stdout)
 			if err != nil {
@@ -78,14 +79,14 @@ type pingTarget struct {
 // pingTargets expands the --connect values: globs of unix sockets become
 // their matches, in order; a glob that matches nothing is a pool that
 // cannot be connected to.
-func pingTargets(values []string, env *Env) ([]pingTarget, error) {
+func pingTargets(values []string, env *runenv.Env) ([]pingTarget, error) {
 	if len(values) == 0 {
 		if v := env.Getenv("FCGI_CONNECT"); v != "" {
 			values = []string{v}
 		}
 	}
 	if len(values) == 0 {
-		return nil, usagef("no server address: give -c ADDR or set FCGI_CONNECT (forms: %s, or builtin)", fcgiwire.AddrForms)
+		return nil, runenv.Usagef("no server address: give -c ADDR or set FCGI_CONNECT (forms: %s, or builtin)", fcgiwire.AddrForms)
 	}
 	var out []pingTarget
 	for _, v := range values {
@@ -99,10 +100,10 @@ func pingTargets(values []string, env *Env) ([]pingTarget, error) {
 		}
 		matches, err := filepath.Glob(pattern)
 		if err != nil {
-			return nil, usagef("bad glob %q: %v", v, err)
+			return nil, runenv.Usagef("bad glob %q: %v", v, err)
 		}
 		if len(matches) == 0 {
-			out = append(out, pingTarget{addr: v, err: &connectError{addr: v, err: fmt.Errorf("no socket matches")}})
+			out = append(out, pingTarget{addr: v, err: &runenv.ConnectError{Addr: v, Err: fmt.Errorf("no socket matches")}})
 			continue
 		}
 		for _, m := range matches {
@@ -124,7 +125,7 @@ func socketPath(m string) string {
 
 // runPing checks each target in turn and returns the error of the first
 // that failed.
-func runPing(ctx context.Context, env *Env, pal *formatters.Palette, o netOptions, targets []pingTarget, path, expect string, quiet bool) error {
+func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o netOptions, targets []pingTarget, path, expect string, quiet bool) error {
 	var first error
 	for _, t := range targets {
 		var line string
@@ -150,8 +151,8 @@ func runPing(ctx context.Context, env *Env, pal *formatters.Palette, o netOption
 	}
 	if first != nil {
 		// The lines above say what failed; only the code is left to give.
-		code, _ := exitCode(first)
-		return &codeError{code: code}
+		code, _ := runenv.ExitCode(first)
+		return &runenv.CodeError{Code: code}
 	}
 	return nil
 }
@@ -166,14 +167,14 @@ func pingOne(ctx context.Context, o netOptions, path, expect string, pal *format
 	took := fmtDuration(f.elapsed)
 	if f.cgi.Status != 200 || body != expect {
 		return fmt.Sprintf("%s status %d body %s %s", pal.Error.Sprint("FAIL"), f.cgi.Status, quoteBody(body), took),
-			&codeError{code: ExitCheckFailed, msg: "unhealthy"}
+			&runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: "unhealthy"}
 	}
 	return fmt.Sprintf("%s %s %s", pal.Good.Sprint("OK"), formatters.Printable(body), took), nil
 }
 
 // failLine is the report line of a pool that could not be checked.
 func failLine(err error, pal *formatters.Palette) string {
-	_, msg := exitCode(err)
+	_, msg := runenv.ExitCode(err)
 	return pal.Error.Sprint("FAIL") + " " + msg
 }
 

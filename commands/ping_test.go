@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -128,7 +129,7 @@ func TestPingExitCodesDocumented(t *testing.T) {
 		return s
 	}
 	docs := map[string]string{
-		"ping's help":                   pingCommand(&Env{}).Description,
+		"ping's help":                   pingCommand(&runenv.Env{}).Description,
 		"docs/ping.md":                  string(guide),
 		"README's health-check section": section("## Health checks", "\n## "),
 	}

@@ -17,11 +17,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-func proxyCommand(env *Env) *cli.Command {
+func proxyCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "proxy",
 		Usage: "a transparent FastCGI proxy that shows every request passing through",
@@ -61,14 +62,14 @@ EXAMPLES:
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("proxy takes no arguments, got %q", c.Args().First())
+				return runenv.Usagef("proxy takes no arguments, got %q", c.Args().First())
 			}
 			listens, err := parseListens(c.StringSlice("listen"))
 			if err != nil {
 				return err
 			}
 			if c.String("upstream") == "" {
-				return usagef("give --upstream ADDR, the FastCGI application to forward to")
+				return runenv.Usagef("give --upstream ADDR, the FastCGI application to forward to")
 			}
 			up, err := fcgiwire.ParseAddr(c.String("upstream"))
 			if err != nil {
@@ -76,7 +77,7 @@ EXAMPLES:
 			}
 			format, err := formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON)
 			if err != nil {
-				return &usageError{msg: err.Error()}
+				return &runenv.UsageError{Msg: err.Error()}
 			}
 			mode, err := parseSocketMode(c.String("socket-mode"))
 			if err != nil {
@@ -87,10 +88,10 @@ EXAMPLES:
 				return err
 			}
 			if c.Int("max-bytes") < 0 {
-				return usagef("--max-bytes cannot be negative")
+				return runenv.Usagef("--max-bytes cannot be negative")
 			}
 			if c.Duration("connect-timeout") < 0 || c.Duration("shutdown-timeout") < 0 {
-				return usagef("--connect-timeout and --shutdown-timeout cannot be negative")
+				return runenv.Usagef("--connect-timeout and --shutdown-timeout cannot be negative")
 			}
 			deadlines, err := connDeadlinesFrom(c)
 			if err != nil {
@@ -98,7 +99,7 @@ EXAMPLES:
 			}
 			if dir := c.String("save"); dir != "" {
 				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-					return usagef("--save %s: not a directory", dir)
+					return runenv.Usagef("--save %s: not a directory", dir)
 				}
 			}
 			p := &proxy{
@@ -113,7 +114,7 @@ EXAMPLES:
 
 // proxy forwards connections and reports what passes.
 type proxy struct {
-	env            *Env
+	env            *runenv.Env
 	upstream       fcgiwire.Addr
 	connectTimeout time.Duration
 	format         formatters.Format
@@ -267,7 +268,7 @@ func (p *proxy) serveConn(client net.Conn) {
 	d := net.Dialer{Timeout: p.connectTimeout}
 	up, err := d.DialContext(p.dialCtx, p.upstream.Network, p.upstream.Address)
 	if err != nil {
-		p.logf("conn %d: upstream %s unreachable: %v; closing the client connection", id, p.upstream, unwrapOp(err))
+		p.logf("conn %d: upstream %s unreachable: %v; closing the client connection", id, p.upstream, runenv.UnwrapOp(err))
 		untrack := p.track(client)
 		defer untrack()
 		closeDrained(client)
@@ -592,13 +593,9 @@ type tapReq struct {
 	// The client's streams that have ended.
 	paramsEnded, stdinEnded, dataEnded bool
 	parser                             *fcgiwire.ResponseParser
-	body                               *countWriter
-	stderr                             capBuffer
+	body                               *runenv.CountWriter
+	stderr                             runenv.CapBuffer
 }
-
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
 // maxTapParams bounds the PARAMS bytes kept per request for the report.
 const maxTapParams = 1 << 20
@@ -700,7 +697,7 @@ func (t *tap) refuse(ev fcgiwire.Event, r *tapReq) []byte {
 // begin starts following request id; refused: it began after the
 // shutdown began and is not forwarded. Called with t.mu held.
 func (t *tap) begin(id uint16, br fcgiwire.BeginRequest, refused bool) {
-	r := &tapReq{refused: refused, start: time.Now(), stdin: sha256.New(), body: &countWriter{}, stderr: capBuffer{max: maxReportStderr}}
+	r := &tapReq{refused: refused, start: time.Now(), stdin: sha256.New(), body: &runenv.CountWriter{}, stderr: runenv.CapBuffer{Max: maxReportStderr}}
 	r.ex = formatters.Exchange{Conn: t.conn, RequestID: id, Role: br.Role, KeepConn: br.KeepConn()}
 	r.parser = &fcgiwire.ResponseParser{Body: r.body}
 	t.reqs[id] = r
@@ -755,8 +752,8 @@ func (t *tap) finish(id uint16, r *tapReq) {
 	if r.parser.Done {
 		r.ex.CGI = &r.parser.Response
 	}
-	r.ex.BodyBytes = r.body.n
-	r.ex.Stderr, r.ex.StderrTruncated = r.stderr.buf, r.stderr.truncated
+	r.ex.BodyBytes = r.body.N
+	r.ex.Stderr, r.ex.StderrTruncated = r.stderr.Buf, r.stderr.Truncated
 	r.ex.DurationUS = time.Since(r.start).Microseconds()
 	r.ex.StdinSHA256 = hex.EncodeToString(r.stdin.Sum(nil))
 	if pairs, err := fcgiwire.DecodePairs(r.params, 0); err == nil || len(pairs) > 0 {
@@ -784,7 +781,7 @@ func (t *tap) noteEnd(dir fcgiwire.Direction, err error, writing bool) {
 	case dir == fcgiwire.Sent && err == nil:
 		t.noteInFlight("the client closed the connection before END_REQUEST")
 	case dir == fcgiwire.Sent && !writing, dir == fcgiwire.Received && writing:
-		t.noteInFlight(fmt.Sprintf("the client went away before END_REQUEST (%s)", unwrapOp(err)))
+		t.noteInFlight(fmt.Sprintf("the client went away before END_REQUEST (%s)", runenv.UnwrapOp(err)))
 	case dir == fcgiwire.Received:
 		t.noteInFlight("connection closed before END_REQUEST")
 	}
@@ -798,10 +795,10 @@ func (t *tap) logEnd(from, to string, err error, writing bool) {
 		return
 	}
 	if writing {
-		t.p.logf("conn %d: writing to the %s: %s", t.conn, to, unwrapOp(err))
+		t.p.logf("conn %d: writing to the %s: %s", t.conn, to, runenv.UnwrapOp(err))
 		return
 	}
-	t.p.logf("conn %d: reading from the %s: %s", t.conn, from, unwrapOp(err))
+	t.p.logf("conn %d: reading from the %s: %s", t.conn, from, runenv.UnwrapOp(err))
 }
 
 // noteInFlight notes what happened on the requests still in flight that

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
@@ -57,7 +58,7 @@ func startProxy(t *testing.T, upstream string, shutdownTimeout time.Duration) *t
 	l.Close()
 	tp := &testProxy{addr: addr, out: &lockedBuffer{}, log: &lockedBuffer{}, done: make(chan error, 1)}
 	p := &proxy{
-		env: &Env{Stdout: tp.out, Stderr: tp.log}, upstream: up, connectTimeout: time.Second,
+		env: &runenv.Env{Stdout: tp.out, Stderr: tp.log}, upstream: up, connectTimeout: time.Second,
 		format: formatters.JSON, pal: formatters.NewPalette(false),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -261,7 +262,7 @@ func TestProxyClientGoesAway(t *testing.T) {
 	})
 	t.Run("labels", func(t *testing.T) {
 		log := &lockedBuffer{}
-		tp := &tap{p: &proxy{env: &Env{Stderr: log}}, conn: 7, reqs: map[uint16]*tapReq{1: {}}}
+		tp := &tap{p: &proxy{env: &runenv.Env{Stderr: log}}, conn: 7, reqs: map[uint16]*tapReq{1: {}}}
 		epipe := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}
 		tp.noteEnd(fcgiwire.Received, epipe, true)
 		tp.logEnd("upstream", "client", epipe, true)

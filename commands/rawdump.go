@@ -14,11 +14,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-func rawDumpCommand(env *Env) *cli.Command {
+func rawDumpCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "raw-dump",
 		Usage:     "run a request and print every record in both directions",
@@ -58,10 +59,10 @@ EXAMPLES:
 			}
 			format, err := formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON)
 			if err != nil {
-				return &usageError{msg: err.Error()}
+				return &runenv.UsageError{Msg: err.Error()}
 			}
 			if c.Int("max-bytes") < 0 {
-				return usagef("--max-bytes cannot be negative")
+				return runenv.Usagef("--max-bytes cannot be negative")
 			}
 			pal, err := palette(c, env, env.Stdout)
 			if err != nil {
@@ -116,18 +117,18 @@ func checkRawDumpFlags(c *cli.Context) error {
 		}
 		switch {
 		case name == "direction" && mode != "decode":
-			return usagef("--direction goes with --decode")
+			return runenv.Usagef("--direction goes with --decode")
 		case mode == "decode" && (connecting[name] || shaping[name]):
-			return usagef("--%s does not go with --decode, which reads saved bytes and connects nowhere", name)
+			return runenv.Usagef("--%s does not go with --decode, which reads saved bytes and connects nowhere", name)
 		case mode == "send-raw" && shaping[name]:
-			return usagef("--%s does not go with --send-raw, which sends the file's bytes as they are", name)
+			return runenv.Usagef("--%s does not go with --send-raw, which sends the file's bytes as they are", name)
 		}
 	}
 	switch {
 	case mode == "decode" && c.NArg() > 0:
-		return usagef("--decode reads a file: it takes no SCRIPT")
+		return runenv.Usagef("--decode reads a file: it takes no SCRIPT")
 	case mode == "send-raw" && c.NArg() > 0:
-		return usagef("--send-raw sends a file's bytes: it takes no SCRIPT")
+		return runenv.Usagef("--send-raw sends a file's bytes: it takes no SCRIPT")
 	}
 	return nil
 }
@@ -136,7 +137,7 @@ func checkRawDumpFlags(c *cli.Context) error {
 // END_REQUEST it keeps reading briefly, so that records the application
 // sends after it are shown (and flagged). The save files are created once
 // the body is open, so that a body that cannot be read leaves none.
-func runRawDump(ctx context.Context, sh *shape, env *Env, d *formatters.Dumper, save saveNames) (err error) {
+func runRawDump(ctx context.Context, sh *shape, env *runenv.Env, d *formatters.Dumper, save saveNames) (err error) {
 	ctx, cancel := sh.net.withTimeout(ctx)
 	defer cancel()
 	prep, err := prepare(ctx, sh, env)
@@ -174,12 +175,12 @@ func runRawDump(ctx context.Context, sh *shape, env *Env, d *formatters.Dumper, 
 const trailingWait = 200 * time.Millisecond
 
 // runDecode dumps a saved byte stream, up to its first fault.
-func runDecode(ctx context.Context, env *Env, name, direction string, d *formatters.Dumper) error {
+func runDecode(ctx context.Context, env *runenv.Env, name, direction string, d *formatters.Dumper) error {
 	var src io.Reader = env.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return usagef("--decode: %v", err)
+			return runenv.Usagef("--decode: %v", err)
 		}
 		defer f.Close()
 		src = f
@@ -194,7 +195,7 @@ func runDecode(ctx context.Context, env *Env, name, direction string, d *formatt
 	case "":
 		dir = guessDirection(br)
 	default:
-		return usagef("unknown --direction %q (known: sent, received)", direction)
+		return runenv.Usagef("unknown --direction %q (known: sent, received)", direction)
 	}
 	r := fcgiwire.NewReader(br)
 	r.Observe = func(ev fcgiwire.Event) {
@@ -240,12 +241,12 @@ func guessDirection(br *bufio.Reader) fcgiwire.Direction {
 // when the file told nothing, until the application closes. The file
 // named "-" is stdin. The save files are created once the file has been
 // read through, so that a file that cannot be read leaves none.
-func runSendRaw(ctx context.Context, o netOptions, env *Env, name string, d *formatters.Dumper, save saveNames) (err error) {
+func runSendRaw(ctx context.Context, o netOptions, env *runenv.Env, name string, d *formatters.Dumper, save saveNames) (err error) {
 	in := env.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return usagef("--send-raw: %v", err)
+			return runenv.Usagef("--send-raw: %v", err)
 		}
 		defer f.Close()
 		in = f
@@ -255,7 +256,7 @@ func runSendRaw(ctx context.Context, o netOptions, env *Env, name string, d *for
 	// can answer and never read the rest.
 	src, want, err := rawExpectOf(in)
 	if err != nil {
-		return usagef("--send-raw: %v", err)
+		return runenv.Usagef("--send-raw: %v", err)
 	}
 	tee, err := openTee(save.req, save.resp)
 	if err != nil {
@@ -299,7 +300,7 @@ func runSendRaw(ctx context.Context, o netOptions, env *Env, name string, d *for
 			if ctx.Err() != nil {
 				return timeoutCause(ctx, err)
 			}
-			if err == io.EOF || isReset(err) {
+			if err == io.EOF || runenv.IsReset(err) {
 				if want.known() && !want.metBy(ended, answers) {
 					return &fcgiwire.ProtocolError{Offset: r.Offset(), Err: fcgiwire.ErrNoEndRequest, Reason: want.missing(ended, answers)}
 				}
@@ -441,11 +442,6 @@ func (h *heldReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func isReset(err error) bool {
-	var ne *net.OpError
-	return errors.As(err, &ne) && !ne.Timeout()
-}
-
 // teeFiles copies the bytes of a connection to files: those written
 // (--save-request) and those read (--save-response).
 type teeFiles struct {
@@ -466,13 +462,13 @@ func openTee(reqName, respName string) (*teeFiles, error) {
 	var err error
 	if reqName != "" {
 		if t.req, err = os.Create(reqName); err != nil {
-			return nil, usagef("--save-request: %v", err)
+			return nil, runenv.Usagef("--save-request: %v", err)
 		}
 	}
 	if respName != "" {
 		if t.resp, err = os.Create(respName); err != nil {
 			_ = t.close()
-			return nil, usagef("--save-response: %v", err)
+			return nil, runenv.Usagef("--save-response: %v", err)
 		}
 	}
 	return t, nil

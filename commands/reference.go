@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
 // The command reference: one Markdown page per command under
@@ -42,7 +44,7 @@ var referenceGuides = map[string]string{
 // command line set does not leak into it: file name (under referenceDir)
 // to content. Hidden commands and flags are left out, as in the man page.
 func referencePages() map[string]string {
-	app := newApp(&Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }})
+	app := newApp(&runenv.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }})
 	pages := map[string]string{"README.md": renderReferenceIndex(app)}
 	for _, c := range app.Commands {
 		if c.Hidden {

@@ -8,11 +8,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-func requestCommand(env *Env) *cli.Command {
+func requestCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "request",
 		Usage:     "send one request and print the response",
@@ -68,7 +69,7 @@ type requestOptions struct {
 	maxBody      int64
 }
 
-func requestOptionsFrom(c *cli.Context, env *Env) (*requestOptions, error) {
+func requestOptionsFrom(c *cli.Context, env *runenv.Env) (*requestOptions, error) {
 	sh, err := shapeFrom(c, env)
 	if err != nil {
 		return nil, err
@@ -82,30 +83,12 @@ func requestOptionsFrom(c *cli.Context, env *Env) (*requestOptions, error) {
 		maxBody:      c.Int64("max-body"),
 	}
 	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.Raw, formatters.JSON); err != nil {
-		return nil, &usageError{msg: err.Error()}
+		return nil, &runenv.UsageError{Msg: err.Error()}
 	}
 	if o.maxBody < 0 {
-		return nil, usagef("--max-body cannot be negative")
+		return nil, runenv.Usagef("--max-body cannot be negative")
 	}
 	return o, nil
-}
-
-// capBuffer keeps the first max bytes written to it and counts the rest.
-type capBuffer struct {
-	buf       []byte
-	max       int64
-	truncated bool
-}
-
-func (b *capBuffer) Write(p []byte) (int, error) {
-	room := b.max - int64(len(b.buf))
-	if int64(len(p)) > room {
-		b.buf = append(b.buf, p[:max(room, 0)]...)
-		b.truncated = true
-		return len(p), nil
-	}
-	b.buf = append(b.buf, p...)
-	return len(p), nil
 }
 
 // heldRaw is -o raw's stdout under --fail: the stream is held until its
@@ -155,7 +138,7 @@ func (h *heldRaw) release() error {
 	return err
 }
 
-func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal *formatters.Palette) error {
+func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal, errPal *formatters.Palette) error {
 	start := time.Now()
 	ctx, cancel := o.net.withTimeout(ctx)
 	defer cancel()
@@ -174,7 +157,7 @@ func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal
 		if o.output == formatters.JSON {
 			// A document for jq all the same: no response, and why.
 			r := &formatters.ResponseResult{ConnectUS: -1, FirstByteUS: -1, TotalUS: time.Since(start).Microseconds()}
-			_, r.Err = exitCode(err)
+			_, r.Err = runenv.ExitCode(err)
 			_ = formatters.WriteResponseJSON(env.Stdout, r)
 		}
 		return err
@@ -247,7 +230,7 @@ func runRequest(ctx context.Context, o *requestOptions, env *Env, outPal, errPal
 			r.FirstByteUS = res.FirstByte.Sub(start).Microseconds()
 		}
 		if err != nil {
-			_, r.Err = exitCode(err)
+			_, r.Err = runenv.ExitCode(err)
 		}
 		if werr := formatters.WriteResponseJSON(env.Stdout, r); werr != nil && err == nil {
 			err = werr
@@ -268,7 +251,7 @@ func requestOutcome(o *requestOptions, res *fcgiwire.Result, parser *fcgiwire.Re
 		return err
 	}
 	if o.fail && parser.Done && parser.Response.Status >= 400 {
-		return &codeError{code: ExitHTTPFail, msg: fmt.Sprintf("the application returned CGI status %d", parser.Response.Status)}
+		return &runenv.CodeError{Code: runenv.ExitHTTPFail, Msg: fmt.Sprintf("the application returned CGI status %d", parser.Response.Status)}
 	}
 	return nil
 }
@@ -282,13 +265,13 @@ func transportOutcome(res *fcgiwire.Result, doErr, cgiErr error) error {
 	}
 	// A refused request carries no response to judge.
 	if res.ProtocolStatus != fcgiwire.RequestComplete {
-		return &codeError{code: ExitRefused, msg: fmt.Sprintf("the application refused the request: %s", res.ProtocolStatus)}
+		return &runenv.CodeError{Code: runenv.ExitRefused, Msg: fmt.Sprintf("the application refused the request: %s", res.ProtocolStatus)}
 	}
 	if cgiErr != nil {
 		return cgiErr
 	}
 	if res.AppStatus != 0 {
-		return &codeError{code: ExitAppStatus, msg: fmt.Sprintf("the application ended with app status %d", res.AppStatus)}
+		return &runenv.CodeError{Code: runenv.ExitAppStatus, Msg: fmt.Sprintf("the application ended with app status %d", res.AppStatus)}
 	}
 	return nil
 }

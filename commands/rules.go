@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -88,7 +89,7 @@ func matchRule(rules []rule, params []fcgiwire.Pair) *rule {
 func parseRules(name string) ([]rule, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, usagef("--script: %v", err)
+		return nil, runenv.Usagef("--script: %v", err)
 	}
 	defer f.Close()
 	var rules []rule
@@ -110,7 +111,7 @@ func parseRules(name string) ([]rule, error) {
 		key, val, _ := strings.Cut(line, " ")
 		val = strings.TrimSpace(val)
 		bad := func(format string, args ...any) error {
-			return usagef("%s:%d: "+format, append([]any{name, n}, args...)...)
+			return runenv.Usagef("%s:%d: "+format, append([]any{name, n}, args...)...)
 		}
 		switch key {
 		case "match":
@@ -162,7 +163,7 @@ func parseRules(name string) ([]rule, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, usagef("--script %s: %v", name, err)
+		return nil, runenv.Usagef("--script %s: %v", name, err)
 	}
 	return rules, nil
 }

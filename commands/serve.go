@@ -15,11 +15,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-func serveCommand(env *Env) *cli.Command {
+func serveCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
 		Usage: "a FastCGI application for testing web servers and clients: echo, mock and faults",
@@ -73,7 +74,7 @@ EXAMPLES:
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("serve takes no arguments, got %q", c.Args().First())
+				return runenv.Usagef("serve takes no arguments, got %q", c.Args().First())
 			}
 			parsed, err := parseListens(c.StringSlice("listen"))
 			if err != nil {
@@ -85,17 +86,17 @@ EXAMPLES:
 			}
 			format, err := formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON)
 			if err != nil {
-				return &usageError{msg: err.Error()}
+				return &runenv.UsageError{Msg: err.Error()}
 			}
 			h, err := responderFrom(c, env)
 			if err != nil {
 				return err
 			}
 			if c.Int("max-conns") < 1 || c.Int("max-reqs") < 1 || c.Int("max-conn-reqs") < 1 {
-				return usagef("--max-conns, --max-reqs and --max-conn-reqs must be at least 1")
+				return runenv.Usagef("--max-conns, --max-reqs and --max-conn-reqs must be at least 1")
 			}
 			if c.Duration("shutdown-timeout") < 0 {
-				return usagef("--shutdown-timeout cannot be negative")
+				return runenv.Usagef("--shutdown-timeout cannot be negative")
 			}
 			deadlines, err := connDeadlinesFrom(c)
 			if err != nil {
@@ -124,32 +125,32 @@ func faultList() string {
 }
 
 // responderFrom builds the responder from serve's flags.
-func responderFrom(c *cli.Context, env *Env) (*responder, error) {
+func responderFrom(c *cli.Context, env *runenv.Env) (*responder, error) {
 	h := &responder{headers: c.StringSlice("header"), refuse: map[fcgiwire.Role]bool{}}
 	for _, hd := range h.headers {
 		if n, _, ok := strings.Cut(hd, ":"); !ok || strings.TrimSpace(n) == "" {
-			return nil, usagef("bad --header %q: want 'Name: value'", hd)
+			return nil, runenv.Usagef("bad --header %q: want 'Name: value'", hd)
 		}
 	}
 	if f := c.String("echo-format"); f != "" {
 		ef, err := formatters.ParseFormat(f, formatters.Text, formatters.JSON, formatters.HTML)
 		if err != nil {
-			return nil, usagef("--echo-format: %v", err)
+			return nil, runenv.Usagef("--echo-format: %v", err)
 		}
 		h.echoFormat = ef
 	}
 	if c.IsSet("status") || c.IsSet("body") || c.IsSet("stderr") || c.IsSet("app-status") || c.IsSet("delay") {
 		m := &mockResponse{status: c.Int("status"), stderr: c.String("stderr"), appStatus: uint32(c.Uint("app-status")), delay: c.Duration("delay")}
 		if c.IsSet("status") && (m.status < 100 || m.status > 999) {
-			return nil, usagef("--status %d: want a number from 100 to 999", m.status)
+			return nil, runenv.Usagef("--status %d: want a number from 100 to 999", m.status)
 		}
 		if m.delay < 0 {
-			return nil, usagef("--delay cannot be negative")
+			return nil, runenv.Usagef("--delay cannot be negative")
 		}
 		if body := c.String("body"); strings.HasPrefix(body, "@") {
 			b, err := os.ReadFile(body[1:])
 			if err != nil {
-				return nil, usagef("--body: %v", err)
+				return nil, runenv.Usagef("--body: %v", err)
 			}
 			m.body = b
 		} else {
@@ -159,7 +160,7 @@ func responderFrom(c *cli.Context, env *Env) (*responder, error) {
 			h.mock = m
 		} else {
 			// --stderr, --app-status or --delay alone keep the echo.
-			return nil, usagef("--stderr, --app-status and --delay go with --status or --body (the mock answer)")
+			return nil, runenv.Usagef("--stderr, --app-status and --delay go with --status or --body (the mock answer)")
 		}
 	}
 	if f := c.String("script"); f != "" {
@@ -172,21 +173,21 @@ func responderFrom(c *cli.Context, env *Env) (*responder, error) {
 	for _, r := range c.StringSlice("refuse-role") {
 		role, err := parseRole(r)
 		if err != nil {
-			return nil, usagef("--refuse-role: %v", err)
+			return nil, runenv.Usagef("--refuse-role: %v", err)
 		}
 		h.refuse[role] = true
 	}
 	for _, f := range c.StringSlice("fault") {
 		kind, prob, hasProb := strings.Cut(f, ":")
 		if _, ok := faultKinds()[kind]; !ok {
-			return nil, usagef("unknown --fault %q (known: %s)", kind, faultList())
+			return nil, runenv.Usagef("unknown --fault %q (known: %s)", kind, faultList())
 		}
 		p := 1.0
 		if hasProb {
 			var err error
 			// !(p >= 0 && p <= 1) also refuses NaN, which ParseFloat takes.
 			if p, err = strconv.ParseFloat(prob, 64); err != nil || !(p >= 0 && p <= 1) {
-				return nil, usagef("--fault %s: the probability must be a number from 0 to 1", f)
+				return nil, runenv.Usagef("--fault %s: the probability must be a number from 0 to 1", f)
 			}
 		}
 		h.faults = append(h.faults, fault{kind: kind, prob: p})
@@ -220,12 +221,12 @@ func idleTimeoutFlag() cli.Flag {
 func connDeadlinesFrom(c *cli.Context) (connDeadlines, error) {
 	d := connDeadlines{read: c.Duration("read-timeout"), idle: c.Duration("idle-timeout")}
 	if d.read < 0 || d.idle < 0 {
-		return d, usagef("--read-timeout and --idle-timeout cannot be negative")
+		return d, runenv.Usagef("--read-timeout and --idle-timeout cannot be negative")
 	}
 	return d, nil
 }
 
-func runServe(ctx context.Context, env *Env, h *responder, addrs []fcgiwire.Addr, mode os.FileMode, lim serveLimits, shutdownTimeout time.Duration) error {
+func runServe(ctx context.Context, env *runenv.Env, h *responder, addrs []fcgiwire.Addr, mode os.FileMode, lim serveLimits, shutdownTimeout time.Duration) error {
 	var logMu sync.Mutex
 	logf := func(line string) {
 		logMu.Lock()
@@ -282,7 +283,7 @@ func listenerAddr(l net.Listener) string {
 // port; at least one is needed.
 func parseListens(values []string) ([]fcgiwire.Addr, error) {
 	if len(values) == 0 {
-		return nil, usagef("give at least one --listen ADDR")
+		return nil, runenv.Usagef("give at least one --listen ADDR")
 	}
 	var out []fcgiwire.Addr
 	for _, v := range values {
@@ -302,7 +303,7 @@ func parseSocketMode(s string) (os.FileMode, error) {
 	}
 	m, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || m > 0o777 {
-		return 0, usagef("--socket-mode %q: want an octal mode such as 0660", s)
+		return 0, runenv.Usagef("--socket-mode %q: want an octal mode such as 0660", s)
 	}
 	return os.FileMode(m), nil
 }
@@ -324,7 +325,7 @@ func listenOnce(a fcgiwire.Addr) (net.Listener, error) {
 	l, err := net.Listen(a.Network, a.Address)
 	if err == nil || a.Network != "unix" || a.Address[0] == '@' || !errors.Is(err, syscall.EADDRINUSE) {
 		if err != nil {
-			return nil, fmt.Errorf("cannot listen on %s: %w", a, unwrapOp(err))
+			return nil, fmt.Errorf("cannot listen on %s: %w", a, runenv.UnwrapOp(err))
 		}
 		return l, nil
 	}
@@ -338,5 +339,5 @@ func listenOnce(a fcgiwire.Addr) (net.Listener, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("cannot listen on %s: %w", a, unwrapOp(err))
+	return nil, fmt.Errorf("cannot listen on %s: %w", a, runenv.UnwrapOp(err))
 }

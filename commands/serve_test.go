@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -48,7 +49,7 @@ func startServer(t *testing.T, args ...string) *runningServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &runningServer{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, code: make(chan int, 1)}
-	env := &Env{Stdin: strings.NewReader(""), Stdout: s.stdout, Stderr: s.stderr,
+	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: s.stdout, Stderr: s.stderr,
 		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 	go func() { s.code <- RunEnv(ctx, env, append([]string{"fcgicli"}, args...)) }()
 	t.Cleanup(func() { s.stop(t) })
@@ -190,11 +191,11 @@ func TestServeBadFlags(t *testing.T) {
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		var stdout, stderr syncBuffer
-		env := &Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
 			Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 		code := RunEnv(ctx, env, append([]string{"fcgicli", "serve", "--listen", sock}, tt.args...))
 		cancel()
-		if code != ExitUsage || stderr.String() != tt.msg {
+		if code != runenv.ExitUsage || stderr.String() != tt.msg {
 			t.Errorf("%q: exit %d, stderr %q; want 2, %q", tt.args, code, stderr.String(), tt.msg)
 		}
 	}

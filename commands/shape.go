@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
@@ -59,11 +60,11 @@ func parseRole(s string) (fcgiwire.Role, error) {
 	case "filter":
 		return fcgiwire.RoleFilter, nil
 	}
-	return 0, usagef("unknown --role %q (known: responder, authorizer, filter)", s)
+	return 0, runenv.Usagef("unknown --role %q (known: responder, authorizer, filter)", s)
 }
 
 // shapeFrom reads the network and shape flags and the SCRIPT argument.
-func shapeFrom(c *cli.Context, env *Env) (*shape, error) {
+func shapeFrom(c *cli.Context, env *runenv.Env) (*shape, error) {
 	netOpts, err := netOptionsFrom(c, env)
 	if err != nil {
 		return nil, err
@@ -71,9 +72,9 @@ func shapeFrom(c *cli.Context, env *Env) (*shape, error) {
 	o := &shape{net: netOpts, keepConn: c.Bool("keep-conn")}
 	if c.NArg() != 1 {
 		if c.NArg() == 0 {
-			return nil, usagef("missing SCRIPT (see 'fcgicli %s --help')", c.Command.Name)
+			return nil, runenv.Usagef("missing SCRIPT (see 'fcgicli %s --help')", c.Command.Name)
 		}
-		return nil, usagef("want one SCRIPT, got %d arguments: %s", c.NArg(), strings.Join(c.Args().Slice(), " "))
+		return nil, runenv.Usagef("want one SCRIPT, got %d arguments: %s", c.NArg(), strings.Join(c.Args().Slice(), " "))
 	}
 	role, err := parseRole(c.String("role"))
 	if err != nil {
@@ -81,25 +82,25 @@ func shapeFrom(c *cli.Context, env *Env) (*shape, error) {
 	}
 	id := c.Uint("request-id")
 	if id < 1 || id > math.MaxUint16 {
-		return nil, usagef("--request-id must be from 1 to 65535, got %d", id)
+		return nil, runenv.Usagef("--request-id must be from 1 to 65535, got %d", id)
 	}
 	o.requestID = uint16(id)
 	if c.IsSet("data") {
 		d := c.String("data")
 		o.data = &d
 		if role == fcgiwire.RoleAuthorizer {
-			return nil, usagef("the authorizer role sends no body: drop -d")
+			return nil, runenv.Usagef("the authorizer role sends no body: drop -d")
 		}
 	}
 	if c.IsSet("filter-data") {
 		if role != fcgiwire.RoleFilter {
-			return nil, usagef("--filter-data needs --role filter")
+			return nil, runenv.Usagef("--filter-data needs --role filter")
 		}
 		d := c.String("filter-data")
 		o.filterData = &d
 	}
 	if o.data != nil && o.filterData != nil && *o.data == "@-" && *o.filterData == "@-" {
-		return nil, usagef("-d and --filter-data cannot both read stdin")
+		return nil, runenv.Usagef("-d and --filter-data cannot both read stdin")
 	}
 	o.spec = paramSpec{
 		Script:      c.Args().First(),
@@ -142,7 +143,7 @@ func (p *prepared) request(s *shape) *fcgiwire.Request {
 
 // prepare opens the body and filter data and builds the params; a pair
 // too big for one record is refused here, before connecting.
-func prepare(ctx context.Context, s *shape, env *Env) (*prepared, error) {
+func prepare(ctx context.Context, s *shape, env *runenv.Env) (*prepared, error) {
 	p := &prepared{}
 	spec := s.spec
 	if s.data != nil {

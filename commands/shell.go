@@ -22,11 +22,12 @@ import (
 	"github.com/peterh/liner"
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-func shellCommand(env *Env) *cli.Command {
+func shellCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "shell",
 		Usage: "an interactive session: send, change a param, send again, compare",
@@ -65,7 +66,7 @@ EXAMPLES:
 		}),
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("shell takes no arguments (commands come from stdin)")
+				return runenv.Usagef("shell takes no arguments (commands come from stdin)")
 			}
 			s := &session{
 				env:     env,
@@ -78,7 +79,7 @@ EXAMPLES:
 				s.net.Connect = env.Getenv("FCGI_CONNECT")
 			}
 			if s.net.ConnectTimeout < 0 || s.net.Timeout < 0 {
-				return usagef("timeouts cannot be negative")
+				return runenv.Usagef("timeouts cannot be negative")
 			}
 			for _, cc := range c.Lineage() {
 				if cc.IsSet("color") {
@@ -87,7 +88,7 @@ EXAMPLES:
 				}
 			}
 			if _, err := formatters.ParseColorMode(s.color); err != nil {
-				return usagef("%v", err)
+				return runenv.Usagef("%v", err)
 			}
 			// The shell handles SIGINT itself: a Ctrl-C ends the request in
 			// flight, not the session, so it does not run under the
@@ -114,7 +115,7 @@ func shellNetworkFlags() []cli.Flag {
 
 // session is the state of a shell.
 type session struct {
-	env     *Env
+	env     *runenv.Env
 	net     netOptions
 	color   string
 	params  []string // NAME=VALUE, in the order set
@@ -159,7 +160,7 @@ const maxShellOutput = 64 << 20
 
 func (s *session) run(ctx context.Context) error {
 	defer s.closeConn()
-	interactive := isTerminal(s.env.Stdin) && isTerminal(s.env.Stdout)
+	interactive := runenv.IsTerminal(s.env.Stdin) && runenv.IsTerminal(s.env.Stdout)
 	if !interactive {
 		sc := bufio.NewScanner(s.env.Stdin)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -184,7 +185,7 @@ func (s *session) run(ctx context.Context) error {
 			return err
 		}
 		if s.lastFail != 0 {
-			return &codeError{code: s.lastFail}
+			return &runenv.CodeError{Code: s.lastFail}
 		}
 		return nil
 	}
@@ -275,7 +276,7 @@ func (s *session) historyFile() string {
 func (s *session) exec(ctx context.Context, input string) bool {
 	args, err := splitWords(input)
 	if err != nil {
-		s.fail(&usageError{msg: err.Error()})
+		s.fail(&runenv.UsageError{Msg: err.Error()})
 		return true
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "#") {
@@ -319,13 +320,13 @@ func (s *session) safeCommand(ctx context.Context, args []string, input string) 
 
 // fail reports err on stderr and remembers its exit code.
 func (s *session) fail(err error) {
-	code, msg := exitCode(err)
-	if code == ExitOK {
+	code, msg := runenv.ExitCode(err)
+	if code == runenv.ExitOK {
 		return
 	}
 	s.lastFail = code
 	if msg != "" {
-		if code == ExitInterrupted {
+		if code == runenv.ExitInterrupted {
 			msg = "interrupted: the request was aborted (FCGI_ABORT_REQUEST)"
 		}
 		fmt.Fprintf(s.env.Stderr, "fcgicli: %s\n", msg)
@@ -361,12 +362,12 @@ func (s *session) command(ctx context.Context, args []string, input string) erro
 		return s.request(ctx, args[1:], nil, input)
 	case "get":
 		if len(args) < 2 {
-			return usagef("usage: get PATH [request flags]")
+			return runenv.Usagef("usage: get PATH [request flags]")
 		}
 		return s.request(ctx, args[1:], map[string]string{"method": "GET"}, input)
 	case "post":
 		if len(args) < 3 {
-			return usagef("usage: post PATH DATA [request flags]")
+			return runenv.Usagef("usage: post PATH DATA [request flags]")
 		}
 		return s.request(ctx, slices.Concat(args[1:2], args[3:]), map[string]string{"method": "POST", "data": args[2]}, input)
 	case "get-values", "ping", "status", "raw-dump":
@@ -379,7 +380,7 @@ func (s *session) command(ctx context.Context, args []string, input string) erro
 		return s.show(args[1:])
 	case "connect":
 		if len(args) != 2 {
-			return usagef("usage: connect ADDR")
+			return runenv.Usagef("usage: connect ADDR")
 		}
 		return s.connectTo(ctx, args[1])
 	case "last":
@@ -394,7 +395,7 @@ func (s *session) command(ctx context.Context, args []string, input string) erro
 	case "help":
 		return s.help(ctx, args[1:])
 	}
-	return usagef("unknown command %q ('help' lists them)", args[0])
+	return runenv.Usagef("unknown command %q ('help' lists them)", args[0])
 }
 
 func (s *session) help(ctx context.Context, args []string) error {
@@ -416,7 +417,7 @@ func (s *session) help(ctx context.Context, args []string) error {
 			return nil
 		}
 	}
-	return usagef("no command %q ('help' lists them)", args[0])
+	return runenv.Usagef("no command %q ('help' lists them)", args[0])
 }
 
 // runApp runs fcgicli's own command name with the user's flags, the
@@ -553,7 +554,7 @@ func (s *session) request(ctx context.Context, user []string, fill map[string]st
 		return err
 	}
 	if (o.data != nil && *o.data == "@-") || (o.filterData != nil && *o.filterData == "@-") {
-		return usagef("in the shell, stdin carries the commands: give the body as TEXT or @FILE")
+		return runenv.Usagef("in the shell, stdin carries the commands: give the body as TEXT or @FILE")
 	}
 	o.keepConn = true
 	r, err := s.send(ctx, o)
@@ -636,9 +637,9 @@ func (s *session) send(ctx context.Context, o *requestOptions) (*shellResponse, 
 	defer s.observe.Store(nil)
 
 	parser := &fcgiwire.ResponseParser{}
-	raw := &capBuffer{max: maxShellOutput}
-	body := &capBuffer{max: maxShellOutput}
-	errBuf := &capBuffer{max: maxShellOutput}
+	raw := &runenv.CapBuffer{Max: maxShellOutput}
+	body := &runenv.CapBuffer{Max: maxShellOutput}
+	errBuf := &runenv.CapBuffer{Max: maxShellOutput}
 	parser.Body = body
 	req := prep.request(&o.shape)
 	req.Stdout, req.Stderr = io.MultiWriter(raw, parser), errBuf
@@ -654,7 +655,7 @@ func (s *session) send(ctx context.Context, o *requestOptions) (*shellResponse, 
 	if conn == s.conn && !conn.Reusable() {
 		s.closeConn()
 	}
-	r.res, r.raw, r.body, r.stderr = res, raw.buf, body.buf, errBuf.buf
+	r.res, r.raw, r.body, r.stderr = res, raw.Buf, body.Buf, errBuf.Buf
 	if parser.Done {
 		cgi := parser.Response
 		r.cgi = &cgi
@@ -681,7 +682,7 @@ func (s *session) palette(w io.Writer) (*formatters.Palette, error) {
 	if err != nil {
 		return nil, err
 	}
-	return formatters.NewPalette(formatters.UseColor(mode, s.env.Getenv("NO_COLOR"), isTerminal(w))), nil
+	return formatters.NewPalette(formatters.UseColor(mode, s.env.Getenv("NO_COLOR"), runenv.IsTerminal(w))), nil
 }
 
 // connection returns the kept connection when it still works, or a new
@@ -777,7 +778,7 @@ func (s *session) render(r *shellResponse, format formatters.Format, include, qu
 			j.FirstByteUS = r.first.Microseconds()
 		}
 		if r.err != nil {
-			_, j.Err = exitCode(r.err)
+			_, j.Err = runenv.ExitCode(r.err)
 		}
 		return formatters.WriteResponseJSON(out, j)
 	case formatters.Raw:
@@ -798,7 +799,7 @@ func (s *session) render(r *shellResponse, format formatters.Format, include, qu
 	if _, err := out.Write(r.body); err != nil {
 		return err
 	}
-	if len(r.body) > 0 && r.body[len(r.body)-1] != '\n' && isTerminal(out) {
+	if len(r.body) > 0 && r.body[len(r.body)-1] != '\n' && runenv.IsTerminal(out) {
 		fmt.Fprintln(out)
 	}
 	return nil
@@ -806,7 +807,7 @@ func (s *session) render(r *shellResponse, format formatters.Format, include, qu
 
 func (s *session) last(args []string) error {
 	if len(s.responses) == 0 {
-		return usagef("no response yet")
+		return runenv.Usagef("no response yet")
 	}
 	r := s.responses[len(s.responses)-1]
 	fs := flag.NewFlagSet("last", flag.ContinueOnError)
@@ -820,15 +821,15 @@ func (s *session) last(args []string) error {
 		*output = "text"
 	}
 	if err := fs.Parse(args); err != nil {
-		return usagef("last: %v", err)
+		return runenv.Usagef("last: %v", err)
 	}
 	if fs.NArg() > 0 {
-		return usagef("usage: last [-o text|raw|json] [-i] | last raw-dump [-o text|json]")
+		return runenv.Usagef("usage: last [-o text|raw|json] [-i] | last raw-dump [-o text|json]")
 	}
 	if dump {
 		format, err := formatters.ParseFormat(*output, formatters.Text, formatters.JSON)
 		if err != nil {
-			return &usageError{msg: err.Error()}
+			return &runenv.UsageError{Msg: err.Error()}
 		}
 		pal, _ := s.palette(s.env.Stdout)
 		d := &formatters.Dumper{W: s.env.Stdout, P: pal, Format: format, MaxBytes: *maxBytes}
@@ -842,14 +843,14 @@ func (s *session) last(args []string) error {
 	}
 	format, err := formatters.ParseFormat(*output, formatters.Text, formatters.Raw, formatters.JSON)
 	if err != nil {
-		return &usageError{msg: err.Error()}
+		return &runenv.UsageError{Msg: err.Error()}
 	}
 	return s.render(r, format, *include, false)
 }
 
 func (s *session) diff() error {
 	if len(s.responses) < 2 {
-		return usagef("diff needs two responses, there are %d", len(s.responses))
+		return runenv.Usagef("diff needs two responses, there are %d", len(s.responses))
 	}
 	a, b := s.responses[0], s.responses[1]
 	out := s.env.Stdout
@@ -858,7 +859,7 @@ func (s *session) diff() error {
 	st := func(r *shellResponse) string {
 		if r.cgi == nil {
 			if r.err != nil {
-				_, msg := exitCode(r.err)
+				_, msg := runenv.ExitCode(r.err)
 				return "no response (" + msg + ")"
 			}
 			return "no CGI response"
@@ -962,7 +963,7 @@ func lineDiff(a, b []string) []string {
 
 func (s *session) set(args []string) error {
 	if len(args) < 1 {
-		return usagef("usage: set %s", shellCommands[7].args)
+		return runenv.Usagef("usage: set %s", shellCommands[7].args)
 	}
 	what, rest := args[0], strings.Join(args[1:], " ")
 	onOff := func(p *bool) error {
@@ -972,7 +973,7 @@ func (s *session) set(args []string) error {
 		case "off", "false", "0":
 			*p = false
 		default:
-			return usagef("set %s: want on or off, got %q", what, rest)
+			return runenv.Usagef("set %s: want on or off, got %q", what, rest)
 		}
 		return nil
 	}
@@ -980,7 +981,7 @@ func (s *session) set(args []string) error {
 	case "param":
 		name, _, ok := strings.Cut(rest, "=")
 		if !ok || name == "" || len(args) != 2 {
-			return usagef("usage: set param NAME=VALUE")
+			return runenv.Usagef("usage: set param NAME=VALUE")
 		}
 		s.params = slices.DeleteFunc(s.params, func(p string) bool { return strings.HasPrefix(p, name+"=") })
 		s.params = append(s.params, rest)
@@ -988,7 +989,7 @@ func (s *session) set(args []string) error {
 	case "header":
 		name, _, ok := strings.Cut(rest, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return usagef("usage: set header 'Name: value'")
+			return runenv.Usagef("usage: set header 'Name: value'")
 		}
 		s.headers = slices.DeleteFunc(s.headers, func(h string) bool { return sameHeader(h, name) })
 		s.headers = append(s.headers, rest)
@@ -996,7 +997,7 @@ func (s *session) set(args []string) error {
 		s.docRoot = rest
 	case "output":
 		if _, err := formatters.ParseFormat(rest, formatters.Text, formatters.Raw, formatters.JSON); err != nil {
-			return &usageError{msg: err.Error()}
+			return &runenv.UsageError{Msg: err.Error()}
 		}
 		s.output = rest
 	case "include":
@@ -1008,11 +1009,11 @@ func (s *session) set(args []string) error {
 	case "timeout":
 		d, err := time.ParseDuration(rest)
 		if err != nil || d < 0 {
-			return usagef("set timeout: want a duration such as 5s, got %q", rest)
+			return runenv.Usagef("set timeout: want a duration such as 5s, got %q", rest)
 		}
 		s.net.Timeout = d
 	default:
-		return usagef("cannot set %q (param, header, root, output, include, verbose, dump, timeout)", what)
+		return runenv.Usagef("cannot set %q (param, header, root, output, include, verbose, dump, timeout)", what)
 	}
 	return nil
 }
@@ -1024,12 +1025,12 @@ func sameHeader(h, name string) bool {
 
 func (s *session) unsetCmd(args []string) error {
 	if len(args) < 1 {
-		return usagef("usage: unset param NAME | header NAME | root")
+		return runenv.Usagef("usage: unset param NAME | header NAME | root")
 	}
 	switch args[0] {
 	case "param":
 		if len(args) != 2 {
-			return usagef("usage: unset param NAME")
+			return runenv.Usagef("usage: unset param NAME")
 		}
 		name := args[1]
 		n := len(s.params)
@@ -1040,13 +1041,13 @@ func (s *session) unsetCmd(args []string) error {
 		}
 	case "header":
 		if len(args) != 2 {
-			return usagef("usage: unset header NAME")
+			return runenv.Usagef("usage: unset header NAME")
 		}
 		s.headers = slices.DeleteFunc(s.headers, func(h string) bool { return sameHeader(h, args[1]) })
 	case "root":
 		s.docRoot = ""
 	default:
-		return usagef("cannot unset %q (param, header, root)", args[0])
+		return runenv.Usagef("cannot unset %q (param, header, root)", args[0])
 	}
 	return nil
 }
@@ -1204,7 +1205,7 @@ func (s *session) complete(line string, pos int) (string, []string, string) {
 		case "get", "post":
 			name = "request"
 		}
-		app := newApp(&Env{Getenv: func(string) string { return "" }})
+		app := newApp(&runenv.Env{Getenv: func(string) string { return "" }})
 		for _, c := range app.Commands {
 			if c.Name == name {
 				for _, f := range compFlags(name, c.Flags) {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
@@ -65,7 +66,7 @@ func TestShellReconnects(t *testing.T) {
 	}))
 	var out, errOut bytes.Buffer
 	s := &session{
-		env:    &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }},
+		env:    &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }},
 		color:  "never",
 		output: "text",
 		net:    netOptions{Connect: l.Addr().String(), ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
@@ -214,8 +215,8 @@ func sawAbort(seen chan fcgiwire.Header) bool {
 }
 
 // shellEnv is an environment for an in-process shell reading lines.
-func shellEnv(lines string, out, errOut *bytes.Buffer) *Env {
-	return &Env{Stdin: strings.NewReader(lines), Stdout: out, Stderr: errOut, Getenv: func(string) string { return "" }}
+func shellEnv(lines string, out, errOut *bytes.Buffer) *runenv.Env {
+	return &runenv.Env{Stdin: strings.NewReader(lines), Stdout: out, Stderr: errOut, Getenv: func(string) string { return "" }}
 }
 
 // TestShellSetTimeout: "set timeout" bounds the requests that follow it
@@ -232,8 +233,8 @@ func TestShellSetTimeout(t *testing.T) {
 		net:    netOptions{Connect: addr, ConnectTimeout: 5 * time.Second, Timeout: 30 * time.Second},
 	}
 	err := s.run(context.Background())
-	if code, _ := exitCode(err); code != ExitTimeout {
-		t.Errorf("the shell ended with %v (exit %d), want exit %d", err, code, ExitTimeout)
+	if code, _ := runenv.ExitCode(err); code != runenv.ExitTimeout {
+		t.Errorf("the shell ended with %v (exit %d), want exit %d", err, code, runenv.ExitTimeout)
 	}
 	msg := "fcgicli: timed out after 300ms (--timeout)\n"
 	if got, want := errOut.String(), msg+msg; got != want {
@@ -256,8 +257,8 @@ func TestShellTimeoutFlag(t *testing.T) {
 	var out, errOut bytes.Buffer
 	env := shellEnv(strings.Join(append(cmds, "show"), "\n")+"\n", &out, &errOut)
 	code := RunEnv(context.Background(), env, []string{"fcgicli", "shell", "-c", addr, "-t", "300ms", "--color", "never"})
-	if code != ExitTimeout {
-		t.Errorf("exit %d, want %d; stderr:\n%s", code, ExitTimeout, errOut.String())
+	if code != runenv.ExitTimeout {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, runenv.ExitTimeout, errOut.String())
 	}
 	// ping reports on stdout, the others on stderr.
 	want := strings.Repeat("fcgicli: timed out after 300ms (--timeout)\n", len(cmds)-1)

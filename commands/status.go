@@ -11,10 +11,11 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-func statusCommand(env *Env) *cli.Command {
+func statusCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "status",
 		Usage: "read a php-fpm pool's status page, check thresholds, or watch it",
@@ -65,7 +66,7 @@ EXAMPLES:
 		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("status takes no arguments, got %q (the path is --path)", c.Args().First())
+				return runenv.Usagef("status takes no arguments, got %q (the path is --path)", c.Args().First())
 			}
 			o, err := statusOptionsFrom(c, env)
 			if err != nil {
@@ -107,7 +108,7 @@ func (l limits) any() bool {
 		l.maxListenQueueRatio != nil || l.maxActiveRatio != nil || l.maxChildrenDelta != nil || l.maxSlowDelta != nil
 }
 
-func statusOptionsFrom(c *cli.Context, env *Env) (*statusOptions, error) {
+func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) {
 	netOpts, err := netOptionsFrom(c, env)
 	if err != nil {
 		return nil, err
@@ -116,14 +117,14 @@ func statusOptionsFrom(c *cli.Context, env *Env) (*statusOptions, error) {
 		watch: c.Duration("watch"), count: c.Int("count")}
 	path := c.String("path")
 	if !strings.HasPrefix(path, "/") || strings.Contains(path, "?") {
-		return nil, usagef("--path %q must start with / and carry no query", path)
+		return nil, runenv.Usagef("--path %q must start with / and carry no query", path)
 	}
 	o.uri = path + "?json&full"
 	if c.Bool("no-full") {
 		o.uri = path + "?json"
 	}
 	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON, formatters.Prometheus); err != nil {
-		return nil, &usageError{msg: err.Error()}
+		return nil, &runenv.UsageError{Msg: err.Error()}
 	}
 	i64 := func(name string) *int64 {
 		if !c.IsSet(name) {
@@ -146,29 +147,29 @@ func statusOptionsFrom(c *cli.Context, env *Env) (*statusOptions, error) {
 		maxChildrenDelta: i64("max-children-reached-delta"), maxSlowDelta: i64("max-slow-requests-delta"),
 	}
 	if (o.limits.maxChildrenDelta != nil || o.limits.maxSlowDelta != nil) && o.state == "" {
-		return nil, usagef("the -delta checks need --state-file FILE to remember the last reading")
+		return nil, runenv.Usagef("the -delta checks need --state-file FILE to remember the last reading")
 	}
 	if o.watch < 0 || o.count < 0 {
-		return nil, usagef("--watch and --count cannot be negative")
+		return nil, runenv.Usagef("--watch and --count cannot be negative")
 	}
 	if o.watch == 0 && c.IsSet("count") {
-		return nil, usagef("--count goes with --watch")
+		return nil, runenv.Usagef("--count goes with --watch")
 	}
 	if o.watch > 0 && (o.limits.any() || o.state != "") {
-		return nil, usagef("thresholds and --state-file do not go with --watch")
+		return nil, runenv.Usagef("thresholds and --state-file do not go with --watch")
 	}
 	if o.watch > 0 {
 		// --watch shows the live text view on a terminal and JSON lines
 		// elsewhere (or with -o json): an -o or -q it cannot honour is
 		// refused, never silently replaced.
-		terminal := isTerminal(env.Stdout)
+		terminal := runenv.IsTerminal(env.Stdout)
 		switch {
 		case o.quiet:
-			return nil, usagef("-q does not go with --watch, which has no checks to report")
+			return nil, runenv.Usagef("-q does not go with --watch, which has no checks to report")
 		case o.output == formatters.Prometheus:
-			return nil, usagef("-o prometheus does not go with --watch (it shows the live view on a terminal, JSON lines elsewhere or with -o json)")
+			return nil, runenv.Usagef("-o prometheus does not go with --watch (it shows the live view on a terminal, JSON lines elsewhere or with -o json)")
 		case o.output == formatters.Text && c.IsSet("output") && !terminal:
-			return nil, usagef("--watch -o text needs a terminal: off one, --watch prints JSON lines (-o json)")
+			return nil, runenv.Usagef("--watch -o text needs a terminal: off one, --watch prints JSON lines (-o json)")
 		}
 		o.live = terminal && o.output == formatters.Text
 	}
@@ -183,16 +184,16 @@ func readStatus(ctx context.Context, o *statusOptions) (*formatters.FPMStatus, e
 		return nil, err
 	}
 	if f.cgi.Status != 200 {
-		return nil, &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%s: status %d, body %s", formatters.ErrNotStatusPage, f.cgi.Status, quoteBody(strings.TrimSpace(string(f.body))))}
+		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%s: status %d, body %s", formatters.ErrNotStatusPage, f.cgi.Status, quoteBody(strings.TrimSpace(string(f.body))))}
 	}
 	s, err := formatters.ParseFPMStatus(f.body)
 	if err != nil {
-		return nil, &codeError{code: ExitCheckFailed, msg: fmt.Sprintf("%v; body %s", err, quoteBody(strings.TrimSpace(string(f.body))))}
+		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%v; body %s", err, quoteBody(strings.TrimSpace(string(f.body))))}
 	}
 	return s, nil
 }
 
-func runStatus(ctx context.Context, env *Env, pal *formatters.Palette, o *statusOptions) error {
+func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
 	s, err := readStatus(ctx, o)
 	if err != nil {
 		if o.output == formatters.Prometheus && !o.quiet {
@@ -229,7 +230,7 @@ func runStatus(ctx context.Context, env *Env, pal *formatters.Palette, o *status
 		}
 	}
 	if len(failures) > 0 {
-		return &codeError{code: ExitCheckFailed, msg: strings.Join(failures, "\nfcgicli: ")}
+		return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: strings.Join(failures, "\nfcgicli: ")}
 	}
 	return nil
 }
@@ -344,7 +345,7 @@ func saveState(name string, s *formatters.FPMStatus) error {
 // -o json) each refresh redraws the screen; otherwise each is one JSON line. A failed read is reported
 // and the watch goes on. After --count refreshes the exit code is the
 // last one's: a watch whose last read failed is never a false healthy.
-func runWatch(ctx context.Context, env *Env, pal *formatters.Palette, o *statusOptions) error {
+func runWatch(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
 	var prev *formatters.FPMStatus
 	var prevAt time.Time
 	tick := time.NewTicker(o.watch)
@@ -355,10 +356,10 @@ func runWatch(ctx context.Context, env *Env, pal *formatters.Palette, o *statusO
 		if ctx.Err() != nil {
 			return nil
 		}
-		lastCode := ExitOK
+		lastCode := runenv.ExitOK
 		switch {
 		case err != nil:
-			code, msg := exitCode(err)
+			code, msg := runenv.ExitCode(err)
 			lastCode = code
 			if o.live {
 				fmt.Fprint(env.Stdout, "\x1b[H\x1b[2J")
@@ -380,9 +381,9 @@ func runWatch(ctx context.Context, env *Env, pal *formatters.Palette, o *statusO
 			prev, prevAt = s, at
 		}
 		if o.count > 0 && n >= o.count {
-			if lastCode != ExitOK {
+			if lastCode != runenv.ExitOK {
 				// The failure is reported above; only its code is left.
-				return &codeError{code: lastCode}
+				return &runenv.CodeError{Code: lastCode}
 			}
 			return nil
 		}

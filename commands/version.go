@@ -7,9 +7,11 @@ import (
 	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
-func versionCommand(env *Env) *cli.Command {
+func versionCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print fcgicli's version, commit and Go version",
@@ -25,7 +27,7 @@ EXAMPLES:
    go install github.com/fcgicli/fcgicli@latest && fcgicli version`,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("version takes no arguments")
+				return runenv.Usagef("version takes no arguments")
 			}
 			info, _ := debug.ReadBuildInfo()
 			return writeVersion(env.Stdout, info)

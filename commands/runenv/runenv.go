@@ -1,0 +1,90 @@
+// Package runenv is the bottom of fcgicli's command tree: what a command
+// gets from its process (Env: the streams and the environment), the kinds
+// of error a command ends with and the exit code each maps to (ExitCode,
+// the only place that decides one), and the few small helpers every engine
+// needs below it: the terminal check, the colour choice and two writers
+// that keep or count what a report shows.
+//
+// Every package under commands/ may import runenv; runenv imports only the
+// standard library, fcgiwire, formatters and go-isatty. It must not import
+// package commands, any engine or urfave/cli, must not print, must not call
+// os.Exit and holds no package-level mutable state.
+package runenv
+
+import (
+	"io"
+	"os"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/fcgicli/fcgicli/formatters"
+)
+
+// Env is everything a command takes from its process: its streams and its
+// environment. Tests pass their own.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// Environ lists the environment as KEY=VALUE, for --env.
+	Environ func() []string
+}
+
+// IsTerminal reports whether w is a terminal; a *LineTracker is judged by
+// the writer it wraps.
+func IsTerminal(w any) bool {
+	if lt, ok := w.(*LineTracker); ok {
+		w = lt.W
+	}
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// LineTracker writes to W and remembers whether what was written last
+// ended a line, so that a diagnostic can start on a line of its own.
+type LineTracker struct {
+	W       io.Writer
+	AtStart bool // nothing written yet, or the last write ended a line
+}
+
+func (l *LineTracker) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.AtStart = p[len(p)-1] == '\n'
+	}
+	return l.W.Write(p)
+}
+
+// Palette returns the colour palette for w under --color's value color
+// (auto, always or never): NO_COLOR turns auto off, and auto colours only
+// a terminal. A bad value is a usage error.
+func Palette(color string, env *Env, w io.Writer) (*formatters.Palette, error) {
+	mode, err := formatters.ParseColorMode(color)
+	if err != nil {
+		return nil, &UsageError{Msg: err.Error()}
+	}
+	return formatters.NewPalette(formatters.UseColor(mode, env.Getenv("NO_COLOR"), IsTerminal(w))), nil
+}
+
+// CapBuffer keeps the first Max bytes written to it and counts the rest.
+type CapBuffer struct {
+	Buf       []byte
+	Max       int64
+	Truncated bool // more than Max bytes were written
+}
+
+func (b *CapBuffer) Write(p []byte) (int, error) {
+	room := b.Max - int64(len(b.Buf))
+	if int64(len(p)) > room {
+		b.Buf = append(b.Buf, p[:max(room, 0)]...)
+		b.Truncated = true
+		return len(p), nil
+	}
+	b.Buf = append(b.Buf, p...)
+	return len(p), nil
+}
+
+// CountWriter counts the bytes written to it and drops them.
+type CountWriter struct{ N int64 }
+
+func (c *CountWriter) Write(p []byte) (int, error) { c.N += int64(len(p)); return len(p), nil }

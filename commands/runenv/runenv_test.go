@@ -1,0 +1,77 @@
+package runenv
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestLineTracker(t *testing.T) {
+	env, _, errOut := bufferEnv()
+	lt := &LineTracker{W: env.Stderr, AtStart: true}
+	for _, c := range []struct {
+		write   string
+		atStart bool
+	}{
+		{"", true},
+		{"partial", false},
+		{" line\n", true},
+		{"\n", true},
+		{"no newline", false},
+	} {
+		if _, err := lt.Write([]byte(c.write)); err != nil {
+			t.Fatal(err)
+		}
+		if lt.AtStart != c.atStart {
+			t.Errorf("after %q: AtStart = %v, want %v", c.write, lt.AtStart, c.atStart)
+		}
+	}
+	if got, want := errOut.String(), "partial line\n\nno newline"; got != want {
+		t.Errorf("wrote %q, want %q", got, want)
+	}
+	if IsTerminal(lt) {
+		t.Error("a LineTracker over a buffer is a terminal")
+	}
+}
+
+func TestPalette(t *testing.T) {
+	env, out, _ := bufferEnv("NO_COLOR=1")
+	for _, c := range []struct {
+		color string
+		on    bool
+	}{
+		{"auto", false}, // not a terminal, and NO_COLOR
+		{"never", false},
+		{"always", true}, // beats NO_COLOR
+	} {
+		p, err := Palette(c.color, env, out)
+		if err != nil {
+			t.Fatalf("Palette(%q): %v", c.color, err)
+		}
+		if got := p.Enabled; got != c.on {
+			t.Errorf("Palette(%q) colours: %v, want %v", c.color, got, c.on)
+		}
+	}
+	_, err := Palette("sometimes", env, out)
+	var ue *UsageError
+	if !errors.As(err, &ue) {
+		t.Fatalf("Palette(sometimes) = %v, want a usage error", err)
+	}
+}
+
+func TestCapBuffer(t *testing.T) {
+	b := &CapBuffer{Max: 5}
+	for _, s := range []string{"abc", "def", "gh"} {
+		if n, err := b.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if string(b.Buf) != "abcde" || !b.Truncated {
+		t.Errorf("kept %q, truncated %v; want \"abcde\", true", b.Buf, b.Truncated)
+	}
+	var c CountWriter
+	_, _ = c.Write([]byte("12345678"))
+	_, _ = c.Write(nil)
+	if c.N != 8 {
+		t.Errorf("CountWriter counted %d, want 8", c.N)
+	}
+}
