@@ -22,6 +22,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/fcgicli/fcgicli/commands"
+	"github.com/fcgicli/fcgicli/commands/echo"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
@@ -207,7 +208,7 @@ func cmdEchoServe(ts *testscript.TestScript, neg bool, args []string) {
 		addr = args[1]
 	}
 	l := listenLoopback(ts, "tcp", addr)
-	srv := commands.NewEchoServer(nil, true)
+	srv := echo.NewBuiltin(nil)
 	go srv.Serve(l)
 	ts.Defer(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/echo"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
@@ -185,7 +186,7 @@ func compFlags(cmd string, flags []cli.Flag) []compFlag {
 				choices = fixed[name]
 			}
 			if cmd == "serve" && name == "fault" {
-				choices = sortedKeys(faultKinds())
+				choices = sortedKeys(echo.FaultKinds())
 			}
 			if len(choices) > 0 {
 				cf.kind, cf.choices = valueChoice, choices

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/echo"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
@@ -99,7 +100,7 @@ func openTarget(o netOptions, errOut func(string)) (*target, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	srv := NewEchoServer(errOut, true)
+	srv := echo.NewBuiltin(errOut)
 	go srv.Serve(l)
 	return &target{
 		addr:    fcgiwire.Addr{Network: "unix", Address: sock},

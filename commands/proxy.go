@@ -697,7 +697,7 @@ func (t *tap) refuse(ev fcgiwire.Event, r *tapReq) []byte {
 // begin starts following request id; refused: it began after the
 // shutdown began and is not forwarded. Called with t.mu held.
 func (t *tap) begin(id uint16, br fcgiwire.BeginRequest, refused bool) {
-	r := &tapReq{refused: refused, start: time.Now(), stdin: sha256.New(), body: &runenv.CountWriter{}, stderr: runenv.CapBuffer{Max: maxReportStderr}}
+	r := &tapReq{refused: refused, start: time.Now(), stdin: sha256.New(), body: &runenv.CountWriter{}, stderr: runenv.CapBuffer{Max: formatters.MaxExchangeStderr}}
 	r.ex = formatters.Exchange{Conn: t.conn, RequestID: id, Role: br.Role, KeepConn: br.KeepConn()}
 	r.parser = &fcgiwire.ResponseParser{Body: r.body}
 	t.reqs[id] = r

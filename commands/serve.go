@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/echo"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -62,9 +63,9 @@ EXAMPLES:
 			&cli.DurationFlag{Name: "delay", Usage: "wait `DURATION` before a mock answer"},
 			&cli.StringFlag{Name: "script", Usage: "answer by the rules in `FILE` (first match wins; no match: mock or echo)"},
 			&cli.StringSliceFlag{Name: "refuse-role", Usage: "answer UNKNOWN_ROLE to `ROLE` responder, authorizer or filter (repeatable)"},
-			&cli.IntFlag{Name: "max-conns", Value: echoMaxConns, Usage: "FCGI_MAX_CONNS: requests on connections past `N` get OVERLOADED"},
-			&cli.IntFlag{Name: "max-reqs", Value: echoMaxReqs, Usage: "FCGI_MAX_REQS: requests past `N` at once get OVERLOADED"},
-			&cli.IntFlag{Name: "max-conn-reqs", Value: echoMaxConnReqs, Usage: "requests past `N` at once on one connection get OVERLOADED (at most --max-reqs)"},
+			&cli.IntFlag{Name: "max-conns", Value: echo.DefaultMaxConns, Usage: "FCGI_MAX_CONNS: requests on connections past `N` get OVERLOADED"},
+			&cli.IntFlag{Name: "max-reqs", Value: echo.DefaultMaxReqs, Usage: "FCGI_MAX_REQS: requests past `N` at once get OVERLOADED"},
+			&cli.IntFlag{Name: "max-conn-reqs", Value: echo.DefaultMaxConnReqs, Usage: "requests past `N` at once on one connection get OVERLOADED (at most --max-reqs)"},
 			&cli.BoolFlag{Name: "no-mpxs", Usage: "FCGI_MPXS_CONNS=0: a second request on a busy connection gets CANT_MPX_CONN"},
 			&cli.StringSliceFlag{Name: "fault", Usage: "inject `KIND[:PROBABILITY]` (repeatable): " + faultList()},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Second, Usage: "on SIGINT/SIGTERM, wait up to `DURATION` for requests in flight"},
@@ -107,17 +108,18 @@ EXAMPLES:
 				return err
 			}
 			// The responder reports one request at a time.
-			h.report = func(ex *formatters.Exchange) {
+			h.Report = func(ex *formatters.Exchange) {
 				_ = formatters.WriteExchange(env.Stdout, ex, format, pal)
 			}
-			return runServe(c.Context, env, h, parsed, mode, serveLimits{c.Int("max-conns"), c.Int("max-reqs"), c.Int("max-conn-reqs"), !c.Bool("no-mpxs"), deadlines}, c.Duration("shutdown-timeout"))
+			lim := echo.Limits{MaxConns: c.Int("max-conns"), MaxReqs: c.Int("max-reqs"), MaxConnReqs: c.Int("max-conn-reqs"), Multiplex: !c.Bool("no-mpxs")}
+			return runServe(c.Context, env, h, parsed, mode, lim, deadlines, c.Duration("shutdown-timeout"))
 		},
 	}
 }
 
 func faultList() string {
 	var names []string
-	for k := range faultKinds() {
+	for k := range echo.FaultKinds() {
 		names = append(names, k)
 	}
 	sort.Strings(names)
@@ -125,9 +127,9 @@ func faultList() string {
 }
 
 // responderFrom builds the responder from serve's flags.
-func responderFrom(c *cli.Context, env *runenv.Env) (*responder, error) {
-	h := &responder{headers: c.StringSlice("header"), refuse: map[fcgiwire.Role]bool{}}
-	for _, hd := range h.headers {
+func responderFrom(c *cli.Context, env *runenv.Env) (*echo.Responder, error) {
+	h := &echo.Responder{Headers: c.StringSlice("header"), Refuse: map[fcgiwire.Role]bool{}}
+	for _, hd := range h.Headers {
 		if n, _, ok := strings.Cut(hd, ":"); !ok || strings.TrimSpace(n) == "" {
 			return nil, runenv.Usagef("bad --header %q: want 'Name: value'", hd)
 		}
@@ -137,14 +139,14 @@ func responderFrom(c *cli.Context, env *runenv.Env) (*responder, error) {
 		if err != nil {
 			return nil, runenv.Usagef("--echo-format: %v", err)
 		}
-		h.echoFormat = ef
+		h.EchoFormat = ef
 	}
 	if c.IsSet("status") || c.IsSet("body") || c.IsSet("stderr") || c.IsSet("app-status") || c.IsSet("delay") {
-		m := &mockResponse{status: c.Int("status"), stderr: c.String("stderr"), appStatus: uint32(c.Uint("app-status")), delay: c.Duration("delay")}
-		if c.IsSet("status") && (m.status < 100 || m.status > 999) {
-			return nil, runenv.Usagef("--status %d: want a number from 100 to 999", m.status)
+		m := &echo.Mock{Status: c.Int("status"), Stderr: c.String("stderr"), AppStatus: uint32(c.Uint("app-status")), Delay: c.Duration("delay")}
+		if c.IsSet("status") && (m.Status < 100 || m.Status > 999) {
+			return nil, runenv.Usagef("--status %d: want a number from 100 to 999", m.Status)
 		}
-		if m.delay < 0 {
+		if m.Delay < 0 {
 			return nil, runenv.Usagef("--delay cannot be negative")
 		}
 		if body := c.String("body"); strings.HasPrefix(body, "@") {
@@ -152,34 +154,34 @@ func responderFrom(c *cli.Context, env *runenv.Env) (*responder, error) {
 			if err != nil {
 				return nil, runenv.Usagef("--body: %v", err)
 			}
-			m.body = b
+			m.Body = b
 		} else {
-			m.body = []byte(body)
+			m.Body = []byte(body)
 		}
 		if c.IsSet("status") || c.IsSet("body") {
-			h.mock = m
+			h.Mock = m
 		} else {
 			// --stderr, --app-status or --delay alone keep the echo.
 			return nil, runenv.Usagef("--stderr, --app-status and --delay go with --status or --body (the mock answer)")
 		}
 	}
 	if f := c.String("script"); f != "" {
-		rules, err := parseRules(f)
+		rules, err := echo.ParseRules(f)
 		if err != nil {
 			return nil, err
 		}
-		h.rules = rules
+		h.Rules = rules
 	}
 	for _, r := range c.StringSlice("refuse-role") {
 		role, err := parseRole(r)
 		if err != nil {
 			return nil, runenv.Usagef("--refuse-role: %v", err)
 		}
-		h.refuse[role] = true
+		h.Refuse[role] = true
 	}
 	for _, f := range c.StringSlice("fault") {
 		kind, prob, hasProb := strings.Cut(f, ":")
-		if _, ok := faultKinds()[kind]; !ok {
+		if _, ok := echo.FaultKinds()[kind]; !ok {
 			return nil, runenv.Usagef("unknown --fault %q (known: %s)", kind, faultList())
 		}
 		p := 1.0
@@ -190,17 +192,9 @@ func responderFrom(c *cli.Context, env *runenv.Env) (*responder, error) {
 				return nil, runenv.Usagef("--fault %s: the probability must be a number from 0 to 1", f)
 			}
 		}
-		h.faults = append(h.faults, fault{kind: kind, prob: p})
+		h.Faults = append(h.Faults, echo.Fault{Kind: kind, Prob: p})
 	}
 	return h, nil
-}
-
-// serveLimits are what GET_VALUES reports and the server enforces.
-type serveLimits struct {
-	maxConns, maxReqs int
-	maxConnReqs       int // at most maxReqs
-	mpxs              bool
-	deadlines         connDeadlines
 }
 
 // connDeadlines are --read-timeout and --idle-timeout, which serve and
@@ -226,15 +220,15 @@ func connDeadlinesFrom(c *cli.Context) (connDeadlines, error) {
 	return d, nil
 }
 
-func runServe(ctx context.Context, env *runenv.Env, h *responder, addrs []fcgiwire.Addr, mode os.FileMode, lim serveLimits, shutdownTimeout time.Duration) error {
+func runServe(ctx context.Context, env *runenv.Env, h *echo.Responder, addrs []fcgiwire.Addr, mode os.FileMode, lim echo.Limits, deadlines connDeadlines, shutdownTimeout time.Duration) error {
 	var logMu sync.Mutex
 	logf := func(line string) {
 		logMu.Lock()
 		defer logMu.Unlock()
 		fmt.Fprintf(env.Stderr, "fcgicli: serve: %s\n", line)
 	}
-	srv := newResponderServer(h, logf, lim)
-	srv.ReadTimeout, srv.IdleTimeout = lim.deadlines.read, lim.deadlines.idle
+	srv := echo.NewServer(h, logf, lim)
+	srv.ReadTimeout, srv.IdleTimeout = deadlines.read, deadlines.idle
 	var listeners []net.Listener
 	for _, a := range addrs {
 		l, err := listen(a, mode)
@@ -251,8 +245,8 @@ func runServe(ctx context.Context, env *runenv.Env, h *responder, addrs []fcgiwi
 		logf("listening on " + listenerAddr(l))
 		go func() { errc <- srv.Serve(l) }()
 	}
-	for _, f := range h.faults {
-		logf(fmt.Sprintf("fault %s with probability %g: %s", f.kind, f.prob, faultKinds()[f.kind]))
+	for _, f := range h.Faults {
+		logf(fmt.Sprintf("fault %s with probability %g: %s", f.Kind, f.Prob, echo.FaultKinds()[f.Kind]))
 	}
 	select {
 	case <-ctx.Done():

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/formatters"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while a server writes to it.
@@ -162,7 +163,7 @@ func TestServeStderrTruncated(t *testing.T) {
 			t.Errorf("the client got %d bytes of stderr, want %d", len(stderr), len(long))
 		}
 		srv.stop(t)
-		kept := long[:maxReportStderr-1]
+		kept := long[:formatters.MaxExchangeStderr-1]
 		want := `,"stderr":"` + kept + `","stderr_truncated":true,`
 		if format == "text" {
 			want = "\n  stderr (truncated to 65535 bytes): " + kept + "\n"

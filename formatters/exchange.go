@@ -10,6 +10,11 @@ import (
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
+// MaxExchangeStderr bounds the FCGI_STDERR an Exchange keeps of one
+// answer: the proxy and the echo server keep the first this many bytes
+// and set StderrTruncated.
+const MaxExchangeStderr = 64 << 10
+
 // Exchange is one request and its response as the proxy (or the echo
 // server) saw it pass.
 type Exchange struct {

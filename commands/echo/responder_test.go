@@ -1,4 +1,4 @@
-package commands
+package echo
 
 import (
 	"reflect"
@@ -13,9 +13,9 @@ import (
 // flag that caused it, numbered with the requests answered.
 func TestResponderReportsRefusals(t *testing.T) {
 	var got []*formatters.Exchange
-	h := &responder{refuse: map[fcgiwire.Role]bool{fcgiwire.RoleFilter: true}}
-	h.report = func(ex *formatters.Exchange) { got = append(got, ex) }
-	srv := newResponderServer(h, nil, serveLimits{maxConns: 2, maxReqs: 3, maxConnReqs: 3})
+	h := &Responder{Refuse: map[fcgiwire.Role]bool{fcgiwire.RoleFilter: true}}
+	h.Report = func(ex *formatters.Exchange) { got = append(got, ex) }
+	srv := NewServer(h, nil, Limits{MaxConns: 2, MaxReqs: 3, MaxConnReqs: 3})
 	params := []fcgiwire.Pair{{Name: "REQUEST_URI", Value: "/x"}}
 	tests := []struct {
 		req    fcgiwire.ServerRequest

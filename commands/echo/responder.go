@@ -1,4 +1,16 @@
-package commands
+// Package echo is the echo responder: the FastCGI application that serve
+// runs and that --connect builtin starts in-process. It answers each
+// request with what the request carried (text, JSON or HTML), with a mock
+// answer, by the rules of a --script file, or with an injected fault, and
+// reports every request, those its server refuses included, as a
+// formatters.Exchange.
+//
+// It owns the answers and the server's limits, not the command line: serve
+// turns flags into a Responder and Limits, and owns the listeners and the
+// deadlines. It must not import package commands or any other engine,
+// never prints (reports go to Responder.Report, faults to logf) and holds
+// no package-level mutable state.
+package echo
 
 import (
 	"bytes"
@@ -18,38 +30,45 @@ import (
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-// Limits the echo responder reports in GET_VALUES and enforces, unless
-// serve is told otherwise.
+// The limits the echo responder reports in GET_VALUES and enforces,
+// unless serve is told otherwise.
 const (
-	echoMaxConns = 1024
-	echoMaxReqs  = 1024
-	// echoMaxConnReqs bounds the requests in flight on one multiplexed
+	DefaultMaxConns = 1024
+	DefaultMaxReqs  = 1024
+	// DefaultMaxConnReqs bounds the requests in flight on one multiplexed
 	// connection, so that one client cannot take every slot (nginx's
 	// default for concurrent HTTP/2 streams on a connection is the same).
-	echoMaxConnReqs = 128
+	DefaultMaxConnReqs = 128
 )
 
-// NewEchoServer returns a server running the echo responder: every
-// request is answered with a CGI response listing what it received. logf,
-// when set, hears each connection fault.
-func NewEchoServer(logf func(string), multiplex bool) *fcgiwire.Server {
-	return newResponderServer(&responder{}, logf, serveLimits{maxConns: echoMaxConns, maxReqs: echoMaxReqs, maxConnReqs: echoMaxConnReqs, mpxs: multiplex})
+// Limits are what GET_VALUES reports and the server enforces.
+type Limits struct {
+	MaxConns, MaxReqs int
+	MaxConnReqs       int // at most MaxReqs: a larger value counts as MaxReqs
+	Multiplex         bool
 }
 
-// newResponderServer returns a server for h with lim's limits (not its
-// deadlines).
-func newResponderServer(h *responder, logf func(string), lim serveLimits) *fcgiwire.Server {
-	maxConns, maxReqs, maxConnReqs := lim.maxConns, lim.maxReqs, min(lim.maxConnReqs, lim.maxReqs)
+// NewBuiltin returns the server --connect builtin runs: the echo with the
+// default limits, multiplexing. logf, when set, hears each connection
+// fault.
+func NewBuiltin(logf func(string)) *fcgiwire.Server {
+	return NewServer(&Responder{}, logf, Limits{MaxConns: DefaultMaxConns, MaxReqs: DefaultMaxReqs, MaxConnReqs: DefaultMaxConnReqs, Multiplex: true})
+}
+
+// NewServer returns a server for h with lim's limits; its deadlines are
+// the caller's to set. logf, when set, hears each connection fault.
+func NewServer(h *Responder, logf func(string), lim Limits) *fcgiwire.Server {
+	maxConns, maxReqs, maxConnReqs := lim.MaxConns, lim.MaxReqs, min(lim.MaxConnReqs, lim.MaxReqs)
 	return &fcgiwire.Server{
 		Handler:           h,
 		MaxConns:          maxConns,
 		MaxReqs:           maxReqs,
 		MaxConnReqs:       maxConnReqs,
-		MultiplexConns:    lim.mpxs,
+		MultiplexConns:    lim.Multiplex,
 		RefuseRole:        h.refuseRole,
 		SplitValuesResult: h.splitPairs,
 		OnRefuse: func(r *fcgiwire.ServerRequest, ps fcgiwire.ProtocolStatus, why fcgiwire.RefuseReason) {
-			h.refused(r, ps, refuseNote(why, r.Role, h.refuse[r.Role], maxConns, maxReqs, maxConnReqs))
+			h.refused(r, ps, refuseNote(why, r.Role, h.Refuse[r.Role], maxConns, maxReqs, maxConnReqs))
 		},
 		OnError: func(connID uint64, err error) {
 			if logf != nil {
@@ -59,38 +78,38 @@ func newResponderServer(h *responder, logf func(string), lim serveLimits) *fcgiw
 	}
 }
 
-// responder answers requests for serve: by the first matching rule of
-// --script, else with the mock response of the flags, else with the echo.
-// It reports each request to report, when set, those the server refuses
-// included, numbered in the order they are reported.
-type responder struct {
-	echoFormat formatters.Format // "" chooses by HTTP_ACCEPT
-	mock       *mockResponse     // nil: echo
-	headers    []string          // added to every answer
-	rules      []rule
-	refuse     map[fcgiwire.Role]bool
-	faults     []fault
-	report     func(*formatters.Exchange)
-	reportMu   sync.Mutex // orders seq and report
+// Responder answers requests: by the first matching rule of Rules, else
+// with Mock, else with the echo. It reports each request to Report, when
+// set, those the server refuses included, numbered in the order they are
+// reported. Set its fields before the server starts.
+type Responder struct {
+	EchoFormat formatters.Format          // "" chooses by HTTP_ACCEPT
+	Mock       *Mock                      // nil: echo
+	Headers    []string                   // added to every answer, "Name: value"
+	Rules      []Rule                     // from ParseRules
+	Refuse     map[fcgiwire.Role]bool     // roles answered with UNKNOWN_ROLE
+	Faults     []Fault                    // injected, each with its probability
+	Report     func(*formatters.Exchange) // hears each request as it ends
+	reportMu   sync.Mutex                 // orders seq and Report
 	seq        uint64
 }
 
-// mockResponse is a fixed answer.
-type mockResponse struct {
-	status    int
-	body      []byte
-	headers   []string
-	stderr    string
-	appStatus uint32
-	delay     time.Duration
+// Mock is a fixed answer.
+type Mock struct {
+	Status    int // 0: 200
+	Body      []byte
+	Headers   []string
+	Stderr    string // sent on FCGI_STDERR
+	AppStatus uint32
+	Delay     time.Duration // waited before answering
 }
 
-func (h *responder) refuseRole(r fcgiwire.Role) bool { return h.refuse[r] }
+func (h *Responder) refuseRole(r fcgiwire.Role) bool { return h.Refuse[r] }
 
 // splitPairs says whether the split-pairs fault strikes a GET_VALUES.
-func (h *responder) splitPairs() bool {
-	for _, f := range h.faults {
-		if f.kind == "split-pairs" && (f.prob >= 1 || rand.Float64() < f.prob) {
+func (h *Responder) splitPairs() bool {
+	for _, f := range h.Faults {
+		if f.Kind == "split-pairs" && (f.Prob >= 1 || rand.Float64() < f.Prob) {
 			return true
 		}
 	}
@@ -115,7 +134,7 @@ func (hr *hashingReader) Read(p []byte) (int, error) {
 
 func (hr *hashingReader) sum() string { return hex.EncodeToString(hr.h.Sum(nil)) }
 
-func (h *responder) ServeFCGI(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
+func (h *Responder) ServeFCGI(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
 	start := time.Now()
 	ex := &formatters.Exchange{
 		Conn: r.ConnID, RequestID: r.ID, Role: r.Role, KeepConn: r.KeepConn(), Params: r.Params,
@@ -131,20 +150,20 @@ func (h *responder) ServeFCGI(ctx context.Context, w *fcgiwire.ResponseWriter, r
 		h.finish(ex, start, a)
 		return
 	}
-	resp := h.mock
-	if rl := matchRule(h.rules, r.Params); rl != nil {
-		resp = &rl.resp
+	resp := h.Mock
+	if rl := matchRule(h.Rules, r.Params); rl != nil {
+		resp = &rl.Resp
 	}
-	if resp != nil && resp.delay > 0 {
+	if resp != nil && resp.Delay > 0 {
 		select {
 		case <-ctx.Done():
 			ex.Note = "aborted during --delay"
 			h.finish(ex, start, a)
 			return
-		case <-time.After(resp.delay):
+		case <-time.After(resp.Delay):
 		}
 	}
-	if f := pickFault(h.faults); f != "" {
+	if f := pickFault(h.Faults); f != "" {
 		ex.Note = "fault " + f
 		injectFault(ctx, f, a, r)
 		h.finish(ex, start, a)
@@ -155,7 +174,7 @@ func (h *responder) ServeFCGI(ctx context.Context, w *fcgiwire.ResponseWriter, r
 		ex.DataBytes, err = h.echoFilter(a, r)
 	case resp != nil:
 		err = h.writeMock(a, resp)
-		a.SetAppStatus(resp.appStatus)
+		a.SetAppStatus(resp.AppStatus)
 	default:
 		err = h.writeEcho(a, r, ex)
 	}
@@ -166,8 +185,8 @@ func (h *responder) ServeFCGI(ctx context.Context, w *fcgiwire.ResponseWriter, r
 }
 
 // finish reports the request with what its answer carried.
-func (h *responder) finish(ex *formatters.Exchange, start time.Time, a *answer) {
-	if h.report == nil {
+func (h *Responder) finish(ex *formatters.Exchange, start time.Time, a *answer) {
+	if h.Report == nil {
 		return
 	}
 	a.fill(ex)
@@ -178,8 +197,8 @@ func (h *responder) finish(ex *formatters.Exchange, start time.Time, a *answer) 
 // refused reports a request the server answered itself before the handler
 // could run: no answer but the END_REQUEST with protocol status ps, the
 // params only if they had all arrived, and why in the note.
-func (h *responder) refused(r *fcgiwire.ServerRequest, ps fcgiwire.ProtocolStatus, note string) {
-	if h.report == nil {
+func (h *Responder) refused(r *fcgiwire.ServerRequest, ps fcgiwire.ProtocolStatus, note string) {
+	if h.Report == nil {
 		return
 	}
 	h.emit(&formatters.Exchange{
@@ -215,16 +234,13 @@ func refuseNote(why fcgiwire.RefuseReason, role fcgiwire.Role, refusedRole bool,
 }
 
 // emit numbers ex and reports it; the numbers go out in order.
-func (h *responder) emit(ex *formatters.Exchange) {
+func (h *Responder) emit(ex *formatters.Exchange) {
 	h.reportMu.Lock()
 	defer h.reportMu.Unlock()
 	h.seq++
 	ex.Seq = h.seq
-	h.report(ex)
+	h.Report(ex)
 }
-
-// maxReportStderr bounds the FCGI_STDERR a report keeps of one answer.
-const maxReportStderr = 64 << 10
 
 // answer is a request's ResponseWriter that remembers what went out
 // through it, so that the report says what the client was sent: the CGI
@@ -241,7 +257,7 @@ type answer struct {
 }
 
 func newAnswer(w *fcgiwire.ResponseWriter) *answer {
-	a := &answer{w: w, stderr: runenv.CapBuffer{Max: maxReportStderr}}
+	a := &answer{w: w, stderr: runenv.CapBuffer{Max: formatters.MaxExchangeStderr}}
 	a.cgi.Body = &a.body
 	return a
 }
@@ -305,21 +321,21 @@ func headerBlock(w io.Writer, status int, headers []string) error {
 	return err
 }
 
-func (h *responder) writeMock(a *answer, m *mockResponse) error {
-	status := m.status
+func (h *Responder) writeMock(a *answer, m *Mock) error {
+	status := m.Status
 	if status == 0 {
 		status = 200
 	}
-	headers := append(append([]string{}, h.headers...), m.headers...)
+	headers := append(append([]string{}, h.Headers...), m.Headers...)
 	if !hasHeader(headers, "Content-Type") {
 		headers = append(headers, "Content-Type: text/plain; charset=utf-8")
 	}
-	if m.stderr != "" {
-		_, _ = io.WriteString(a.Stderr(), m.stderr)
+	if m.Stderr != "" {
+		_, _ = io.WriteString(a.Stderr(), m.Stderr)
 	}
 	err := headerBlock(a.Stdout(), status, headers)
 	if err == nil {
-		_, err = a.Stdout().Write(m.body)
+		_, err = a.Stdout().Write(m.Body)
 	}
 	return err
 }
@@ -334,8 +350,8 @@ func hasHeader(headers []string, name string) bool {
 }
 
 // writeEcho answers with what the request carried, as text, JSON or HTML.
-func (h *responder) writeEcho(a *answer, r *fcgiwire.ServerRequest, ex *formatters.Exchange) error {
-	format := h.echoFormat
+func (h *Responder) writeEcho(a *answer, r *fcgiwire.ServerRequest, ex *formatters.Exchange) error {
+	format := h.EchoFormat
 	if format == "" {
 		accept := r.Param("HTTP_ACCEPT")
 		switch {
@@ -359,7 +375,7 @@ func (h *responder) writeEcho(a *answer, r *fcgiwire.ServerRequest, ex *formatte
 	if err := formatters.WriteEcho(&body, rep, format); err != nil {
 		return err
 	}
-	headers := append([]string{"Content-Type: " + ctype, fmt.Sprintf("Content-Length: %d", body.Len())}, h.headers...)
+	headers := append([]string{"Content-Type: " + ctype, fmt.Sprintf("Content-Length: %d", body.Len())}, h.Headers...)
 	err := headerBlock(a.Stdout(), 200, headers)
 	if err == nil {
 		_, err = a.Stdout().Write(body.Bytes())
@@ -369,94 +385,10 @@ func (h *responder) writeEcho(a *answer, r *fcgiwire.ServerRequest, ex *formatte
 
 // echoFilter answers a FILTER request with its FCGI_DATA, streamed, and
 // returns how many bytes of it it read.
-func (h *responder) echoFilter(a *answer, r *fcgiwire.ServerRequest) (int64, error) {
-	headers := append([]string{"Content-Type: application/octet-stream"}, h.headers...)
+func (h *Responder) echoFilter(a *answer, r *fcgiwire.ServerRequest) (int64, error) {
+	headers := append([]string{"Content-Type: application/octet-stream"}, h.Headers...)
 	if err := headerBlock(a.Stdout(), 200, headers); err != nil {
 		return 0, err
 	}
 	return io.Copy(a.Stdout(), r.Data)
-}
-
-// fault is a --fault: a kind and the probability it strikes a request.
-type fault struct {
-	kind string
-	prob float64
-}
-
-// faultKinds are the faults serve can inject, with what each does.
-func faultKinds() map[string]string {
-	return map[string]string{
-		"close-before-end": "sends part of the answer, then closes the connection without END_REQUEST",
-		"wrong-request-id": "answers on request id + 1",
-		"bad-version":      "answers with a record of version 2",
-		"overloaded":       "ends the request with protocol status OVERLOADED",
-		"slow-trickle":     "sends the answer one byte every 50ms",
-		"never-answer":     "never answers (until the client gives up)",
-		"app-error":        "answers, then ends with app status 1",
-		"split-pairs":      "answers GET_VALUES with a pair split across two GET_VALUES_RESULT records",
-	}
-}
-
-// pickFault returns the first request fault that strikes, or "".
-func pickFault(faults []fault) string {
-	for _, f := range faults {
-		if f.kind == "split-pairs" {
-			continue // a management fault: see splitPairs
-		}
-		if f.prob >= 1 || rand.Float64() < f.prob {
-			return f.kind
-		}
-	}
-	return ""
-}
-
-// faultBody is what the faulty answers carry.
-const faultBody = "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfault injected by fcgicli serve\n"
-
-// rawRecord is one record of the given version, padded to a multiple of 8,
-// for the faults that write their own records.
-func rawRecord(version uint8, t fcgiwire.RecordType, id uint16, content []byte) []byte {
-	h := fcgiwire.Header{Version: version, Type: t, RequestID: id, PaddingLength: uint8(fcgiwire.PaddingFor(len(content)))}
-	return fcgiwire.AppendRecord(nil, h, content)
-}
-
-func injectFault(ctx context.Context, kind string, a *answer, r *fcgiwire.ServerRequest) {
-	end := func(id uint16) []byte {
-		return rawRecord(1, fcgiwire.TypeEndRequest, id, fcgiwire.EndRequest{}.Encode())
-	}
-	switch kind {
-	case "close-before-end":
-		if a.WriteRaw(rawRecord(1, fcgiwire.TypeStdout, r.ID, []byte(faultBody))) == nil {
-			a.sentStdout([]byte(faultBody))
-		}
-		a.Abandon()
-	case "wrong-request-id":
-		// Nothing goes out on this request's id.
-		_ = a.WriteRaw(append(rawRecord(1, fcgiwire.TypeStdout, r.ID+1, []byte(faultBody)), end(r.ID+1)...))
-		a.Abandon()
-	case "bad-version":
-		_ = a.WriteRaw(rawRecord(2, fcgiwire.TypeStdout, r.ID, []byte(faultBody)))
-		a.Abandon()
-	case "overloaded":
-		a.SetProtocolStatus(fcgiwire.Overloaded)
-	case "slow-trickle":
-		b := rawRecord(1, fcgiwire.TypeStdout, r.ID, []byte(faultBody))
-		for i := range b {
-			if ctx.Err() != nil || a.WriteRaw(b[i:i+1]) != nil {
-				a.Abandon()
-				return
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		a.sentStdout([]byte(faultBody))
-	case "never-answer":
-		<-ctx.Done()
-		a.Abandon()
-	case "app-error":
-		_, _ = io.WriteString(a.Stdout(), faultBody)
-		a.SetAppStatus(1)
-	}
 }

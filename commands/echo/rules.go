@@ -1,4 +1,4 @@
-package commands
+package echo
 
 import (
 	"bufio"
@@ -13,11 +13,11 @@ import (
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
-// rule is one block of a --script file: matches on params, all of which
+// Rule is one block of a --script file: matches on params, all of which
 // must hold, and the answer to give.
-type rule struct {
+type Rule struct {
 	matches []paramMatch
-	resp    mockResponse
+	Resp    Mock // the answer
 }
 
 type paramMatch struct {
@@ -46,7 +46,7 @@ func globRegexp(glob string) *regexp.Regexp {
 }
 
 // matchRule returns the first rule whose matches all hold for params.
-func matchRule(rules []rule, params []fcgiwire.Pair) *rule {
+func matchRule(rules []Rule, params []fcgiwire.Pair) *Rule {
 	value := func(name string) (string, bool) {
 		v, ok := "", false
 		for _, p := range params {
@@ -72,7 +72,7 @@ func matchRule(rules []rule, params []fcgiwire.Pair) *rule {
 	return nil
 }
 
-// parseRules reads a --script file: blocks separated by blank lines, each
+// ParseRules reads a --script file: blocks separated by blank lines, each
 // line a keyword and its value:
 //
 //	match NAME GLOB      the param NAME matches GLOB (repeatable: all must)
@@ -86,14 +86,14 @@ func matchRule(rules []rule, params []fcgiwire.Pair) *rule {
 // Each value runs to the end of its line. Lines starting with # are
 // comments; elsewhere # is part of the value (a PHP stack trace in stderr,
 // a fragment in a glob). A block without match lines matches every request.
-func parseRules(name string) ([]rule, error) {
+func ParseRules(name string) ([]Rule, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, runenv.Usagef("--script: %v", err)
 	}
 	defer f.Close()
-	var rules []rule
-	var cur *rule
+	var rules []Rule
+	var cur *Rule
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(strings.TrimSuffix(sc.Text(), "\r"))
@@ -105,7 +105,7 @@ func parseRules(name string) ([]rule, error) {
 			continue
 		}
 		if cur == nil {
-			rules = append(rules, rule{})
+			rules = append(rules, Rule{})
 			cur = &rules[len(rules)-1]
 		}
 		key, val, _ := strings.Cut(line, " ")
@@ -125,12 +125,12 @@ func parseRules(name string) ([]rule, error) {
 			if err != nil || code < 100 || code > 999 {
 				return nil, bad("status %q: want a number from 100 to 999", val)
 			}
-			cur.resp.status = code
+			cur.Resp.Status = code
 		case "header":
 			if h, _, ok := strings.Cut(val, ":"); !ok || strings.TrimSpace(h) == "" {
 				return nil, bad("header %q: want 'Name: value'", val)
 			}
-			cur.resp.headers = append(cur.resp.headers, val)
+			cur.Resp.Headers = append(cur.Resp.Headers, val)
 		case "body":
 			if file, ok := strings.CutPrefix(val, "@"); ok {
 				if !filepath.IsAbs(file) {
@@ -140,24 +140,24 @@ func parseRules(name string) ([]rule, error) {
 				if err != nil {
 					return nil, bad("body: %v", err)
 				}
-				cur.resp.body = b
+				cur.Resp.Body = b
 			} else {
-				cur.resp.body = []byte(val)
+				cur.Resp.Body = []byte(val)
 			}
 		case "stderr":
-			cur.resp.stderr = val
+			cur.Resp.Stderr = val
 		case "app-status":
 			s, err := strconv.ParseUint(val, 10, 32)
 			if err != nil {
 				return nil, bad("app-status %q: want a number", val)
 			}
-			cur.resp.appStatus = uint32(s)
+			cur.Resp.AppStatus = uint32(s)
 		case "delay":
 			d, err := time.ParseDuration(val)
 			if err != nil || d < 0 {
 				return nil, bad("delay %q: want a duration such as 100ms", val)
 			}
-			cur.resp.delay = d
+			cur.Resp.Delay = d
 		default:
 			return nil, bad("unknown keyword %q (known: match, status, header, body, stderr, app-status, delay)", key)
 		}
