@@ -1,8 +1,7 @@
-package commands
+package conformance
 
 import (
 	"reflect"
-	"sort"
 	"testing"
 
 	"github.com/fcgicli/fcgicli/commands/runenv"
@@ -10,28 +9,20 @@ import (
 )
 
 func TestSelectCases(t *testing.T) {
-	cases := conformanceCases()
-	ids := func(m map[int]bool) []int {
-		var out []int
-		for id := range m {
-			out = append(out, id)
-		}
-		sort.Ints(out)
-		return out
-	}
-	got, err := selectCases(cases, "1,3-5, 9", "4")
+	cases := Cases()
+	got, err := Select(cases, "1,3-5, 9", "4")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{1, 3, 5, 9}; !reflect.DeepEqual(ids(got), want) {
-		t.Errorf("--only 1,3-5,9 --skip 4 = %v, want %v", ids(got), want)
+	if want := []int{1, 3, 5, 9}; !reflect.DeepEqual(sortedIDs(got), want) {
+		t.Errorf("--only 1,3-5,9 --skip 4 = %v, want %v", sortedIDs(got), want)
 	}
-	all, err := selectCases(cases, "", "2-30")
-	if err != nil || !reflect.DeepEqual(ids(all), []int{1}) {
-		t.Errorf("--skip 2-30 = %v, %v", ids(all), err)
+	all, err := Select(cases, "", "2-30")
+	if err != nil || !reflect.DeepEqual(sortedIDs(all), []int{1}) {
+		t.Errorf("--skip 2-30 = %v, %v", sortedIDs(all), err)
 	}
 	for _, bad := range []struct{ only, skip string }{{"0", ""}, {"31", ""}, {"5-3", ""}, {"a", ""}, {"1-", ""}, {"", "1-30"}, {"1", "1"}} {
-		if _, err := selectCases(cases, bad.only, bad.skip); err == nil {
+		if _, err := Select(cases, bad.only, bad.skip); err == nil {
 			t.Errorf("--only %q --skip %q: no error", bad.only, bad.skip)
 		} else if code, _ := runenv.ExitCode(err); code != runenv.ExitUsage {
 			t.Errorf("--only %q --skip %q: exit %d, want 2", bad.only, bad.skip, code)
@@ -40,12 +31,12 @@ func TestSelectCases(t *testing.T) {
 }
 
 func TestConformanceCasesNumbered(t *testing.T) {
-	cases := conformanceCases()
+	cases := Cases()
 	if len(cases) != 30 {
 		t.Fatalf("%d cases", len(cases))
 	}
 	for i, c := range cases {
-		if c.id != i+1 || c.section == "" || c.title == "" || c.run == nil || len(c.title) > 68 {
+		if c.ID != i+1 || c.Section == "" || c.Title == "" || c.run == nil || len(c.Title) > 68 {
 			t.Errorf("case %d: %+v", i+1, c)
 		}
 	}
