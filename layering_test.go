@@ -27,37 +27,37 @@ const (
 	levelMain              // the binary, and the tools under scripts/
 )
 
-var levelNames = map[int]string{
-	levelFcgiwire: "fcgiwire", levelModel: "model", levelFormatters: "formatters", levelBottom: "bottom",
-	levelRequest: "request", levelEngine: "engine", levelCommands: "commands", levelMain: "main",
+// levelName names a level in a failure.
+func levelName(level int) string {
+	return [...]string{"fcgiwire", "model", "formatters", "bottom", "request", "engine", "commands", "main"}[level]
 }
 
-// modelPackages are the packages of plain data (results a formatter
-// renders), which formatters may import.
-var modelPackages = map[string]bool{}
+// isModel reports whether rel is a package of plain data (results a
+// formatter renders and an engine fills), which formatters may import.
+// There is none yet.
+func isModel(rel string) bool { return false }
 
-// levelOf places a package of the module (its path relative to the
-// module, "" for the root); ok is false for a package no rule places.
+// levelOf places a package of the module by its path relative to the
+// module ("" for the root); ok is false for a package no rule places.
 func levelOf(rel string) (level int, ok bool) {
+	exact := map[string]int{
+		"":                 levelMain,
+		"commands":         levelCommands,
+		"commands/request": levelRequest,
+		"commands/runenv":  levelBottom,
+		"formatters":       levelFormatters,
+		"fcgiwire":         levelFcgiwire,
+	}
+	if level, ok := exact[rel]; ok {
+		return level, true
+	}
 	switch {
-	case rel == "":
-		return levelMain, true
-	case strings.HasPrefix(rel, "scripts/"):
-		return levelMain, true
-	case rel == "commands":
-		return levelCommands, true
-	case rel == "commands/runenv":
-		return levelBottom, true
-	case rel == "commands/request":
-		return levelRequest, true
-	case strings.HasPrefix(rel, "commands/"):
-		return levelEngine, true
-	case rel == "formatters":
-		return levelFormatters, true
-	case modelPackages[rel]:
+	case isModel(rel):
 		return levelModel, true
-	case rel == "fcgiwire":
-		return levelFcgiwire, true
+	case strings.HasPrefix(rel, "scripts/"): // tools, each a main
+		return levelMain, true
+	case strings.HasPrefix(rel, "commands/"): // every other package there is an engine
+		return levelEngine, true
 	}
 	return 0, false
 }
@@ -126,14 +126,14 @@ func layeringViolations(pkgs map[string]listedPackage) []string {
 			case from == levelFcgiwire && !pkgs[imp].standard:
 				bad = append(bad, fmt.Sprintf("%s imports %s: fcgiwire uses the standard library only", p.path, imp))
 			case !inModule:
-			case from == levelFormatters && irel != "fcgiwire" && !modelPackages[irel]:
+			case from == levelFormatters && irel != "fcgiwire" && !isModel(irel):
 				bad = append(bad, fmt.Sprintf("%s imports %s: formatters uses only fcgiwire and the model packages", p.path, imp))
 			case from == levelEngine && irel == "commands":
 				bad = append(bad, fmt.Sprintf("%s imports %s: an engine never imports package commands", p.path, imp))
 			default:
 				to, ok := levelOf(irel)
 				if ok && to > from {
-					bad = append(bad, fmt.Sprintf("%s (%s) imports %s (%s): imports point down, not up", p.path, levelNames[from], imp, levelNames[to]))
+					bad = append(bad, fmt.Sprintf("%s (%s) imports %s (%s): imports point down, not up", p.path, levelName(from), imp, levelName(to)))
 				}
 			}
 		}

@@ -1,13 +1,9 @@
 package conformance
 
-import "sort"
+import (
+	"maps"
+	"slices"
+)
 
 // sortedIDs returns the ids of a selection in order.
-func sortedIDs(m map[int]bool) []int {
-	var out []int
-	for id := range m {
-		out = append(out, id)
-	}
-	sort.Ints(out)
-	return out
-}
+func sortedIDs(m map[int]bool) []int { return slices.Sorted(maps.Keys(m)) }
