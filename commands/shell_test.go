@@ -83,8 +83,12 @@ func TestShellReconnects(t *testing.T) {
 	if n := cl.closeAll(); n != 1 {
 		t.Fatalf("the server saw %d connections, want 1", n)
 	}
-	// Let the close reach us.
-	time.Sleep(50 * time.Millisecond)
+	// Wait until the close has reached us, as the shell's own check sees it.
+	for deadline := time.Now().Add(time.Minute); alive(first.NetConn()); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server's close never reached the client")
+		}
+	}
 	s.exec(ctx, "get /x?a=3")
 	if got, want := out.String(), "a=1\na=2\na=3\n"; got != want {
 		t.Errorf("stdout %q, want %q", got, want)

