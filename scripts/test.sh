@@ -28,3 +28,6 @@ fi
 
 go vet ./...
 go test -count=1 -race -timeout 10m ./... "$@"
+# Every benchmark once, so that one broken by a change (a hang, an error)
+# is found here rather than in a benchmark run.
+go test -count=1 -run '^$' -bench . -benchtime 1x -timeout 5m ./... >/dev/null
