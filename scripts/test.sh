@@ -30,4 +30,8 @@ go vet ./...
 go test -count=1 -race -timeout 10m ./... "$@"
 # Every benchmark once, so that one broken by a change (a hang, an error)
 # is found here rather than in a benchmark run.
-go test -count=1 -run '^$' -bench . -benchtime 1x -timeout 5m ./... >/dev/null
+if ! out=$(go test -count=1 -run '^$' -bench . -benchtime 1x -timeout 5m ./... 2>&1); then
+	printf '%s\n' "$out"
+	echo "test.sh: a benchmark failed" >&2
+	exit 1
+fi
