@@ -23,25 +23,6 @@ import (
 // machine under -race. Nothing is asserted about how long things take.
 const soakBound = 30 * time.Second
 
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of serve's
-// report and log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func openFDs(t *testing.T) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc/self/fd")
@@ -93,7 +74,7 @@ func TestServeSoak(t *testing.T) {
 		t.Skip("soak test")
 	}
 	sock := filepath.Join(t.TempDir(), "soak.sock")
-	var stdout, stderr lockedBuffer
+	var stdout, stderr runenv.LockedWriter
 	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
 		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 	ctx, stop := context.WithCancel(context.Background())

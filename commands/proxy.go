@@ -311,7 +311,7 @@ func (p *proxy) serveConn(client net.Conn) {
 	if respSave != nil {
 		toClient = io.MultiWriter(client, respSave)
 	}
-	t.toClient = &syncWriter{w: toClient}
+	t.toClient = &runenv.LockedWriter{W: toClient}
 	go func() {
 		defer wg.Done()
 		writing, err := p.pump(client, up, reqSave, fcgiwire.Sent, t, dumper)
@@ -489,18 +489,6 @@ func (p *pendingReader) drop(start, end int64) {
 	}
 	p.buf = append(p.buf[:0], p.buf[k:]...)
 	p.base = end
-}
-
-// syncWriter serializes writes to one connection.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }
 
 // tap follows the requests of one connection through their records.

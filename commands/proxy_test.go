@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,28 +17,10 @@ import (
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-// lockedBuffer is a bytes.Buffer safe for the proxy's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // testProxy is a proxy running on 127.0.0.1:0 in front of upstream.
 type testProxy struct {
 	addr     string
-	out, log *lockedBuffer
+	out, log *runenv.LockedWriter
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -56,7 +37,7 @@ func startProxy(t *testing.T, upstream string, shutdownTimeout time.Duration) *t
 	}
 	addr := l.Addr().String()
 	l.Close()
-	tp := &testProxy{addr: addr, out: &lockedBuffer{}, log: &lockedBuffer{}, done: make(chan error, 1)}
+	tp := &testProxy{addr: addr, out: &runenv.LockedWriter{}, log: &runenv.LockedWriter{}, done: make(chan error, 1)}
 	p := &proxy{
 		env: &runenv.Env{Stdout: tp.out, Stderr: tp.log}, upstream: up, connectTimeout: time.Second,
 		format: formatters.JSON, pal: formatters.NewPalette(false),
@@ -261,7 +242,7 @@ func TestProxyClientGoesAway(t *testing.T) {
 		}
 	})
 	t.Run("labels", func(t *testing.T) {
-		log := &lockedBuffer{}
+		log := &runenv.LockedWriter{}
 		tp := &tap{p: &proxy{env: &runenv.Env{Stderr: log}}, conn: 7, reqs: map[uint16]*tapReq{1: {}}}
 		epipe := &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}
 		tp.noteEnd(fcgiwire.Received, epipe, true)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,28 +15,10 @@ import (
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-// syncBuffer is a bytes.Buffer safe to read while a server writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runningServer is a serve or proxy command running in-process.
 type runningServer struct {
 	addr           string // where it listens, from its log
-	stdout, stderr *syncBuffer
+	stdout, stderr *runenv.LockedWriter
 	cancel         context.CancelFunc
 	code           chan int
 }
@@ -49,7 +30,7 @@ var listeningRe = regexp.MustCompile(`(?m)^fcgicli: (?:serve|proxy): listening o
 func startServer(t *testing.T, args ...string) *runningServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &runningServer{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, code: make(chan int, 1)}
+	s := &runningServer{stdout: &runenv.LockedWriter{}, stderr: &runenv.LockedWriter{}, cancel: cancel, code: make(chan int, 1)}
 	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: s.stdout, Stderr: s.stderr,
 		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 	go func() { s.code <- RunEnv(ctx, env, append([]string{"fcgicli"}, args...)) }()
@@ -191,7 +172,7 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--shutdown-timeout", "-1s"}, "fcgicli: --shutdown-timeout cannot be negative\n"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		var stdout, stderr syncBuffer
+		var stdout, stderr runenv.LockedWriter
 		env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
 			Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 		code := RunEnv(ctx, env, append([]string{"fcgicli", "serve", "--listen", sock}, tt.args...))

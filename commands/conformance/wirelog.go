@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
@@ -16,25 +17,7 @@ type wireLog struct {
 	sent    []string
 	recv    []string
 	dump    *formatters.Dumper
-	dumpBuf lockedBuilder
-}
-
-// lockedBuilder is a strings.Builder safe for the dumper's goroutines.
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	dumpBuf runenv.LockedWriter
 }
 
 func (l *wireLog) dumpText() string { return l.dumpBuf.String() }

@@ -2,8 +2,9 @@
 // gets from its process (Env: the streams and the environment), the kinds
 // of error a command ends with and the exit code each maps to (ExitCode,
 // the only place that decides one), and the few small helpers every engine
-// needs below it: the terminal check, the colour choice and two writers
-// that keep or count what a report shows.
+// needs below it: the terminal check, the colour choice, two writers that
+// keep or count what a report shows and one that serializes the writes of
+// several goroutines.
 //
 // Every package under commands/ may import runenv; runenv imports only the
 // standard library, fcgiwire, formatters and go-isatty. It must not import
@@ -12,8 +13,10 @@
 package runenv
 
 import (
+	"bytes"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/mattn/go-isatty"
 
@@ -88,3 +91,32 @@ func (b *CapBuffer) Write(p []byte) (int, error) {
 type CountWriter struct{ N int64 }
 
 func (c *CountWriter) Write(p []byte) (int, error) { c.N += int64(len(p)); return len(p), nil }
+
+// LockedWriter lets one Write at a time through to W, whole, so that the
+// writes of several goroutines never interleave within one: the proxy's two
+// directions answering one client, a server's report and its log, the
+// conformance prober's dump of two connections. With W nil it writes to a
+// buffer of its own, which String reads under the same lock: a capture
+// that is safe to read while goroutines still write to it. W is set before
+// the first Write and not changed after; the zero value is ready to use.
+type LockedWriter struct {
+	W   io.Writer
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *LockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.W == nil {
+		return l.buf.Write(p)
+	}
+	return l.W.Write(p)
+}
+
+// String returns what was written to the buffer of its own (W nil).
+func (l *LockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}

@@ -1,7 +1,10 @@
 package runenv
 
 import (
+	"bytes"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -73,5 +76,31 @@ func TestCapBuffer(t *testing.T) {
 	_, _ = c.Write(nil)
 	if c.N != 8 {
 		t.Errorf("CountWriter counted %d, want 8", c.N)
+	}
+}
+
+// TestLockedWriter: writes from many goroutines arrive whole, to W or,
+// with W nil, to the buffer String reads.
+func TestLockedWriter(t *testing.T) {
+	var own LockedWriter
+	var b bytes.Buffer
+	to := &LockedWriter{W: &b}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 100; j++ {
+				_, _ = own.Write([]byte("abcd\n"))
+				_, _ = to.Write([]byte("efgh\n"))
+			}
+		}()
+	}
+	wg.Wait()
+	if got, want := own.String(), strings.Repeat("abcd\n", 800); got != want {
+		t.Errorf("own buffer: %d bytes, not 800 whole lines", len(got))
+	}
+	if got, want := b.String(), strings.Repeat("efgh\n", 800); got != want || to.String() != "" {
+		t.Errorf("W: %d bytes, not 800 whole lines; String %q", len(got), to.String())
 	}
 }
