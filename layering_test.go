@@ -33,9 +33,9 @@ func levelName(level int) string {
 }
 
 // isModel reports whether rel is a package of plain data (results a
-// formatter renders and an engine fills), which formatters may import.
-// There is none yet.
-func isModel(rel string) bool { return false }
+// formatter renders and an engine fills), which formatters may import:
+// commands/fpmstatus, php-fpm's status page.
+func isModel(rel string) bool { return rel == "commands/fpmstatus" }
 
 // levelOf places a package of the module by its path relative to the
 // module ("" for the root); ok is false for a package no rule places.
@@ -177,6 +177,8 @@ func TestLayeringCatches(t *testing.T) {
 	}{
 		{"fcgiwire on std and std's vendored packages", graph(pkg(m("fcgiwire"), false, "fmt", "vendor/golang.org/x/net/dns/dnsmessage")), false},
 		{"fcgiwire on urfave/cli", graph(pkg(m("fcgiwire"), false, "github.com/urfave/cli/v2")), true},
+		{"formatters on a model", graph(pkg(m("formatters"), false, m("commands/fpmstatus")), pkg(m("commands/fpmstatus"), false)), false},
+		{"a model on formatters", graph(pkg(m("commands/fpmstatus"), false, m("formatters")), pkg(m("formatters"), false)), true},
 		{"formatters on runenv", graph(pkg(m("formatters"), false, m("commands/runenv")), pkg(m("commands/runenv"), false)), true},
 		{"engine on commands", graph(pkg(m("commands/echo"), false, m("commands")), pkg(m("commands"), false)), true},
 		{"engine on a sibling engine", graph(pkg(m("commands/proxy"), false, m("commands/echo")), pkg(m("commands/echo"), false)), false},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/fpmstatus"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -1290,7 +1291,7 @@ func (b *bencher) getValues(ctx context.Context) ([]fcgiwire.Pair, error) {
 }
 
 // fpmStatus reads php-fpm's status page at --status-path.
-func (b *bencher) fpmStatus(ctx context.Context) (*formatters.FPMStatus, error) {
+func (b *bencher) fpmStatus(ctx context.Context) (*fpmstatus.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	pairs, err := buildParams(paramSpec{Script: b.o.statusPath + "?json&full", Role: fcgiwire.RoleResponder, BodyLen: -1})
@@ -1313,9 +1314,9 @@ func (b *bencher) fpmStatus(ctx context.Context) (*formatters.FPMStatus, error) 
 		parser.Close()
 	}
 	if !parser.Done || parser.Response.Status != 200 {
-		return nil, formatters.ErrNotStatusPage
+		return nil, fpmstatus.ErrNotStatusPage
 	}
-	return formatters.ParseFPMStatus(body.Buf)
+	return fpmstatus.Parse(body.Buf)
 }
 
 // plural gives "1 process", "2 processes".

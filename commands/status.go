@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/fpmstatus"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/formatters"
 )
@@ -178,15 +179,15 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 
 // readStatus fetches and parses the status page. A reply that is not one
 // is a failed check (exit 1) that shows what came back.
-func readStatus(ctx context.Context, o *statusOptions) (*formatters.FPMStatus, error) {
+func readStatus(ctx context.Context, o *statusOptions) (*fpmstatus.Status, error) {
 	f, err := fetchPage(ctx, o.net, o.uri)
 	if err != nil {
 		return nil, err
 	}
 	if f.cgi.Status != 200 {
-		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%s: status %d, body %s", formatters.ErrNotStatusPage, f.cgi.Status, quoteBody(strings.TrimSpace(string(f.body))))}
+		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%s: status %d, body %s", fpmstatus.ErrNotStatusPage, f.cgi.Status, quoteBody(strings.TrimSpace(string(f.body))))}
 	}
-	s, err := formatters.ParseFPMStatus(f.body)
+	s, err := fpmstatus.Parse(f.body)
 	if err != nil {
 		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%v; body %s", err, quoteBody(strings.TrimSpace(string(f.body))))}
 	}
@@ -237,7 +238,7 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 
 // check returns one line per threshold crossed, and notes about checks
 // that could not be made.
-func (l limits) check(s *formatters.FPMStatus, prev *stateFile) (failures, notes []string) {
+func (l limits) check(s *fpmstatus.Status, prev *stateFile) (failures, notes []string) {
 	above := func(name string, v int64, bound *int64, flag string) {
 		if bound != nil && v > *bound {
 			failures = append(failures, fmt.Sprintf("%s is %d, above --%s %d", name, v, flag, *bound))
@@ -324,7 +325,7 @@ func loadState(name string) (*stateFile, error) {
 }
 
 // saveState replaces the state file atomically.
-func saveState(name string, s *formatters.FPMStatus) error {
+func saveState(name string, s *fpmstatus.Status) error {
 	b, err := json.Marshal(stateFile{Pool: s.Pool, StartTime: s.StartTime, AcceptedConn: s.AcceptedConn,
 		MaxChildrenReached: s.MaxChildrenReached, SlowRequests: s.SlowRequests, ReadAt: time.Now().Unix()})
 	if err != nil {
@@ -346,7 +347,7 @@ func saveState(name string, s *formatters.FPMStatus) error {
 // and the watch goes on. After --count refreshes the exit code is the
 // last one's: a watch whose last read failed is never a false healthy.
 func runWatch(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
-	var prev *formatters.FPMStatus
+	var prev *fpmstatus.Status
 	var prevAt time.Time
 	tick := time.NewTicker(o.watch)
 	defer tick.Stop()

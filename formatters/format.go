@@ -1,5 +1,7 @@
 // Package formatters turns results into bytes on an io.Writer: responses,
-// record traces and the like. It never opens sockets.
+// record traces, php-fpm's status page and the like. It only renders: it
+// never opens sockets, and what it renders is read elsewhere (the status
+// page by commands/fpmstatus, whose model it imports).
 package formatters
 
 import (

@@ -2,195 +2,25 @@ package formatters
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fcgicli/fcgicli/commands/fpmstatus"
 )
-
-// FPMStatus is php-fpm's status page (pm.status_path?json&full), with
-// snake_case keys in its own JSON form.
-type FPMStatus struct {
-	Pool               string       `json:"pool"`
-	ProcessManager     string       `json:"process_manager"`
-	StartTime          int64        `json:"start_time"`
-	StartSince         int64        `json:"start_since"`
-	AcceptedConn       int64        `json:"accepted_conn"`
-	ListenQueue        int64        `json:"listen_queue"`
-	MaxListenQueue     int64        `json:"max_listen_queue"`
-	ListenQueueLen     int64        `json:"listen_queue_len"`
-	IdleProcesses      int64        `json:"idle_processes"`
-	ActiveProcesses    int64        `json:"active_processes"`
-	TotalProcesses     int64        `json:"total_processes"`
-	MaxActiveProcesses int64        `json:"max_active_processes"`
-	MaxChildrenReached int64        `json:"max_children_reached"`
-	SlowRequests       int64        `json:"slow_requests"`
-	Processes          []FPMProcess `json:"processes,omitempty"`
-}
-
-// FPMProcess is one entry of the status page's process list.
-type FPMProcess struct {
-	PID               int64   `json:"pid"`
-	State             string  `json:"state"`
-	StartTime         int64   `json:"start_time"`
-	StartSince        int64   `json:"start_since"`
-	Requests          int64   `json:"requests"`
-	RequestDurationUS int64   `json:"request_duration_us"`
-	RequestMethod     string  `json:"request_method"`
-	RequestURI        string  `json:"request_uri"`
-	ContentLength     int64   `json:"content_length"`
-	User              string  `json:"user"`
-	Script            string  `json:"script"`
-	LastRequestCPU    float64 `json:"last_request_cpu"`
-	LastRequestMemory int64   `json:"last_request_memory"`
-}
-
-// Busy reports whether the process is serving a request.
-func (p FPMProcess) Busy() bool { return p.State != "Idle" }
-
-// fpmJSON is the page as php-fpm writes it, keys with spaces.
-type fpmJSON struct {
-	Pool               *string `json:"pool"`
-	ProcessManager     string  `json:"process manager"`
-	StartTime          int64   `json:"start time"`
-	StartSince         int64   `json:"start since"`
-	AcceptedConn       *int64  `json:"accepted conn"`
-	ListenQueue        int64   `json:"listen queue"`
-	MaxListenQueue     int64   `json:"max listen queue"`
-	ListenQueueLen     int64   `json:"listen queue len"`
-	IdleProcesses      int64   `json:"idle processes"`
-	ActiveProcesses    *int64  `json:"active processes"`
-	TotalProcesses     int64   `json:"total processes"`
-	MaxActiveProcesses int64   `json:"max active processes"`
-	MaxChildrenReached int64   `json:"max children reached"`
-	SlowRequests       int64   `json:"slow requests"`
-	Processes          []struct {
-		PID               int64   `json:"pid"`
-		State             string  `json:"state"`
-		StartTime         int64   `json:"start time"`
-		StartSince        int64   `json:"start since"`
-		Requests          int64   `json:"requests"`
-		RequestDuration   int64   `json:"request duration"`
-		RequestMethod     string  `json:"request method"`
-		RequestURI        string  `json:"request uri"`
-		ContentLength     int64   `json:"content length"`
-		User              string  `json:"user"`
-		Script            string  `json:"script"`
-		LastRequestCPU    float64 `json:"last request cpu"`
-		LastRequestMemory int64   `json:"last request memory"`
-	} `json:"processes"`
-}
-
-// ErrNotStatusPage: the body is not php-fpm's JSON status page.
-var ErrNotStatusPage = errors.New("not a php-fpm status page")
-
-// ParseFPMStatus parses php-fpm's JSON status page. A body that is not one
-// (an HTML page, "File not found.", JSON without the pool fields) gives an
-// error wrapping ErrNotStatusPage.
-func ParseFPMStatus(body []byte) (*FPMStatus, error) {
-	var raw fpmJSON
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotStatusPage, jsonFault(err))
-	}
-	if raw.Pool == nil || raw.AcceptedConn == nil || raw.ActiveProcesses == nil {
-		return nil, fmt.Errorf("%w: JSON without pool, accepted conn and active processes", ErrNotStatusPage)
-	}
-	s := &FPMStatus{
-		Pool: *raw.Pool, ProcessManager: raw.ProcessManager, StartTime: raw.StartTime, StartSince: raw.StartSince,
-		AcceptedConn: *raw.AcceptedConn, ListenQueue: raw.ListenQueue, MaxListenQueue: raw.MaxListenQueue,
-		ListenQueueLen: raw.ListenQueueLen, IdleProcesses: raw.IdleProcesses, ActiveProcesses: *raw.ActiveProcesses,
-		TotalProcesses: raw.TotalProcesses, MaxActiveProcesses: raw.MaxActiveProcesses,
-		MaxChildrenReached: raw.MaxChildrenReached, SlowRequests: raw.SlowRequests,
-	}
-	for _, p := range raw.Processes {
-		s.Processes = append(s.Processes, FPMProcess{
-			PID: p.PID, State: p.State, StartTime: p.StartTime, StartSince: p.StartSince, Requests: p.Requests,
-			RequestDurationUS: p.RequestDuration, RequestMethod: p.RequestMethod, RequestURI: p.RequestURI,
-			ContentLength: p.ContentLength, User: p.User, Script: p.Script, LastRequestCPU: p.LastRequestCPU,
-			LastRequestMemory: p.LastRequestMemory,
-		})
-	}
-	return s, nil
-}
-
-// jsonFault says what is wrong with the page's JSON. A field of the wrong
-// type is named with what it is and what was wanted ("processes" is a
-// string, want a list), not with encoding/json's message, which spells out
-// the Go type it was decoding into.
-func jsonFault(err error) string {
-	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
-		return err.Error()
-	}
-	where := "the page"
-	if te.Field != "" {
-		parts := strings.Split(te.Field, ".")
-		where = strconv.Quote(parts[len(parts)-1])
-		for i := len(parts) - 2; i >= 0; i-- {
-			where += " in " + strconv.Quote(parts[i])
-		}
-	}
-	return fmt.Sprintf("%s is %s, want %s", where, jsonValueKind(te.Value), jsonWant(te))
-}
-
-// jsonValueKind names the JSON value an *UnmarshalTypeError found.
-func jsonValueKind(v string) string {
-	switch v {
-	case "array":
-		return "a list"
-	case "object":
-		return "an object"
-	case "bool":
-		return "a boolean"
-	case "string", "number":
-		return "a " + v
-	}
-	if n, ok := strings.CutPrefix(v, "number "); ok {
-		return "the number " + n
-	}
-	return v
-}
-
-// jsonWant names the JSON value the page should have had.
-func jsonWant(te *json.UnmarshalTypeError) string {
-	t := te.Type
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Slice, reflect.Array:
-		return "a list"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if n, ok := strings.CutPrefix(te.Value, "number "); ok && !strings.ContainsAny(n, ".eE") {
-			return "an integer of at most 64 bits"
-		}
-		return "an integer"
-	}
-	return t.Kind().String()
-}
 
 // StatusView is what the status renderers show: the page, and for --watch
 // the page before it.
 type StatusView struct {
-	Status   *FPMStatus
-	Previous *FPMStatus     // the previous reading, for --watch
-	Interval time.Duration  // between Previous and Status
-	Now      time.Time      // for uptime and start times
-	Address  string         // the pool's address, for Prometheus labels
-	Location *time.Location // for start times; nil is UTC
+	Status   *fpmstatus.Status
+	Previous *fpmstatus.Status // the previous reading, for --watch
+	Interval time.Duration     // between Previous and Status
+	Now      time.Time         // for uptime and start times
+	Address  string            // the pool's address, for Prometheus labels
+	Location *time.Location    // for start times; nil is UTC
 }
 
 // ReqPerSec is the rate of accepted conn since the previous reading, or -1.
@@ -222,7 +52,7 @@ func WriteStatusText(w io.Writer, v *StatusView, p *Palette) error {
 		{"process manager", Printable(s.ProcessManager)},
 		{"start time", v.clock(s.StartTime)},
 		{"uptime", (time.Duration(s.StartSince) * time.Second).String()},
-		{"accepted conn", delta(s.AcceptedConn, v.Previous, func(x *FPMStatus) int64 { return x.AcceptedConn })},
+		{"accepted conn", delta(s.AcceptedConn, v.Previous, func(x *fpmstatus.Status) int64 { return x.AcceptedConn })},
 	}
 	if r := v.ReqPerSec(); r >= 0 {
 		rows = append(rows, [2]string{"requests/s", strconv.FormatFloat(r, 'f', 1, 64)})
@@ -235,8 +65,8 @@ func WriteStatusText(w io.Writer, v *StatusView, p *Palette) error {
 		[2]string{"active processes", strconv.FormatInt(s.ActiveProcesses, 10)},
 		[2]string{"total processes", strconv.FormatInt(s.TotalProcesses, 10)},
 		[2]string{"max active processes", strconv.FormatInt(s.MaxActiveProcesses, 10)},
-		[2]string{"max children reached", delta(s.MaxChildrenReached, v.Previous, func(x *FPMStatus) int64 { return x.MaxChildrenReached })},
-		[2]string{"slow requests", delta(s.SlowRequests, v.Previous, func(x *FPMStatus) int64 { return x.SlowRequests })},
+		[2]string{"max children reached", delta(s.MaxChildrenReached, v.Previous, func(x *fpmstatus.Status) int64 { return x.MaxChildrenReached })},
+		[2]string{"slow requests", delta(s.SlowRequests, v.Previous, func(x *fpmstatus.Status) int64 { return x.SlowRequests })},
 	)
 	for _, r := range rows {
 		t.append(r[0], r[1])
@@ -247,7 +77,7 @@ func WriteStatusText(w io.Writer, v *StatusView, p *Palette) error {
 	if len(s.Processes) == 0 {
 		return nil
 	}
-	procs := append([]FPMProcess(nil), s.Processes...)
+	procs := append([]fpmstatus.Process(nil), s.Processes...)
 	sort.SliceStable(procs, func(i, j int) bool {
 		if procs[i].Busy() != procs[j].Busy() {
 			return procs[i].Busy()
@@ -276,7 +106,7 @@ func WriteStatusText(w io.Writer, v *StatusView, p *Palette) error {
 }
 
 // delta shows a counter, with its change since the previous reading.
-func delta(v int64, prev *FPMStatus, get func(*FPMStatus) int64) string {
+func delta(v int64, prev *fpmstatus.Status, get func(*fpmstatus.Status) int64) string {
 	s := strconv.FormatInt(v, 10)
 	if prev != nil {
 		s += fmt.Sprintf(" (%+d)", v-get(prev))
@@ -285,37 +115,37 @@ func delta(v int64, prev *FPMStatus, get func(*FPMStatus) int64) string {
 }
 
 // WriteStatusJSON writes the page as one indented JSON document.
-func WriteStatusJSON(w io.Writer, s *FPMStatus) error { return writeJSON(w, s) }
+func WriteStatusJSON(w io.Writer, s *fpmstatus.Status) error { return writeJSON(w, s) }
 
 // WriteStatusJSONLine writes the page as one line of JSON (for --watch off
 // a terminal).
-func WriteStatusJSONLine(w io.Writer, s *FPMStatus) error { return writeJSONLine(w, s) }
+func WriteStatusJSONLine(w io.Writer, s *fpmstatus.Status) error { return writeJSONLine(w, s) }
 
 // promMetric is one summary metric of the Prometheus exposition.
 type promMetric struct {
 	name, kind, help string
-	value            func(*FPMStatus) int64
+	value            func(*fpmstatus.Status) int64
 }
 
 // promMetrics are named as hipages/php-fpm_exporter names them.
 var promMetrics = []promMetric{
-	{"phpfpm_start_since", "counter", "The number of seconds since FPM has started.", func(s *FPMStatus) int64 { return s.StartSince }},
-	{"phpfpm_accepted_connections", "counter", "The number of requests accepted by the pool.", func(s *FPMStatus) int64 { return s.AcceptedConn }},
-	{"phpfpm_listen_queue", "gauge", "The number of requests in the queue of pending connections.", func(s *FPMStatus) int64 { return s.ListenQueue }},
-	{"phpfpm_max_listen_queue", "counter", "The maximum number of requests in the queue of pending connections since FPM has started.", func(s *FPMStatus) int64 { return s.MaxListenQueue }},
-	{"phpfpm_listen_queue_length", "gauge", "The size of the socket queue of pending connections.", func(s *FPMStatus) int64 { return s.ListenQueueLen }},
-	{"phpfpm_idle_processes", "gauge", "The number of idle processes.", func(s *FPMStatus) int64 { return s.IdleProcesses }},
-	{"phpfpm_active_processes", "gauge", "The number of active processes.", func(s *FPMStatus) int64 { return s.ActiveProcesses }},
-	{"phpfpm_total_processes", "gauge", "The number of idle + active processes.", func(s *FPMStatus) int64 { return s.TotalProcesses }},
-	{"phpfpm_max_active_processes", "counter", "The maximum number of active processes since FPM has started.", func(s *FPMStatus) int64 { return s.MaxActiveProcesses }},
-	{"phpfpm_max_children_reached", "counter", "The number of times the process limit has been reached.", func(s *FPMStatus) int64 { return s.MaxChildrenReached }},
-	{"phpfpm_slow_requests", "counter", "The number of requests that exceeded request_slowlog_timeout.", func(s *FPMStatus) int64 { return s.SlowRequests }},
+	{"phpfpm_start_since", "counter", "The number of seconds since FPM has started.", func(s *fpmstatus.Status) int64 { return s.StartSince }},
+	{"phpfpm_accepted_connections", "counter", "The number of requests accepted by the pool.", func(s *fpmstatus.Status) int64 { return s.AcceptedConn }},
+	{"phpfpm_listen_queue", "gauge", "The number of requests in the queue of pending connections.", func(s *fpmstatus.Status) int64 { return s.ListenQueue }},
+	{"phpfpm_max_listen_queue", "counter", "The maximum number of requests in the queue of pending connections since FPM has started.", func(s *fpmstatus.Status) int64 { return s.MaxListenQueue }},
+	{"phpfpm_listen_queue_length", "gauge", "The size of the socket queue of pending connections.", func(s *fpmstatus.Status) int64 { return s.ListenQueueLen }},
+	{"phpfpm_idle_processes", "gauge", "The number of idle processes.", func(s *fpmstatus.Status) int64 { return s.IdleProcesses }},
+	{"phpfpm_active_processes", "gauge", "The number of active processes.", func(s *fpmstatus.Status) int64 { return s.ActiveProcesses }},
+	{"phpfpm_total_processes", "gauge", "The number of idle + active processes.", func(s *fpmstatus.Status) int64 { return s.TotalProcesses }},
+	{"phpfpm_max_active_processes", "counter", "The maximum number of active processes since FPM has started.", func(s *fpmstatus.Status) int64 { return s.MaxActiveProcesses }},
+	{"phpfpm_max_children_reached", "counter", "The number of times the process limit has been reached.", func(s *fpmstatus.Status) int64 { return s.MaxChildrenReached }},
+	{"phpfpm_slow_requests", "counter", "The number of requests that exceeded request_slowlog_timeout.", func(s *fpmstatus.Status) int64 { return s.SlowRequests }},
 }
 
 // WriteStatusPrometheus writes the pool summary in the Prometheus text
 // exposition format, for node_exporter's textfile collector. With a nil
 // status (the pool could not be read) it writes phpfpm_up 0 only.
-func WriteStatusPrometheus(w io.Writer, s *FPMStatus, address string) error {
+func WriteStatusPrometheus(w io.Writer, s *fpmstatus.Status, address string) error {
 	var b bytes.Buffer
 	labels := fmt.Sprintf(`{address=%s}`, promQuote(address))
 	if s != nil {

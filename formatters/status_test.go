@@ -2,19 +2,20 @@ package formatters
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/fcgicli/fcgicli/commands/fpmstatus"
 )
 
 // TestWriteStatusText checks both tables, with the busy process coloured:
 // its escapes must not shift a column, so that with them removed the
 // table is the plain one.
 func TestWriteStatusText(t *testing.T) {
-	v := &StatusView{Status: &FPMStatus{
+	v := &StatusView{Status: &fpmstatus.Status{
 		Pool: "www", ProcessManager: "static", StartTime: 1700000000, StartSince: 3725,
 		AcceptedConn: 42, ListenQueueLen: 511, IdleProcesses: 1, ActiveProcesses: 1, TotalProcesses: 2,
-		MaxActiveProcesses: 2, Processes: []FPMProcess{
+		MaxActiveProcesses: 2, Processes: []fpmstatus.Process{
 			{PID: 12, State: "Idle", StartTime: 1700000000, Requests: 20, RequestDurationUS: 150, RequestMethod: "GET", RequestURI: "/index.php", Script: "/srv/index.php", LastRequestCPU: 0, LastRequestMemory: 2097152},
 			{PID: 13, State: "Running", StartTime: 1700000001, Requests: 22, RequestDurationUS: 2500000, RequestMethod: "POST", RequestURI: "/upload.php?x=ü", ContentLength: 1024, User: "-", Script: "/srv/upload.php", LastRequestCPU: 12.5, LastRequestMemory: 0},
 		},
@@ -80,9 +81,9 @@ func (failWriter) Write([]byte) (int, error) { return 0, bytes.ErrTooLarge }
 // printable UTF-8 are quoted: an escape in the pool name or a newline in
 // a request URI must not break a row nor reach the terminal.
 func TestWriteStatusTextQuoted(t *testing.T) {
-	v := &StatusView{Status: &FPMStatus{
+	v := &StatusView{Status: &fpmstatus.Status{
 		Pool: "\x1b[31mwww", ProcessManager: "static\r", StartTime: 1700000000, AcceptedConn: 1, TotalProcesses: 1,
-		Processes: []FPMProcess{
+		Processes: []fpmstatus.Process{
 			{PID: 7, State: "Idle", StartTime: 1700000000, RequestMethod: "GET\x00", RequestURI: "/a\nb", User: "u\x7f", Script: "/s\xff.php"},
 		},
 	}}
@@ -115,29 +116,6 @@ func TestWriteStatusTextQuoted(t *testing.T) {
 	}
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
-	}
-}
-
-// TestParseFPMStatusTypeErrors checks that a field of the wrong type is
-// named, with what it is and what was wanted, in a short message instead
-// of encoding/json's, which spells out the Go struct type.
-func TestParseFPMStatusTypeErrors(t *testing.T) {
-	const head = `{"pool":"www","accepted conn":1,"active processes":1`
-	for _, tt := range []struct{ body, want string }{
-		{head + `,"processes":"x"}`, `not a php-fpm status page: "processes" is a string, want a list`},
-		{head + `,"processes":[{"pid":"7"}]}`, `not a php-fpm status page: "pid" in "processes" is a string, want an integer`},
-		{head + `,"processes":[{"request uri":5}]}`, `not a php-fpm status page: "request uri" in "processes" is a number, want a string`},
-		{head + `,"processes":[{"last request cpu":{}}]}`, `not a php-fpm status page: "last request cpu" in "processes" is an object, want a number`},
-		{`{"pool":["www"],"accepted conn":1,"active processes":1}`, `not a php-fpm status page: "pool" is a list, want a string`},
-		{`{"pool":"www","accepted conn":1.5,"active processes":1}`, `not a php-fpm status page: "accepted conn" is the number 1.5, want an integer`},
-		{`{"pool":"www","accepted conn":99999999999999999999,"active processes":1}`, `not a php-fpm status page: "accepted conn" is the number 99999999999999999999, want an integer of at most 64 bits`},
-		{`{"pool":"www","accepted conn":true,"active processes":1}`, `not a php-fpm status page: "accepted conn" is a boolean, want an integer`},
-		{`[1]`, `not a php-fpm status page: the page is a list, want an object`},
-	} {
-		_, err := ParseFPMStatus([]byte(tt.body))
-		if err == nil || err.Error() != tt.want || !errors.Is(err, ErrNotStatusPage) {
-			t.Errorf("ParseFPMStatus(%s) = %v, want %s", tt.body, err, tt.want)
-		}
 	}
 }
 
