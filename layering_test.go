@@ -20,7 +20,7 @@ const (
 	levelFcgiwire   = iota // the protocol: the standard library only
 	levelModel             // data a formatter renders and an engine fills
 	levelFormatters        // renders; never opens a socket
-	levelBottom            // commands/runenv: process streams, exit kinds
+	levelBottom            // commands/runenv, commands/netio: process streams, exit kinds, listeners and tees
 	levelRequest           // commands/request: prepares and sends requests
 	levelEngine            // commands/<engine>: echo, conformance, proxy...
 	levelCommands          // package commands: the CLI
@@ -45,6 +45,7 @@ func levelOf(rel string) (level int, ok bool) {
 		"commands":         levelCommands,
 		"commands/request": levelRequest,
 		"commands/runenv":  levelBottom,
+		"commands/netio":   levelBottom,
 		"formatters":       levelFormatters,
 		"fcgiwire":         levelFcgiwire,
 	}

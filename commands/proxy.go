@@ -17,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/netio"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -122,7 +123,7 @@ type proxy struct {
 	maxBytes       int
 	save           string
 	pal            *formatters.Palette
-	deadlines      connDeadlines
+	deadlines      netio.Deadlines
 
 	outMu sync.Mutex // one report at a time on stdout
 	logMu sync.Mutex
@@ -146,16 +147,9 @@ func (p *proxy) logf(format string, args ...any) {
 }
 
 func (p *proxy) run(ctx context.Context, addrs []fcgiwire.Addr, mode os.FileMode, shutdownTimeout time.Duration) error {
-	var listeners []net.Listener
-	for _, a := range addrs {
-		l, err := listen(a, mode)
-		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
-			return err
-		}
-		listeners = append(listeners, l)
+	listeners, err := netio.ListenAll(addrs, mode)
+	if err != nil {
+		return err
 	}
 	p.live = map[net.Conn]struct{}{}
 	p.taps = map[*tap]struct{}{}
@@ -164,10 +158,9 @@ func (p *proxy) run(ctx context.Context, addrs []fcgiwire.Addr, mode os.FileMode
 	p.dialCtx = dialCtx
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
-		p.logf("listening on %s, forwarding to %s", listenerAddr(l), p.upstream)
+		p.logf("listening on %s, forwarding to %s", netio.ListenerAddr(l), p.upstream)
 		go func() { errc <- p.accept(l) }()
 	}
-	var err error
 	select {
 	case <-ctx.Done():
 		p.logf("shutting down")
@@ -287,16 +280,16 @@ func (p *proxy) serveConn(client net.Conn) {
 	}()
 	var reqSave, respSave io.Writer
 	if p.save != "" {
-		files, err := openTee(filepath.Join(p.save, fmt.Sprintf("conn-%d-request.bin", id)), filepath.Join(p.save, fmt.Sprintf("conn-%d-response.bin", id)))
+		files, err := netio.OpenTee(filepath.Join(p.save, fmt.Sprintf("conn-%d-request.bin", id)), filepath.Join(p.save, fmt.Sprintf("conn-%d-response.bin", id)))
 		if err != nil {
 			p.logf("conn %d: %v", id, err)
 		} else {
 			defer func() {
-				if err := files.close(); err != nil {
+				if err := files.Close(); err != nil {
 					p.logf("conn %d: %v", id, err)
 				}
 			}()
-			reqSave, respSave = files.req, files.resp
+			reqSave, respSave = files.Req, files.Resp
 		}
 	}
 	var dumper *formatters.Dumper
@@ -378,8 +371,8 @@ func (p *proxy) pump(src, dst net.Conn, save io.Writer, dir fcgiwire.Direction, 
 			// Idle past --idle-timeout: close as at a shutdown (below).
 			t.closeIdle()
 		case deadlineStall:
-			p.logf("conn %d: the client sent nothing for %s mid-record or mid-request (--read-timeout); closing", t.conn, p.deadlines.read)
-			t.forceClose(fmt.Sprintf("the client stalled past --read-timeout %s", p.deadlines.read))
+			p.logf("conn %d: the client sent nothing for %s mid-record or mid-request (--read-timeout); closing", t.conn, p.deadlines.Read)
+			t.forceClose(fmt.Sprintf("the client stalled past --read-timeout %s", p.deadlines.Read))
 			return false, nil
 		}
 	}
@@ -534,12 +527,12 @@ func (t *tap) armClient(midRecord bool) {
 	t.dl = deadlineNone
 	switch {
 	case midRecord || t.owing():
-		if d.read > 0 {
-			at, t.dl = time.Now().Add(d.read), deadlineStall
+		if d.Read > 0 {
+			at, t.dl = time.Now().Add(d.Read), deadlineStall
 		}
 	case len(t.reqs) == 0:
-		if d.idle > 0 {
-			at, t.dl = time.Now().Add(d.idle), deadlineIdle
+		if d.Idle > 0 {
+			at, t.dl = time.Now().Add(d.Idle), deadlineIdle
 		}
 	}
 	_ = t.client.SetReadDeadline(at)
@@ -548,11 +541,11 @@ func (t *tap) armClient(midRecord bool) {
 // armIdleLocked puts the client's pending read under --idle-timeout once
 // the last request has ended. Called with t.mu held.
 func (t *tap) armIdleLocked() {
-	if t.closing || len(t.reqs) > 0 || t.p.deadlines.idle <= 0 {
+	if t.closing || len(t.reqs) > 0 || t.p.deadlines.Idle <= 0 {
 		return
 	}
 	t.dl = deadlineIdle
-	_ = t.client.SetReadDeadline(time.Now().Add(t.p.deadlines.idle))
+	_ = t.client.SetReadDeadline(time.Now().Add(t.p.deadlines.Idle))
 }
 
 // owing reports whether a request in flight still owes input: its PARAMS,

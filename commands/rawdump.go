@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/netio"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -145,11 +145,11 @@ func runRawDump(ctx context.Context, sh *shape, env *runenv.Env, d *formatters.D
 		return err
 	}
 	defer prep.close()
-	tee, err := openTee(save.req, save.resp)
+	tee, err := netio.OpenTee(save.req, save.resp)
 	if err != nil {
 		return err
 	}
-	defer func() { err = closeTee(tee, err) }()
+	defer func() { err = netio.CloseTee(tee, err) }()
 	conn, done, err := connect(ctx, sh.net, nil, tee)
 	if err != nil {
 		return err
@@ -258,11 +258,11 @@ func runSendRaw(ctx context.Context, o netOptions, env *runenv.Env, name string,
 	if err != nil {
 		return runenv.Usagef("--send-raw: %v", err)
 	}
-	tee, err := openTee(save.req, save.resp)
+	tee, err := netio.OpenTee(save.req, save.resp)
 	if err != nil {
 		return err
 	}
-	defer func() { err = closeTee(tee, err) }()
+	defer func() { err = netio.CloseTee(tee, err) }()
 	ctx, cancel := o.withTimeout(ctx)
 	defer cancel()
 	tgt, err := openTarget(o, nil)
@@ -274,7 +274,7 @@ func runSendRaw(ctx context.Context, o netOptions, env *runenv.Env, name string,
 	if err != nil {
 		return err
 	}
-	nc = tee.wrap(nc)
+	nc = tee.Wrap(nc)
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Now()) })
 	defer stop()
@@ -442,89 +442,10 @@ func (h *heldReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// teeFiles copies the bytes of a connection to files: those written
-// (--save-request) and those read (--save-response).
-type teeFiles struct {
-	req, resp *os.File
-	err       error // the first failure writing either file
-}
-
 // saveNames are the files of --save-request and --save-response ("" for
 // none).
 type saveNames struct{ req, resp string }
 
 func saveNamesFrom(c *cli.Context) saveNames {
 	return saveNames{req: c.String("save-request"), resp: c.String("save-response")}
-}
-
-func openTee(reqName, respName string) (*teeFiles, error) {
-	t := &teeFiles{}
-	var err error
-	if reqName != "" {
-		if t.req, err = os.Create(reqName); err != nil {
-			return nil, runenv.Usagef("--save-request: %v", err)
-		}
-	}
-	if respName != "" {
-		if t.resp, err = os.Create(respName); err != nil {
-			_ = t.close()
-			return nil, runenv.Usagef("--save-response: %v", err)
-		}
-	}
-	return t, nil
-}
-
-// close closes the files and returns the first error writing them.
-func (t *teeFiles) close() error {
-	for _, f := range []*os.File{t.req, t.resp} {
-		if f != nil {
-			if err := f.Close(); err != nil && t.err == nil {
-				t.err = err
-			}
-		}
-	}
-	return t.err
-}
-
-func (t *teeFiles) write(f *os.File, p []byte) {
-	if _, err := f.Write(p); err != nil && t.err == nil {
-		t.err = fmt.Errorf("saving bytes to %s: %w", f.Name(), err)
-	}
-}
-
-func (t *teeFiles) wrap(nc net.Conn) net.Conn {
-	if t.req == nil && t.resp == nil {
-		return nc
-	}
-	return &teeConn{Conn: nc, t: t}
-}
-
-type teeConn struct {
-	net.Conn
-	t *teeFiles
-}
-
-// closeTee closes the tee files; a failure saving bytes is reported when
-// nothing worse happened.
-func closeTee(t *teeFiles, err error) error {
-	if terr := t.close(); terr != nil && err == nil {
-		return terr
-	}
-	return err
-}
-
-func (c *teeConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && c.t.resp != nil {
-		c.t.write(c.t.resp, p[:n])
-	}
-	return n, err
-}
-
-func (c *teeConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	if n > 0 && c.t.req != nil {
-		c.t.write(c.t.req, p[:n])
-	}
-	return n, err
 }

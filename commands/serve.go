@@ -2,20 +2,18 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fcgicli/fcgicli/commands/echo"
+	"github.com/fcgicli/fcgicli/commands/netio"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -197,13 +195,6 @@ func responderFrom(c *cli.Context, env *runenv.Env) (*echo.Responder, error) {
 	return h, nil
 }
 
-// connDeadlines are --read-timeout and --idle-timeout, which serve and
-// proxy share: how long a client may stall while it owes input, and how
-// long a connection may idle without a request.
-type connDeadlines struct {
-	read, idle time.Duration
-}
-
 func readTimeoutFlag() cli.Flag {
 	return &cli.DurationFlag{Name: "read-timeout", Value: time.Minute, Usage: "cut a client that stalls `DURATION` mid-record or mid-request (0: never)"}
 }
@@ -212,15 +203,17 @@ func idleTimeoutFlag() cli.Flag {
 	return &cli.DurationFlag{Name: "idle-timeout", Value: 2 * time.Minute, Usage: "close a kept-alive connection `DURATION` without a request (0: never)"}
 }
 
-func connDeadlinesFrom(c *cli.Context) (connDeadlines, error) {
-	d := connDeadlines{read: c.Duration("read-timeout"), idle: c.Duration("idle-timeout")}
-	if d.read < 0 || d.idle < 0 {
+// connDeadlinesFrom reads --read-timeout and --idle-timeout, which serve
+// and proxy share.
+func connDeadlinesFrom(c *cli.Context) (netio.Deadlines, error) {
+	d := netio.Deadlines{Read: c.Duration("read-timeout"), Idle: c.Duration("idle-timeout")}
+	if d.Read < 0 || d.Idle < 0 {
 		return d, runenv.Usagef("--read-timeout and --idle-timeout cannot be negative")
 	}
 	return d, nil
 }
 
-func runServe(ctx context.Context, env *runenv.Env, h *echo.Responder, addrs []fcgiwire.Addr, mode os.FileMode, lim echo.Limits, deadlines connDeadlines, shutdownTimeout time.Duration) error {
+func runServe(ctx context.Context, env *runenv.Env, h *echo.Responder, addrs []fcgiwire.Addr, mode os.FileMode, lim echo.Limits, deadlines netio.Deadlines, shutdownTimeout time.Duration) error {
 	var logMu sync.Mutex
 	logf := func(line string) {
 		logMu.Lock()
@@ -228,21 +221,14 @@ func runServe(ctx context.Context, env *runenv.Env, h *echo.Responder, addrs []f
 		fmt.Fprintf(env.Stderr, "fcgicli: serve: %s\n", line)
 	}
 	srv := echo.NewServer(h, logf, lim)
-	srv.ReadTimeout, srv.IdleTimeout = deadlines.read, deadlines.idle
-	var listeners []net.Listener
-	for _, a := range addrs {
-		l, err := listen(a, mode)
-		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
-			return err
-		}
-		listeners = append(listeners, l)
+	srv.ReadTimeout, srv.IdleTimeout = deadlines.Read, deadlines.Idle
+	listeners, err := netio.ListenAll(addrs, mode)
+	if err != nil {
+		return err
 	}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
-		logf("listening on " + listenerAddr(l))
+		logf("listening on " + netio.ListenerAddr(l))
 		go func() { errc <- srv.Serve(l) }()
 	}
 	for _, f := range h.Faults {
@@ -263,14 +249,6 @@ func runServe(ctx context.Context, env *runenv.Env, h *echo.Responder, addrs []f
 		_ = srv.Shutdown(sctx)
 		return fmt.Errorf("serve: %w", err)
 	}
-}
-
-func listenerAddr(l net.Listener) string {
-	a := l.Addr()
-	if a.Network() == "unix" {
-		return fcgiwire.Addr{Network: "unix", Address: a.String()}.String()
-	}
-	return a.String()
 }
 
 // parseListens parses the --listen values, where port 0 picks a free
@@ -300,38 +278,4 @@ func parseSocketMode(s string) (os.FileMode, error) {
 		return 0, runenv.Usagef("--socket-mode %q: want an octal mode such as 0660", s)
 	}
 	return os.FileMode(m), nil
-}
-
-// listen listens on a, first removing a stale unix socket that nothing
-// answers on any more, and gives a unix socket file the mode when set.
-func listen(a fcgiwire.Addr, mode os.FileMode) (net.Listener, error) {
-	l, err := listenOnce(a)
-	if err == nil && mode != 0 && a.Network == "unix" && a.Address[0] != '@' {
-		if cerr := os.Chmod(a.Address, mode); cerr != nil {
-			l.Close()
-			return nil, fmt.Errorf("--socket-mode: %w", cerr)
-		}
-	}
-	return l, err
-}
-
-func listenOnce(a fcgiwire.Addr) (net.Listener, error) {
-	l, err := net.Listen(a.Network, a.Address)
-	if err == nil || a.Network != "unix" || a.Address[0] == '@' || !errors.Is(err, syscall.EADDRINUSE) {
-		if err != nil {
-			return nil, fmt.Errorf("cannot listen on %s: %w", a, runenv.UnwrapOp(err))
-		}
-		return l, nil
-	}
-	if fi, serr := os.Stat(a.Address); serr == nil && fi.Mode()&os.ModeSocket != 0 {
-		if c, derr := net.DialTimeout("unix", a.Address, time.Second); derr == nil {
-			c.Close()
-		} else if errors.Is(derr, syscall.ECONNREFUSED) {
-			os.Remove(a.Address)
-			if l, err = net.Listen(a.Network, a.Address); err == nil {
-				return l, nil
-			}
-		}
-	}
-	return nil, fmt.Errorf("cannot listen on %s: %w", a, runenv.UnwrapOp(err))
 }

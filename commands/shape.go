@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/netio"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -177,7 +178,7 @@ func prepare(ctx context.Context, s *shape, env *runenv.Env) (*prepared, error) 
 // connect dials the target and returns a client connection, traced by tr
 // when set, its bytes copied to the tee writers when set; done closes it
 // and stops a builtin responder.
-func connect(ctx context.Context, o netOptions, tr *formatters.Tracer, tee *teeFiles) (*fcgiwire.Conn, func(), error) {
+func connect(ctx context.Context, o netOptions, tr *formatters.Tracer, tee *netio.Tee) (*fcgiwire.Conn, func(), error) {
 	tgt, err := openTarget(o, nil)
 	if err != nil {
 		return nil, nil, err
@@ -191,7 +192,7 @@ func connect(ctx context.Context, o netOptions, tr *formatters.Tracer, tee *teeF
 		return nil, nil, err
 	}
 	if tee != nil {
-		nc = tee.wrap(nc)
+		nc = tee.Wrap(nc)
 	}
 	conn := fcgiwire.NewConn(nc)
 	if tr != nil {
