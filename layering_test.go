@@ -14,22 +14,24 @@ const module = "github.com/fcgicli/fcgicli"
 
 // The levels of the module's packages, highest first. A package may
 // import one at its own level or below, never one above: main ->
-// commands -> engines -> the request path -> runenv -> formatters ->
+// commands -> engines -> the request path -> the echo responder (which
+// the request path starts for -c builtin) -> runenv -> formatters ->
 // models -> fcgiwire.
 const (
 	levelFcgiwire   = iota // the protocol: the standard library only
 	levelModel             // data a formatter renders and an engine fills
 	levelFormatters        // renders; never opens a socket
 	levelBottom            // commands/runenv, commands/netio: process streams, exit kinds, listeners and tees
-	levelRequest           // commands/request: prepares and sends requests
-	levelEngine            // commands/<engine>: echo, conformance, proxy...
+	levelResponder         // commands/echo: the responder behind serve and -c builtin
+	levelRequest           // commands/fcgireq: prepares and sends requests
+	levelEngine            // commands/<engine>: conformance, proxy...
 	levelCommands          // package commands: the CLI
 	levelMain              // the binary, and the tools under scripts/
 )
 
 // levelName names a level in a failure.
 func levelName(level int) string {
-	return [...]string{"fcgiwire", "model", "formatters", "bottom", "request", "engine", "commands", "main"}[level]
+	return [...]string{"fcgiwire", "model", "formatters", "bottom", "responder", "request", "engine", "commands", "main"}[level]
 }
 
 // isModel reports whether rel is a package of plain data (results a
@@ -43,7 +45,8 @@ func levelOf(rel string) (level int, ok bool) {
 	exact := map[string]int{
 		"":                 levelMain,
 		"commands":         levelCommands,
-		"commands/request": levelRequest,
+		"commands/echo":    levelResponder,
+		"commands/fcgireq": levelRequest,
 		"commands/runenv":  levelBottom,
 		"commands/netio":   levelBottom,
 		"formatters":       levelFormatters,
@@ -182,8 +185,13 @@ func TestLayeringCatches(t *testing.T) {
 		{"a model on formatters", graph(pkg(m("commands/fpmstatus"), false, m("formatters")), pkg(m("formatters"), false)), true},
 		{"formatters on runenv", graph(pkg(m("formatters"), false, m("commands/runenv")), pkg(m("commands/runenv"), false)), true},
 		{"engine on commands", graph(pkg(m("commands/echo"), false, m("commands")), pkg(m("commands"), false)), true},
-		{"engine on a sibling engine", graph(pkg(m("commands/proxy"), false, m("commands/echo")), pkg(m("commands/echo"), false)), false},
-		{"runenv on the request path", graph(pkg(m("commands/runenv"), false, m("commands/request")), pkg(m("commands/request"), false)), true},
+		{"engine on a sibling engine", graph(pkg(m("commands/proxy"), false, m("commands/conformance")), pkg(m("commands/conformance"), false)), false},
+		{"engine on the responder", graph(pkg(m("commands/proxy"), false, m("commands/echo")), pkg(m("commands/echo"), false)), false},
+		{"engine on the request path", graph(pkg(m("commands/bench"), false, m("commands/fcgireq")), pkg(m("commands/fcgireq"), false)), false},
+		{"request path on the responder", graph(pkg(m("commands/fcgireq"), false, m("commands/echo")), pkg(m("commands/echo"), false)), false},
+		{"request path on an engine", graph(pkg(m("commands/fcgireq"), false, m("commands/conformance")), pkg(m("commands/conformance"), false)), true},
+		{"responder on the request path", graph(pkg(m("commands/echo"), false, m("commands/fcgireq")), pkg(m("commands/fcgireq"), false)), true},
+		{"runenv on the request path", graph(pkg(m("commands/runenv"), false, m("commands/fcgireq")), pkg(m("commands/fcgireq"), false)), true},
 		{"commands on an engine", graph(pkg(m("commands"), false, m("commands/echo")), pkg(m("commands/echo"), false)), false},
 		{"a package with no level", graph(pkg(m("internal/x"), false)), true},
 	} {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"runtime"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/fpmstatus"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
@@ -107,7 +107,7 @@ func benchFlags() []cli.Flag {
 }
 
 type benchOptions struct {
-	shape
+	fcgireq.Shape
 	concurrency    int
 	procs          int // GOMAXPROCS for the run; 0: leave it
 	requests       int64
@@ -138,7 +138,7 @@ func benchOptionsFrom(c *cli.Context, env *runenv.Env) (*benchOptions, error) {
 		return nil, err
 	}
 	o := &benchOptions{
-		shape:          *sh,
+		Shape:          *sh,
 		concurrency:    c.Int("concurrency"),
 		requests:       c.Int64("requests"),
 		duration:       c.Duration("duration"),
@@ -149,12 +149,12 @@ func benchOptionsFrom(c *cli.Context, env *runenv.Env) (*benchOptions, error) {
 		fail:           c.Bool("fail"),
 		statusPath:     c.String("status-path"),
 	}
-	o.keepConn = c.Bool("keep-conn") && !c.Bool("no-keep-conn")
+	o.KeepConn = c.Bool("keep-conn") && !c.Bool("no-keep-conn")
 	if !c.IsSet("request-id") {
 		// Each connection numbers its requests 1, 2, 3...: records an
 		// application sends for a request after its END_REQUEST are then
 		// told from the next request's (stray_record).
-		o.requestID = 0
+		o.RequestID = 0
 	}
 	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON); err != nil {
 		return nil, &runenv.UsageError{Msg: err.Error()}
@@ -220,104 +220,6 @@ func useProcs(n int) func() {
 	}
 	prev := runtime.GOMAXPROCS(n)
 	return func() { runtime.GOMAXPROCS(prev) }
-}
-
-// maxMemoryBody is the largest request body kept in memory; a larger one
-// is read again from its file for every request.
-const maxMemoryBody = 1 << 20
-
-// replayable is a request body that is sent again with every request,
-// byte for byte, always the size its CONTENT_LENGTH announced.
-type replayable struct {
-	mem  []byte
-	file *os.File // when not nil, the body is size bytes of file from off
-	off  int64
-	size int64
-}
-
-// newReplayable makes b sendable again and again: a small body is read
-// into memory, a large file is read again from its offset each time (a
-// body from a pipe was spooled to a temporary file by openBody).
-func newReplayable(b *body) (*replayable, error) {
-	if er, ok := b.r.(*exactReader); ok && b.size > maxMemoryBody {
-		if f, ok := er.r.(*os.File); ok {
-			off, err := f.Seek(0, io.SeekCurrent)
-			if err != nil {
-				return nil, err
-			}
-			return &replayable{file: f, off: off, size: b.size}, nil
-		}
-	}
-	mem := make([]byte, b.size)
-	if _, err := io.ReadFull(b.r, mem); err != nil {
-		return nil, fmt.Errorf("reading the request body: %w", err)
-	}
-	return &replayable{mem: mem, size: b.size}, nil
-}
-
-// reader returns a fresh reader of the whole body; nil for no body.
-func (r *replayable) reader() io.Reader {
-	if r == nil {
-		return nil
-	}
-	if r.file == nil {
-		return bytes.NewReader(r.mem)
-	}
-	return &exactReader{r: io.NewSectionReader(r.file, r.off, r.size), left: r.size}
-}
-
-// benchRequest is the request of a run, built once.
-type benchRequest struct {
-	params      [][]byte // the params as records' bodies, encoded once for every request
-	stdin, data *replayable
-	closers     []func()
-}
-
-func (r *benchRequest) close() {
-	for _, c := range r.closers {
-		c()
-	}
-}
-
-// prepareBench opens the body and filter data and builds the params, as
-// prepare does for one request, but keeps the bodies replayable.
-func prepareBench(ctx context.Context, s *shape, env *runenv.Env) (*benchRequest, error) {
-	r := &benchRequest{}
-	spec := s.spec
-	open := func(flag, value string) (*replayable, *body, error) {
-		b, err := openBody(ctx, flag, value, env.Stdin)
-		if err != nil {
-			return nil, nil, err
-		}
-		r.closers = append(r.closers, b.close)
-		rp, err := newReplayable(b)
-		return rp, b, err
-	}
-	if s.data != nil {
-		rp, b, err := open("-d", *s.data)
-		if err != nil {
-			r.close()
-			return nil, err
-		}
-		r.stdin, spec.BodyLen = rp, b.size
-	}
-	if spec.Role == fcgiwire.RoleFilter && s.filterData != nil {
-		rp, b, err := open("--filter-data", *s.filterData)
-		if err != nil {
-			r.close()
-			return nil, err
-		}
-		r.data, spec.DataLen, spec.DataLastMod = rp, b.size, b.lastMod
-	}
-	pairs, err := buildParams(spec)
-	if err == nil {
-		r.params, err = fcgiwire.SplitPairs(pairs)
-	}
-	if err != nil {
-		r.close()
-		return nil, err
-	}
-	return r, nil
 }
 
 // benchPhase is one stretch of a run (the warmup, the measurement): who
@@ -563,8 +465,8 @@ type benchWorker struct {
 	stats                  *benchStats
 	expect                 containsWriter
 	timer                  *time.Timer
-	req                    fcgiwire.Request
-	res                    fcgiwire.Result
+	req                    *fcgireq.Copy    // the run's request, this worker's copy
+	x                      fcgireq.Exchange // sends it; its Result is reused
 	parser                 fcgiwire.ResponseParser
 }
 
@@ -578,8 +480,7 @@ func (w *benchWorker) closeConn() {
 // bencher runs a load test.
 type bencher struct {
 	o       *benchOptions
-	tgt     *target
-	req     *benchRequest
+	tgt     *fcgireq.Target
 	hist    *histogram
 	done    atomic.Int64 // requests finished while measuring, for the progress line
 	errors  atomic.Int64
@@ -594,19 +495,23 @@ type bencher struct {
 
 func runBench(ctx context.Context, o *benchOptions, env *runenv.Env, outPal, errPal *formatters.Palette) error {
 	defer useProcs(o.procs)()
-	ctx, cancel := o.net.withTimeout(ctx)
+	ctx, cancel := o.Net.WithTimeout(ctx)
 	defer cancel()
-	req, err := prepareBench(ctx, &o.shape, env)
+	prep, err := fcgireq.Prepare(ctx, &o.Shape, env.Stdin)
 	if err != nil {
 		return err
 	}
-	defer req.close()
-	tgt, err := openTarget(o.net, nil)
+	defer prep.Close()
+	req, err := prep.Replay()
 	if err != nil {
 		return err
 	}
-	defer tgt.close()
-	b := &bencher{o: o, tgt: tgt, req: req, hist: newHistogram()}
+	tgt, err := fcgireq.OpenTarget(o.Net)
+	if err != nil {
+		return err
+	}
+	defer tgt.Close()
+	b := &bencher{o: o, tgt: tgt, hist: newHistogram()}
 	workers := make([]*benchWorker, o.concurrency)
 	for i := range workers {
 		if i%1024 == 0 && ctx.Err() != nil {
@@ -615,7 +520,8 @@ func runBench(ctx context.Context, o *benchOptions, env *runenv.Env, outPal, err
 		}
 		t := time.NewTimer(time.Hour)
 		t.Stop()
-		w := &benchWorker{stats: newBenchStats(), expect: containsWriter{needle: o.expect}, timer: t}
+		w := &benchWorker{stats: newBenchStats(), expect: containsWriter{needle: o.expect}, timer: t, req: req.Copy()}
+		w.x.Parser, w.x.Unjudged = &w.parser, true
 		if len(o.expect) > 0 {
 			w.parser.Body = &w.expect
 		}
@@ -648,7 +554,7 @@ func runBench(ctx context.Context, o *benchOptions, env *runenv.Env, outPal, err
 		// The requests in flight when the warmup ended were aborted, and
 		// their connections closed: open them again before the clock
 		// starts.
-		if o.keepConn && ctx.Err() == nil {
+		if o.KeepConn && ctx.Err() == nil {
 			b.redial(ctx, workers)
 		}
 	}
@@ -786,7 +692,7 @@ func queuedBehind(workers []*benchWorker) []bool {
 // (4), or an interruption (130).
 func benchStopped(ctx context.Context) error {
 	if cause := context.Cause(ctx); cause != context.Canceled {
-		return timeoutCause(ctx, cause)
+		return fcgireq.TimeoutCause(ctx, cause)
 	}
 	return &runenv.CodeError{Code: runenv.ExitInterrupted, Msg: "interrupted"}
 }
@@ -798,7 +704,7 @@ func benchStopped(ctx context.Context) error {
 // the first request sends on.
 func (b *bencher) connectAll(ctx context.Context, workers []*benchWorker) error {
 	n := len(workers)
-	if !b.o.keepConn {
+	if !b.o.KeepConn {
 		n = 1
 	}
 	errs := make([]error, n)
@@ -809,13 +715,13 @@ func (b *bencher) connectAll(ctx context.Context, workers []*benchWorker) error 
 			break
 		}
 		wg.Go(func() {
-			nc, err := b.tgt.dial(ctx, b.o.net.ConnectTimeout)
+			nc, err := b.tgt.Dial(ctx, b.o.Net.ConnectTimeout)
 			if err != nil {
 				errs[i] = err
 				return
 			}
 			b.dialed.Store(true)
-			if b.o.keepConn {
+			if b.o.KeepConn {
 				workers[i].conn = fcgiwire.NewConn(nc)
 			} else {
 				b.spare.Store(fcgiwire.NewConn(nc))
@@ -915,11 +821,7 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 	parser := &w.parser
 	parser.Reset()
 	w.expect.reset()
-	req := &w.req
-	*req = fcgiwire.Request{
-		ID: b.o.requestID, Role: b.o.spec.Role, KeepConn: b.o.keepConn, EncodedParams: b.req.params,
-		Stdin: b.req.stdin.reader(), Data: b.req.data.reader(), Stdout: parser,
-	}
+	req := w.req.Request(parser)
 	var res *fcgiwire.Result
 	var err error
 	reconnected := false
@@ -935,8 +837,8 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 		}
 		reused := w.used
 		w.used = true
-		res = &w.res
-		err = w.conn.DoResult(ctx, req, res)
+		res = &w.x.Result
+		err = w.x.Send(ctx, w.conn, req)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// --request-timeout: the application is told, as with -t,
 			// before the connection closes.
@@ -953,13 +855,10 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 			reconnected = true
 			parser.Reset()
 			w.expect.reset()
-			req.Stdin, req.Data = b.req.stdin.reader(), b.req.data.reader()
+			req = w.req.Request(parser)
 			continue
 		}
 		break
-	}
-	if res != nil && res.Ended {
-		parser.Close()
 	}
 	finished := ph.now()
 	if !ph.measure {
@@ -1020,7 +919,7 @@ func (b *bencher) dial(ctx context.Context, w *benchWorker) error {
 		w.conn, w.used = c, false
 		return nil
 	}
-	nc, err := b.tgt.dial(ctx, b.o.net.ConnectTimeout)
+	nc, err := b.tgt.Dial(ctx, b.o.Net.ConnectTimeout)
 	if err != nil {
 		return err
 	}
@@ -1124,7 +1023,7 @@ func (b *bencher) report(s *benchStats, used, served int, d time.Duration) *form
 		out[i] = formatters.BenchBar{UpTo: bar.UpTo, Count: bar.Count}
 	}
 	return &formatters.BenchReport{
-		Target: b.o.net.Connect, Script: b.o.spec.Script, Concurrency: b.o.concurrency, KeepConn: b.o.keepConn, Rate: b.o.rate,
+		Target: b.o.Net.Connect, Script: b.o.Spec.Script, Concurrency: b.o.concurrency, KeepConn: b.o.KeepConn, Rate: b.o.rate,
 		Requests: s.succeeded + s.failed, Succeeded: s.succeeded, Failed: s.failed, Unfinished: s.unfinished,
 		Duration: d, BytesSent: s.bytesSent, BytesReceived: s.bytesReceived,
 		Latency: formatters.BenchLatency{
@@ -1268,7 +1167,7 @@ func (b *bencher) explainUnserved(ctx context.Context) []string {
 				s.Pool, s.ProcessManager, plural(procs, "process", "processes"), plural(s.MaxChildrenReached, "time", "times")))
 		}
 	}
-	if b.o.keepConn {
+	if b.o.KeepConn {
 		// Whether the application is php-fpm is not known here (its
 		// status page is often off): the hint says what it applies to.
 		lines = append(lines, "an application that gives each kept-alive connection a worker of its own until the client closes it, as php-fpm does, leaves the other connections in its listen queue: use -C no higher than its workers (php-fpm: pm.max_children), or --no-keep-conn")
@@ -1281,7 +1180,7 @@ func (b *bencher) explainUnserved(ctx context.Context) []string {
 func (b *bencher) getValues(ctx context.Context) ([]fcgiwire.Pair, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	nc, err := b.tgt.dial(ctx, time.Second)
+	nc, err := b.tgt.Dial(ctx, time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -1294,29 +1193,14 @@ func (b *bencher) getValues(ctx context.Context) ([]fcgiwire.Pair, error) {
 func (b *bencher) fpmStatus(ctx context.Context) (*fpmstatus.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	pairs, err := buildParams(paramSpec{Script: b.o.statusPath + "?json&full", Role: fcgiwire.RoleResponder, BodyLen: -1})
+	page, err := fcgireq.FetchPageFrom(ctx, b.tgt, time.Second, b.o.statusPath+"?json&full")
 	if err != nil {
 		return nil, err
 	}
-	nc, err := b.tgt.dial(ctx, time.Second)
-	if err != nil {
-		return nil, err
-	}
-	conn := fcgiwire.NewConn(nc)
-	defer conn.Close()
-	body := &runenv.CapBuffer{Max: maxPage}
-	parser := &fcgiwire.ResponseParser{Body: body}
-	res, err := conn.Do(ctx, &fcgiwire.Request{Role: fcgiwire.RoleResponder, Params: pairs, Stdout: parser})
-	if err != nil {
-		return nil, err
-	}
-	if res.Ended {
-		parser.Close()
-	}
-	if !parser.Done || parser.Response.Status != 200 {
+	if page.CGI == nil || page.CGI.Status != 200 {
 		return nil, fpmstatus.ErrNotStatusPage
 	}
-	return fpmstatus.Parse(body.Buf)
+	return fpmstatus.Parse(page.Body)
 }
 
 // plural gives "1 process", "2 processes".

@@ -392,12 +392,12 @@ func TestBenchReconnects(t *testing.T) {
 }
 
 // TestBenchBodyReplayed sends a body with every request, from memory and
-// from a file larger than maxMemoryBody: the echo responder's hash of it
+// from a file larger than the 1 MiB a replayed body keeps in memory: the echo responder's hash of it
 // must be the same each time, with CONTENT_LENGTH its size.
 func TestBenchBodyReplayed(t *testing.T) {
 	dir := t.TempDir()
 	big := filepath.Join(dir, "big.bin")
-	b := make([]byte, maxMemoryBody+12345)
+	b := make([]byte, 1<<20+12345)
 	for i := range b {
 		b[i] = byte(i * 7)
 	}

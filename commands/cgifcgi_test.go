@@ -99,8 +99,9 @@ func TestCGISettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := names(s.params); !reflect.DeepEqual(got, []string{"Z=1", "A=2", "FCGI_TIMEOUT=1m30s", "CONTENT_LENGTH=12", "E="}) {
-		t.Errorf("params = %q", got)
+	want := []fcgiwire.Pair{{Name: "Z", Value: "1"}, {Name: "A", Value: "2"}, {Name: "FCGI_TIMEOUT", Value: "1m30s"}, {Name: "CONTENT_LENGTH", Value: "12"}, {Name: "E", Value: ""}}
+	if !reflect.DeepEqual(s.params, want) {
+		t.Errorf("params = %q", s.params)
 	}
 	if s.timeout != 90*time.Second || s.contentLength != 12 {
 		t.Errorf("timeout %s, content length %d", s.timeout, s.contentLength)

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fcgicli/fcgicli/commands/conformance"
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/formatters"
 )
@@ -109,7 +110,7 @@ EXAMPLES:
 const defaultConformanceScript = "/fcgicli-conformance"
 
 type conformanceOptions struct {
-	net    netOptions
+	net    fcgireq.NetOptions
 	format formatters.Format
 	engine conformance.Options
 }
@@ -117,22 +118,22 @@ type conformanceOptions struct {
 // runConformance checks that the server can be reached, runs the selected
 // cases and renders the scorecard: in text each case as it ends.
 func runConformance(ctx context.Context, env *runenv.Env, opts conformanceOptions) error {
-	ctx, cancel := opts.net.withTimeout(ctx)
+	ctx, cancel := opts.net.WithTimeout(ctx)
 	defer cancel()
-	tgt, err := openTarget(opts.net, nil)
+	tgt, err := fcgireq.OpenTarget(opts.net)
 	if err != nil {
 		return err
 	}
-	defer tgt.close()
-	nc, err := tgt.dial(ctx, opts.net.ConnectTimeout)
+	defer tgt.Close()
+	nc, err := tgt.Dial(ctx, opts.net.ConnectTimeout)
 	if err != nil {
 		return err
 	}
 	nc.Close()
 
 	pal, verbose := opts.engine.Palette, opts.engine.Verbose
-	dial := func(ctx context.Context) (net.Conn, error) { return tgt.dial(ctx, opts.net.ConnectTimeout) }
-	report, err := conformance.Run(ctx, tgt.display, dial, opts.engine, func(res *formatters.ConformanceCase) error {
+	dial := func(ctx context.Context) (net.Conn, error) { return tgt.Dial(ctx, opts.net.ConnectTimeout) }
+	report, err := conformance.Run(ctx, tgt.Display, dial, opts.engine, func(res *formatters.ConformanceCase) error {
 		if opts.format != formatters.Text {
 			return nil
 		}
@@ -140,7 +141,7 @@ func runConformance(ctx context.Context, env *runenv.Env, opts conformanceOption
 	})
 	if err != nil {
 		if err == ctx.Err() {
-			return timeoutCause(ctx, err)
+			return fcgireq.TimeoutCause(ctx, err)
 		}
 		return err
 	}

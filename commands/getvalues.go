@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -88,18 +89,18 @@ EXAMPLES:
 
 // exchange runs one management exchange on a new connection, within the
 // command's deadline.
-func exchange(ctx context.Context, o netOptions, tr *formatters.Tracer, f func(context.Context, *fcgiwire.Conn) error) error {
-	ctx, cancel := o.withTimeout(ctx)
+func exchange(ctx context.Context, o fcgireq.NetOptions, tr *formatters.Tracer, f func(context.Context, *fcgiwire.Conn) error) error {
+	ctx, cancel := o.WithTimeout(ctx)
 	defer cancel()
-	conn, done, err := connect(ctx, o, tr, nil)
+	conn, done, err := fcgireq.Connect(ctx, o, tr, nil)
 	if err != nil {
 		return err
 	}
 	defer done()
-	return timeoutCause(ctx, f(ctx, conn))
+	return fcgireq.TimeoutCause(ctx, f(ctx, conn))
 }
 
-func runGetValues(ctx context.Context, o netOptions, env *runenv.Env, names []string, format formatters.Format, pal, errPal *formatters.Palette, tr *formatters.Tracer) error {
+func runGetValues(ctx context.Context, o fcgireq.NetOptions, env *runenv.Env, names []string, format formatters.Format, pal, errPal *formatters.Palette, tr *formatters.Tracer) error {
 	var pairs []fcgiwire.Pair
 	err := exchange(ctx, o, tr, func(ctx context.Context, conn *fcgiwire.Conn) (err error) {
 		pairs, err = conn.GetValues(ctx, names)
@@ -125,7 +126,7 @@ func runGetValues(ctx context.Context, o netOptions, env *runenv.Env, names []st
 	return err
 }
 
-func runProbeType(ctx context.Context, o netOptions, env *runenv.Env, t fcgiwire.RecordType, format formatters.Format, tr *formatters.Tracer) error {
+func runProbeType(ctx context.Context, o fcgireq.NetOptions, env *runenv.Env, t fcgiwire.RecordType, format formatters.Format, tr *formatters.Tracer) error {
 	var rec fcgiwire.Record
 	err := exchange(ctx, o, tr, func(ctx context.Context, conn *fcgiwire.Conn) (err error) {
 		rec, err = conn.Management(ctx, t, nil)

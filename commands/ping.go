@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -51,7 +52,7 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			o := netOptions{ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")}
+			o := fcgireq.NetOptions{ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")}
 			if o.ConnectTimeout < 0 || o.Timeout < 0 {
 				return runenv.Usagef("timeouts cannot be negative")
 			}
@@ -90,7 +91,7 @@ func pingTargets(values []string, env *runenv.Env) ([]pingTarget, error) {
 	}
 	var out []pingTarget
 	for _, v := range values {
-		if err := checkClientAddr(v); err != nil {
+		if err := fcgireq.CheckClientAddr(v); err != nil {
 			return nil, err
 		}
 		pattern := strings.TrimPrefix(strings.TrimPrefix(v, "unix://"), "unix:")
@@ -125,7 +126,7 @@ func socketPath(m string) string {
 
 // runPing checks each target in turn and returns the error of the first
 // that failed.
-func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o netOptions, targets []pingTarget, path, expect string, quiet bool) error {
+func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o fcgireq.NetOptions, targets []pingTarget, path, expect string, quiet bool) error {
 	var first error
 	for _, t := range targets {
 		var line string
@@ -158,15 +159,15 @@ func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o ne
 }
 
 // pingOne checks one pool and returns its report line.
-func pingOne(ctx context.Context, o netOptions, path, expect string, pal *formatters.Palette) (string, error) {
-	f, err := fetchPage(ctx, o, path)
+func pingOne(ctx context.Context, o fcgireq.NetOptions, path, expect string, pal *formatters.Palette) (string, error) {
+	f, err := fcgireq.FetchPage(ctx, o, path)
 	if err != nil {
 		return failLine(err, pal), err
 	}
-	body := strings.TrimSuffix(string(f.body), "\n")
-	took := fmtDuration(f.elapsed)
-	if f.cgi.Status != 200 || body != expect {
-		return fmt.Sprintf("%s status %d body %s %s", pal.Error.Sprint("FAIL"), f.cgi.Status, quoteBody(body), took),
+	body := strings.TrimSuffix(string(f.Body), "\n")
+	took := formatters.Millis(f.Elapsed)
+	if f.CGI.Status != 200 || body != expect {
+		return fmt.Sprintf("%s status %d body %s %s", pal.Error.Sprint("FAIL"), f.CGI.Status, quoteBody(body), took),
 			&runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: "unhealthy"}
 	}
 	return fmt.Sprintf("%s %s %s", pal.Good.Sprint("OK"), formatters.Printable(body), took), nil

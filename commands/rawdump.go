@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/netio"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
@@ -137,37 +138,38 @@ func checkRawDumpFlags(c *cli.Context) error {
 // END_REQUEST it keeps reading briefly, so that records the application
 // sends after it are shown (and flagged). The save files are created once
 // the body is open, so that a body that cannot be read leaves none.
-func runRawDump(ctx context.Context, sh *shape, env *runenv.Env, d *formatters.Dumper, save saveNames) (err error) {
-	ctx, cancel := sh.net.withTimeout(ctx)
+func runRawDump(ctx context.Context, sh *fcgireq.Shape, env *runenv.Env, d *formatters.Dumper, save saveNames) (err error) {
+	ctx, cancel := sh.Net.WithTimeout(ctx)
 	defer cancel()
-	prep, err := prepare(ctx, sh, env)
+	prep, err := fcgireq.Prepare(ctx, sh, env.Stdin)
 	if err != nil {
 		return err
 	}
-	defer prep.close()
+	defer prep.Close()
 	tee, err := netio.OpenTee(save.req, save.resp)
 	if err != nil {
 		return err
 	}
 	defer func() { err = netio.CloseTee(tee, err) }()
-	conn, done, err := connect(ctx, sh.net, nil, tee)
+	conn, done, err := fcgireq.Connect(ctx, sh.Net, nil, tee.Wrap)
 	if err != nil {
 		return err
 	}
 	defer done()
-	d.Expect(sh.requestID)
+	d.Expect(sh.RequestID)
 	conn.SetObserver(d.Observe)
-	req := prep.request(sh)
+	req := prep.Request()
 	req.Stdout, req.Stderr = io.Discard, io.Discard
-	res, doErr := conn.Do(ctx, req)
-	doErr = timeoutCause(ctx, doErr)
-	if doErr == nil && !sh.keepConn {
-		conn.ReadTrailing(ctx, trailingWait)
-	}
-	if err := d.Err(); err != nil && doErr == nil {
+	x := &fcgireq.Exchange{Finish: func(_ *fcgiwire.Result, err error) error {
+		if err == nil && !sh.KeepConn {
+			conn.ReadTrailing(ctx, trailingWait)
+		}
+		if derr := d.Err(); derr != nil && err == nil {
+			return derr
+		}
 		return err
-	}
-	return transportOutcome(res, doErr, nil)
+	}}
+	return x.Send(ctx, conn, req)
 }
 
 // trailingWait is how long raw-dump waits after END_REQUEST for records
@@ -241,7 +243,7 @@ func guessDirection(br *bufio.Reader) fcgiwire.Direction {
 // when the file told nothing, until the application closes. The file
 // named "-" is stdin. The save files are created once the file has been
 // read through, so that a file that cannot be read leaves none.
-func runSendRaw(ctx context.Context, o netOptions, env *runenv.Env, name string, d *formatters.Dumper, save saveNames) (err error) {
+func runSendRaw(ctx context.Context, o fcgireq.NetOptions, env *runenv.Env, name string, d *formatters.Dumper, save saveNames) (err error) {
 	in := env.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -263,14 +265,14 @@ func runSendRaw(ctx context.Context, o netOptions, env *runenv.Env, name string,
 		return err
 	}
 	defer func() { err = netio.CloseTee(tee, err) }()
-	ctx, cancel := o.withTimeout(ctx)
+	ctx, cancel := o.WithTimeout(ctx)
 	defer cancel()
-	tgt, err := openTarget(o, nil)
+	tgt, err := fcgireq.OpenTarget(o)
 	if err != nil {
 		return err
 	}
-	defer tgt.close()
-	nc, err := tgt.dial(ctx, o.ConnectTimeout)
+	defer tgt.Close()
+	nc, err := tgt.Dial(ctx, o.ConnectTimeout)
 	if err != nil {
 		return err
 	}
@@ -298,7 +300,7 @@ func runSendRaw(ctx context.Context, o netOptions, env *runenv.Env, name string,
 		rec, err := r.ReadRecord()
 		if err != nil {
 			if ctx.Err() != nil {
-				return timeoutCause(ctx, err)
+				return fcgireq.TimeoutCause(ctx, err)
 			}
 			if err == io.EOF || runenv.IsReset(err) {
 				if want.known() && !want.metBy(ended, answers) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -135,7 +136,7 @@ func TestSendRawAnswerAfterRequest(t *testing.T) {
 	}()
 	var dump bytes.Buffer
 	d := &formatters.Dumper{W: &dump, P: formatters.NewPalette(false), Format: formatters.JSON}
-	o := netOptions{Connect: l.Addr().String(), ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second}
+	o := fcgireq.NetOptions{Connect: l.Addr().String(), ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second}
 	if err := runSendRaw(context.Background(), o, &runenv.Env{}, file, d, saveNames{}); err != nil {
 		t.Fatalf("runSendRaw: %v\n%s", err, dump.String())
 	}

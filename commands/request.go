@@ -2,12 +2,12 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -60,7 +60,7 @@ func requestOutputFlags() []cli.Flag {
 }
 
 type requestOptions struct {
-	shape
+	fcgireq.Shape
 	include      bool
 	output       formatters.Format
 	verbose      bool
@@ -75,7 +75,7 @@ func requestOptionsFrom(c *cli.Context, env *runenv.Env) (*requestOptions, error
 		return nil, err
 	}
 	o := &requestOptions{
-		shape:        *sh,
+		Shape:        *sh,
 		include:      c.Bool("include"),
 		verbose:      c.Bool("verbose"),
 		fail:         c.Bool("fail") || c.Bool("fail-with-body"),
@@ -140,19 +140,19 @@ func (h *heldRaw) release() error {
 
 func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal, errPal *formatters.Palette) error {
 	start := time.Now()
-	ctx, cancel := o.net.withTimeout(ctx)
+	ctx, cancel := o.Net.WithTimeout(ctx)
 	defer cancel()
 
-	prep, err := prepare(ctx, &o.shape, env)
+	prep, err := fcgireq.Prepare(ctx, &o.Shape, env.Stdin)
 	if err != nil {
 		return err
 	}
-	defer prep.close()
+	defer prep.Close()
 	var tr *formatters.Tracer
 	if o.verbose {
 		tr = &formatters.Tracer{W: env.Stderr, P: errPal}
 	}
-	conn, done, err := connect(ctx, o.net, tr, nil)
+	conn, done, err := fcgireq.Connect(ctx, o.Net, tr, nil)
 	if err != nil {
 		if o.output == formatters.JSON {
 			// A document for jq all the same: no response, and why.
@@ -165,13 +165,13 @@ func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal,
 	defer done()
 	connected := time.Now()
 	if tr != nil {
-		tr.Info("connected in %s", fmtDuration(connected.Sub(start)))
+		tr.Info("connected in %s", formatters.Millis(connected.Sub(start)))
 	}
 
 	parser := &fcgiwire.ResponseParser{}
+	x := &fcgireq.Exchange{Parser: parser, JudgeCGI: o.output != formatters.Raw, Fail: o.fail, Trace: tr, Start: start}
 	var stdout, stderr io.Writer = parser, env.Stderr
-	var bodyBuf, errBuf *keptStream
-	var held *heldRaw
+	var bodyBuf, errBuf *fcgireq.KeptStream
 	switch o.output {
 	case formatters.Text:
 		parser.Body = env.Stdout
@@ -188,37 +188,30 @@ func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal,
 	case formatters.Raw:
 		stdout = io.MultiWriter(env.Stdout, parser)
 		if o.fail && !o.failWithBody {
-			held = &heldRaw{w: env.Stdout, parser: parser}
+			held := &heldRaw{w: env.Stdout, parser: parser}
 			stdout = held
+			x.Finish = func(_ *fcgiwire.Result, err error) error {
+				if werr := held.release(); werr != nil && err == nil {
+					return &fcgiwire.LocalError{Op: "write stdout", Err: werr}
+				}
+				return err
+			}
 		}
 	case formatters.JSON:
-		bodyBuf, errBuf = &keptStream{max: o.maxBody}, &keptStream{max: o.maxBody}
-		defer bodyBuf.close()
-		defer errBuf.close()
+		bodyBuf, errBuf = &fcgireq.KeptStream{Max: o.maxBody}, &fcgireq.KeptStream{Max: o.maxBody}
+		defer bodyBuf.Close()
+		defer errBuf.Close()
 		parser.Body, stderr = bodyBuf, errBuf
 	}
-	req := prep.request(&o.shape)
+	req := prep.Request()
 	req.Stdout, req.Stderr = stdout, stderr
-	res, doErr := conn.Do(ctx, req)
-	if res.Ended {
-		parser.Close()
-	}
-	if held != nil {
-		if werr := held.release(); werr != nil && doErr == nil {
-			doErr = &fcgiwire.LocalError{Op: "write stdout", Err: werr}
-		}
-	}
+	err = x.Send(ctx, conn, req)
 	end := time.Now()
-	doErr = timeoutCause(ctx, doErr)
-	if tr != nil && doErr == nil {
-		tr.Info("request done in %s: %d bytes sent, %d received", fmtDuration(end.Sub(start)), res.BytesSent, res.BytesReceived)
-	}
-
-	err = requestOutcome(o, res, parser, doErr)
 	if o.output == formatters.JSON {
+		res := &x.Result
 		r := &formatters.ResponseResult{
-			BodyStream: bodyBuf.stream(), BodyTruncated: bodyBuf.truncated,
-			StderrStream: errBuf.stream(), StderrTruncate: errBuf.truncated,
+			BodyStream: bodyBuf.Stream(), BodyTruncated: bodyBuf.Truncated,
+			StderrStream: errBuf.Stream(), StderrTruncate: errBuf.Truncated,
 			Ended: res.Ended, AppStatus: res.AppStatus, ProtocolStatus: res.ProtocolStatus,
 			BytesSent: res.BytesSent, BytesReceived: res.BytesReceived,
 			ConnectUS: connected.Sub(start).Microseconds(), FirstByteUS: -1, TotalUS: end.Sub(start).Microseconds(),
@@ -237,46 +230,4 @@ func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal,
 		}
 	}
 	return err
-}
-
-// requestOutcome decides a request's error, in the order of the exit-code
-// table: a transport or protocol fault first, then the protocol status,
-// the app status, a malformed CGI response, and --fail last.
-func requestOutcome(o *requestOptions, res *fcgiwire.Result, parser *fcgiwire.ResponseParser, doErr error) error {
-	var cgiErr error
-	if o.output != formatters.Raw {
-		cgiErr = parser.Err
-	}
-	if err := transportOutcome(res, doErr, cgiErr); err != nil {
-		return err
-	}
-	if o.fail && parser.Done && parser.Response.Status >= 400 {
-		return &runenv.CodeError{Code: runenv.ExitHTTPFail, Msg: fmt.Sprintf("the application returned CGI status %d", parser.Response.Status)}
-	}
-	return nil
-}
-
-// transportOutcome is the error of a request, in the order of the
-// exit-code table: a transport or protocol fault, the protocol status, a
-// malformed response (cgiErr, when the caller judges one), the app status.
-func transportOutcome(res *fcgiwire.Result, doErr, cgiErr error) error {
-	if doErr != nil {
-		return doErr
-	}
-	// A refused request carries no response to judge.
-	if res.ProtocolStatus != fcgiwire.RequestComplete {
-		return &runenv.CodeError{Code: runenv.ExitRefused, Msg: fmt.Sprintf("the application refused the request: %s", res.ProtocolStatus)}
-	}
-	if cgiErr != nil {
-		return cgiErr
-	}
-	if res.AppStatus != 0 {
-		return &runenv.CodeError{Code: runenv.ExitAppStatus, Msg: fmt.Sprintf("the application ended with app status %d", res.AppStatus)}
-	}
-	return nil
-}
-
-// fmtDuration prints a duration in milliseconds with two decimals.
-func fmtDuration(d time.Duration) string {
-	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
 }

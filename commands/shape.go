@@ -1,18 +1,44 @@
 package commands
 
 import (
-	"context"
-	"io"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fcgicli/fcgicli/commands/netio"
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
-	"github.com/fcgicli/fcgicli/formatters"
 )
+
+// networkFlags are the flags of every command that connects to a server.
+func networkFlags(defaultTimeout time.Duration) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "connect", Aliases: []string{"c"}, Usage: "server `ADDR`: host:port, [::1]:port, unix:/path, /path, @abstract or builtin (default $FCGI_CONNECT)"},
+		&cli.DurationFlag{Name: "connect-timeout", Value: 5 * time.Second, Usage: "give up connecting after `DURATION`"},
+		&cli.DurationFlag{Name: "timeout", Aliases: []string{"t"}, Value: defaultTimeout, Usage: "give up on the whole command after `DURATION` (0: never)"},
+	}
+}
+
+// netOptionsFrom reads the network flags, -c falling back on
+// $FCGI_CONNECT.
+func netOptionsFrom(c *cli.Context, env *runenv.Env) (fcgireq.NetOptions, error) {
+	o := fcgireq.NetOptions{Connect: c.String("connect"), ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")}
+	if o.Connect == "" {
+		o.Connect = env.Getenv("FCGI_CONNECT")
+	}
+	if o.Connect == "" {
+		return o, runenv.Usagef("no server address: give -c ADDR or set FCGI_CONNECT (forms: %s, or builtin)", fcgiwire.AddrForms)
+	}
+	if err := fcgireq.CheckClientAddr(o.Connect); err != nil {
+		return o, err
+	}
+	if o.ConnectTimeout < 0 || o.Timeout < 0 {
+		return o, runenv.Usagef("timeouts cannot be negative")
+	}
+	return o, nil
+}
 
 // shapeFlags are the flags that shape a request: its params, body, role
 // and ids. Every command that sends a request takes them.
@@ -42,16 +68,6 @@ func flagList(lists ...[]cli.Flag) []cli.Flag {
 	return out
 }
 
-// shape is a request as the shape flags describe it.
-type shape struct {
-	net        netOptions
-	spec       paramSpec
-	data       *string // -d, nil when not given
-	filterData *string
-	keepConn   bool
-	requestID  uint16
-}
-
 func parseRole(s string) (fcgiwire.Role, error) {
 	switch strings.ToLower(s) {
 	case "responder":
@@ -65,12 +81,12 @@ func parseRole(s string) (fcgiwire.Role, error) {
 }
 
 // shapeFrom reads the network and shape flags and the SCRIPT argument.
-func shapeFrom(c *cli.Context, env *runenv.Env) (*shape, error) {
+func shapeFrom(c *cli.Context, env *runenv.Env) (*fcgireq.Shape, error) {
 	netOpts, err := netOptionsFrom(c, env)
 	if err != nil {
 		return nil, err
 	}
-	o := &shape{net: netOpts, keepConn: c.Bool("keep-conn")}
+	o := &fcgireq.Shape{Net: netOpts, KeepConn: c.Bool("keep-conn")}
 	if c.NArg() != 1 {
 		if c.NArg() == 0 {
 			return nil, runenv.Usagef("missing SCRIPT (see 'fcgicli %s --help')", c.Command.Name)
@@ -85,10 +101,10 @@ func shapeFrom(c *cli.Context, env *runenv.Env) (*shape, error) {
 	if id < 1 || id > math.MaxUint16 {
 		return nil, runenv.Usagef("--request-id must be from 1 to 65535, got %d", id)
 	}
-	o.requestID = uint16(id)
+	o.RequestID = uint16(id)
 	if c.IsSet("data") {
 		d := c.String("data")
-		o.data = &d
+		o.Data = &d
 		if role == fcgiwire.RoleAuthorizer {
 			return nil, runenv.Usagef("the authorizer role sends no body: drop -d")
 		}
@@ -98,12 +114,12 @@ func shapeFrom(c *cli.Context, env *runenv.Env) (*shape, error) {
 			return nil, runenv.Usagef("--filter-data needs --role filter")
 		}
 		d := c.String("filter-data")
-		o.filterData = &d
+		o.FilterData = &d
 	}
-	if o.data != nil && o.filterData != nil && *o.data == "@-" && *o.filterData == "@-" {
+	if o.Data != nil && o.FilterData != nil && *o.Data == "@-" && *o.FilterData == "@-" {
 		return nil, runenv.Usagef("-d and --filter-data cannot both read stdin")
 	}
-	o.spec = paramSpec{
+	o.Spec = fcgireq.ParamSpec{
 		Script:      c.Args().First(),
 		DocRoot:     c.String("document-root"),
 		Method:      c.String("method"),
@@ -115,88 +131,7 @@ func shapeFrom(c *cli.Context, env *runenv.Env) (*shape, error) {
 		BodyLen:     -1,
 	}
 	if c.Bool("env") {
-		o.spec.Environ = env.Environ()
+		o.Spec.Environ = env.Environ()
 	}
 	return o, nil
-}
-
-// prepared is a request ready to send: its params built and checked, its
-// body and filter data open with their sizes known.
-type prepared struct {
-	pairs       []fcgiwire.Pair
-	stdin, data io.Reader
-	closers     []func()
-}
-
-func (p *prepared) close() {
-	for _, c := range p.closers {
-		c()
-	}
-}
-
-// request returns the fcgiwire request, without output writers.
-func (p *prepared) request(s *shape) *fcgiwire.Request {
-	return &fcgiwire.Request{
-		ID: s.requestID, Role: s.spec.Role, KeepConn: s.keepConn, Params: p.pairs,
-		Stdin: p.stdin, Data: p.data,
-	}
-}
-
-// prepare opens the body and filter data and builds the params; a pair
-// too big for one record is refused here, before connecting.
-func prepare(ctx context.Context, s *shape, env *runenv.Env) (*prepared, error) {
-	p := &prepared{}
-	spec := s.spec
-	if s.data != nil {
-		b, err := openBody(ctx, "-d", *s.data, env.Stdin)
-		if err != nil {
-			return nil, err
-		}
-		p.closers = append(p.closers, b.close)
-		p.stdin, spec.BodyLen = b.r, b.size
-	}
-	if spec.Role == fcgiwire.RoleFilter && s.filterData != nil {
-		b, err := openBody(ctx, "--filter-data", *s.filterData, env.Stdin)
-		if err != nil {
-			p.close()
-			return nil, err
-		}
-		p.closers = append(p.closers, b.close)
-		p.data, spec.DataLen, spec.DataLastMod = b.r, b.size, b.lastMod
-	}
-	var err error
-	if p.pairs, err = buildParams(spec); err == nil {
-		_, err = fcgiwire.SplitPairs(p.pairs)
-	}
-	if err != nil {
-		p.close()
-		return nil, err
-	}
-	return p, nil
-}
-
-// connect dials the target and returns a client connection, traced by tr
-// when set, its bytes copied to the tee writers when set; done closes it
-// and stops a builtin responder.
-func connect(ctx context.Context, o netOptions, tr *formatters.Tracer, tee *netio.Tee) (*fcgiwire.Conn, func(), error) {
-	tgt, err := openTarget(o, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	if tr != nil {
-		tr.Info("connecting to %s", tgt.display)
-	}
-	nc, err := tgt.dial(ctx, o.ConnectTimeout)
-	if err != nil {
-		tgt.close()
-		return nil, nil, err
-	}
-	if tee != nil {
-		nc = tee.Wrap(nc)
-	}
-	conn := fcgiwire.NewConn(nc)
-	if tr != nil {
-		conn.SetObserver(tr.Observe)
-	}
-	return conn, func() { conn.Close(); tgt.close() }, nil
 }

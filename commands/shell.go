@@ -22,6 +22,7 @@ import (
 	"github.com/peterh/liner"
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -73,7 +74,7 @@ EXAMPLES:
 				color:   "auto",
 				output:  "text",
 				docRoot: c.String("document-root"),
-				net:     netOptions{Connect: c.String("connect"), ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")},
+				net:     fcgireq.NetOptions{Connect: c.String("connect"), ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")},
 			}
 			if s.net.Connect == "" {
 				s.net.Connect = env.Getenv("FCGI_CONNECT")
@@ -116,7 +117,7 @@ func shellNetworkFlags() []cli.Flag {
 // session is the state of a shell.
 type session struct {
 	env     *runenv.Env
-	net     netOptions
+	net     fcgireq.NetOptions
 	color   string
 	params  []string // NAME=VALUE, in the order set
 	unset   []string // default params not to send
@@ -553,10 +554,10 @@ func (s *session) request(ctx context.Context, user []string, fill map[string]st
 	if err != nil || o == nil { // nil: --help was shown
 		return err
 	}
-	if (o.data != nil && *o.data == "@-") || (o.filterData != nil && *o.filterData == "@-") {
+	if (o.Data != nil && *o.Data == "@-") || (o.FilterData != nil && *o.FilterData == "@-") {
 		return runenv.Usagef("in the shell, stdin carries the commands: give the body as TEXT or @FILE")
 	}
-	o.keepConn = true
+	o.KeepConn = true
 	r, err := s.send(ctx, o)
 	if r == nil {
 		return err
@@ -578,25 +579,25 @@ func (s *session) request(ctx context.Context, user []string, fill map[string]st
 // back. A nil response means nothing was sent.
 func (s *session) send(ctx context.Context, o *requestOptions) (*shellResponse, error) {
 	start := time.Now()
-	ctx, cancel := o.net.withTimeout(ctx)
+	ctx, cancel := o.Net.WithTimeout(ctx)
 	defer cancel()
-	prep, err := prepare(ctx, &o.shape, s.env)
+	prep, err := fcgireq.Prepare(ctx, &o.Shape, s.env.Stdin)
 	if err != nil {
 		return nil, err
 	}
-	defer prep.close()
+	defer prep.Close()
 	if o.verbose {
 		s.verbose = true
 		defer func() { s.verbose = false }()
 	}
 	var conn *fcgiwire.Conn
-	if o.net.Connect == s.net.Connect {
-		conn, err = s.connection(ctx, o.net)
+	if o.Net.Connect == s.net.Connect {
+		conn, err = s.connection(ctx, o.Net)
 	} else {
 		// A -c of its own: a connection for this request only, the kept
 		// one stays.
 		var done func()
-		if conn, done, err = connect(ctx, o.net, s.tracer(), nil); err == nil {
+		if conn, done, err = fcgireq.Connect(ctx, o.Net, s.tracer(), nil); err == nil {
 			defer done()
 			conn.SetObserver(s.observeEvent)
 		}
@@ -606,13 +607,13 @@ func (s *session) send(ctx context.Context, o *requestOptions) (*shellResponse, 
 	}
 	connected := time.Now()
 
-	r := &shellResponse{script: o.spec.Script}
+	r := &shellResponse{script: o.Spec.Script}
 	var mu chanLock = make(chan struct{}, 1)
 	var dumper *formatters.Dumper
 	if s.dump {
 		pal, _ := s.palette(s.env.Stderr)
 		dumper = &formatters.Dumper{W: s.env.Stderr, P: pal, Format: formatters.Text, MaxBytes: 256}
-		dumper.Expect(o.requestID)
+		dumper.Expect(o.RequestID)
 	}
 	var tr *formatters.Tracer
 	if s.verbose {
@@ -641,20 +642,15 @@ func (s *session) send(ctx context.Context, o *requestOptions) (*shellResponse, 
 	body := &runenv.CapBuffer{Max: maxShellOutput}
 	errBuf := &runenv.CapBuffer{Max: maxShellOutput}
 	parser.Body = body
-	req := prep.request(&o.shape)
+	x := &fcgireq.Exchange{Parser: parser, JudgeCGI: o.output != formatters.Raw, Fail: o.fail, Trace: tr, Start: start}
+	req := prep.Request()
 	req.Stdout, req.Stderr = io.MultiWriter(raw, parser), errBuf
-	res, doErr := conn.Do(ctx, req)
-	if res.Ended {
-		parser.Close()
-	}
+	r.err = x.Send(ctx, conn, req)
 	end := time.Now()
-	doErr = timeoutCause(ctx, doErr)
-	if tr != nil && doErr == nil {
-		tr.Info("request done in %s: %d bytes sent, %d received", fmtDuration(end.Sub(start)), res.BytesSent, res.BytesReceived)
-	}
 	if conn == s.conn && !conn.Reusable() {
 		s.closeConn()
 	}
+	res := &x.Result
 	r.res, r.raw, r.body, r.stderr = res, raw.Buf, body.Buf, errBuf.Buf
 	if parser.Done {
 		cgi := parser.Response
@@ -665,7 +661,6 @@ func (s *session) send(ctx context.Context, o *requestOptions) (*shellResponse, 
 	if !res.FirstByte.IsZero() {
 		r.first = res.FirstByte.Sub(start)
 	}
-	r.err = requestOutcome(o, res, parser, doErr)
 	return r, r.err
 }
 
@@ -687,7 +682,7 @@ func (s *session) palette(w io.Writer) (*formatters.Palette, error) {
 
 // connection returns the kept connection when it still works, or a new
 // one, saying so when the server had closed the old one.
-func (s *session) connection(ctx context.Context, o netOptions) (*fcgiwire.Conn, error) {
+func (s *session) connection(ctx context.Context, o fcgireq.NetOptions) (*fcgiwire.Conn, error) {
 	if s.conn != nil && s.connAddr == o.Connect {
 		if s.conn.Reusable() && alive(s.conn.NetConn()) {
 			return s.conn, nil
@@ -696,7 +691,7 @@ func (s *session) connection(ctx context.Context, o netOptions) (*fcgiwire.Conn,
 		fmt.Fprintf(s.env.Stderr, "fcgicli: the server closed the connection; reconnecting to %s\n", o.Connect)
 	}
 	s.closeConn()
-	conn, done, err := connect(ctx, o, s.tracer(), nil)
+	conn, done, err := fcgireq.Connect(ctx, o, s.tracer(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -747,13 +742,13 @@ func (s *session) closeConn() {
 func (s *session) connectTo(ctx context.Context, addr string) error {
 	o := s.net
 	o.Connect = addr
-	if err := checkClientAddr(addr); err != nil {
+	if err := fcgireq.CheckClientAddr(addr); err != nil {
 		return err
 	}
 	old := s.net.Connect
 	s.closeConn()
 	s.net.Connect = addr
-	ctx, cancel := o.withTimeout(ctx)
+	ctx, cancel := o.WithTimeout(ctx)
 	defer cancel()
 	if _, err := s.connection(ctx, o); err != nil {
 		s.net.Connect = old
@@ -1077,7 +1072,7 @@ func (s *session) show(args []string) error {
 	} else if len(s.responses) > 0 {
 		script = s.responses[len(s.responses)-1].script
 	}
-	ps, err := buildParams(paramSpec{
+	ps, err := fcgireq.BuildParams(fcgireq.ParamSpec{
 		Script: script, DocRoot: s.docRoot, Role: fcgiwire.RoleResponder,
 		Params: s.params, Unset: s.unset, Headers: s.headers, BodyLen: -1,
 	})
@@ -1093,7 +1088,7 @@ func (s *session) show(args []string) error {
 
 // showTimeouts is show's line for the deadlines every command obeys:
 // "30s (connect 5s)", with 0 shown as none.
-func showTimeouts(o netOptions) string {
+func showTimeouts(o fcgireq.NetOptions) string {
 	d := func(d time.Duration) string {
 		if d == 0 {
 			return "none"

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
@@ -69,7 +70,7 @@ func TestShellReconnects(t *testing.T) {
 		env:    &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }},
 		color:  "never",
 		output: "text",
-		net:    netOptions{Connect: l.Addr().String(), ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
+		net:    fcgireq.NetOptions{Connect: l.Addr().String(), ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
 	}
 	defer s.closeConn()
 	ctx := context.Background()
@@ -234,7 +235,7 @@ func TestShellSetTimeout(t *testing.T) {
 		env:    shellEnv("set timeout 300ms\nget /x\nget /y\nshow\n", &out, &errOut),
 		color:  "never",
 		output: "text",
-		net:    netOptions{Connect: addr, ConnectTimeout: 5 * time.Second, Timeout: 30 * time.Second},
+		net:    fcgireq.NetOptions{Connect: addr, ConnectTimeout: 5 * time.Second, Timeout: 30 * time.Second},
 	}
 	err := s.run(context.Background())
 	if code, _ := runenv.ExitCode(err); code != runenv.ExitTimeout {
@@ -289,15 +290,15 @@ func TestShellDeadlinesReachRequests(t *testing.T) {
 		env:    shellEnv("", &out, &errOut),
 		color:  "never",
 		output: "text",
-		net:    netOptions{Connect: "127.0.0.1:1", ConnectTimeout: 700 * time.Millisecond, Timeout: 300 * time.Millisecond},
+		net:    fcgireq.NetOptions{Connect: "127.0.0.1:1", ConnectTimeout: 700 * time.Millisecond, Timeout: 300 * time.Millisecond},
 	}
 	ctx := context.Background()
 	o, err := s.parseRequest(ctx, []string{"/x"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.net != s.net {
-		t.Errorf("a request's deadlines are %+v, want the session's %+v", o.net, s.net)
+	if o.Net != s.net {
+		t.Errorf("a request's deadlines are %+v, want the session's %+v", o.Net, s.net)
 	}
 	// The commands the shell runs as they are (ping here) get them too,
 	// as their help shows.
@@ -312,14 +313,14 @@ func TestShellDeadlinesReachRequests(t *testing.T) {
 	}
 	if o, err = s.parseRequest(ctx, []string{"/x"}, nil); err != nil {
 		t.Fatal(err)
-	} else if o.net.Timeout != 0 {
-		t.Errorf("after set timeout 0 a request's timeout is %s, want 0 (none)", o.net.Timeout)
+	} else if o.Net.Timeout != 0 {
+		t.Errorf("after set timeout 0 a request's timeout is %s, want 0 (none)", o.Net.Timeout)
 	}
 	if o, err = s.parseRequest(ctx, []string{"/x", "-t", "2s", "--connect-timeout", "1s"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if o.net.Timeout != 2*time.Second || o.net.ConnectTimeout != time.Second {
-		t.Errorf("a request's own -t 2s --connect-timeout 1s gave %+v", o.net)
+	if o.Net.Timeout != 2*time.Second || o.Net.ConnectTimeout != time.Second {
+		t.Errorf("a request's own -t 2s --connect-timeout 1s gave %+v", o.Net)
 	}
 }
 
@@ -355,7 +356,7 @@ func TestShellLineFlags(t *testing.T) {
 		env:    shellEnv("", &out, &errOut),
 		color:  "never",
 		output: "text",
-		net:    netOptions{Connect: a, ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
+		net:    fcgireq.NetOptions{Connect: a, ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
 	}
 	defer s.closeConn()
 	ctx := context.Background()
@@ -427,7 +428,7 @@ func TestShellShapeFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
 	s := &session{
 		env: shellEnv("", &out, &errOut), color: "never", output: "text",
-		net:    netOptions{Connect: "127.0.0.1:1", ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
+		net:    fcgireq.NetOptions{Connect: "127.0.0.1:1", ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
 		params: []string{"A=1,2"}, unset: []string{"HTTP_HOST"}, headers: []string{"X-A: 1"}, docRoot: "/srv",
 	}
 	params, unset, headers := slices.Clone(s.params), slices.Clone(s.unset), slices.Clone(s.headers)
@@ -454,10 +455,10 @@ func TestShellShapeFlags(t *testing.T) {
 			continue
 		}
 		data := ""
-		if o.data != nil {
-			data = *o.data
+		if o.Data != nil {
+			data = *o.Data
 		}
-		sp := o.spec
+		sp := o.Spec
 		if !reflect.DeepEqual(sp.Params, c.params) || !reflect.DeepEqual(sp.Unset, c.unset) || !reflect.DeepEqual(sp.Headers, c.headers) ||
 			sp.DocRoot != c.root || sp.Method != c.method || data != c.data {
 			t.Errorf("%q: params %q unset %q headers %q root %q method %q data %q; want %q %q %q %q %q %q",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/fpmstatus"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -86,7 +87,7 @@ EXAMPLES:
 }
 
 type statusOptions struct {
-	net    netOptions
+	net    fcgireq.NetOptions
 	uri    string
 	output formatters.Format
 	quiet  bool
@@ -180,16 +181,16 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 // readStatus fetches and parses the status page. A reply that is not one
 // is a failed check (exit 1) that shows what came back.
 func readStatus(ctx context.Context, o *statusOptions) (*fpmstatus.Status, error) {
-	f, err := fetchPage(ctx, o.net, o.uri)
+	f, err := fcgireq.FetchPage(ctx, o.net, o.uri)
 	if err != nil {
 		return nil, err
 	}
-	if f.cgi.Status != 200 {
-		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%s: status %d, body %s", fpmstatus.ErrNotStatusPage, f.cgi.Status, quoteBody(strings.TrimSpace(string(f.body))))}
+	if f.CGI.Status != 200 {
+		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%s: status %d, body %s", fpmstatus.ErrNotStatusPage, f.CGI.Status, quoteBody(strings.TrimSpace(string(f.Body))))}
 	}
-	s, err := fpmstatus.Parse(f.body)
+	s, err := fpmstatus.Parse(f.Body)
 	if err != nil {
-		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%v; body %s", err, quoteBody(strings.TrimSpace(string(f.body))))}
+		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%v; body %s", err, quoteBody(strings.TrimSpace(string(f.Body))))}
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/fcgicli/fcgicli/fcgiwire"
@@ -101,4 +102,10 @@ func Printable(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// Millis prints a duration in milliseconds with two decimals, as the
+// trace's lines and ping's report show it.
+func Millis(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
 }

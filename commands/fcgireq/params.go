@@ -1,4 +1,4 @@
-package commands
+package fcgireq
 
 import (
 	"bufio"
@@ -14,9 +14,9 @@ import (
 // serverSoftware is sent as SERVER_SOFTWARE.
 const serverSoftware = "fcgicli"
 
-// paramSpec is what decides a request's params: the script argument and
+// ParamSpec is what decides a request's params: the script argument and
 // the flags that map to params.
-type paramSpec struct {
+type ParamSpec struct {
 	Script      string // SCRIPT[?QUERY]
 	DocRoot     string // -r
 	Method      string // -X
@@ -77,10 +77,11 @@ func splitPathInfo(uri string) (script, pathInfo string) {
 	return uri, ""
 }
 
-// buildParams returns the params in the order they are sent: nginx's
+// BuildParams returns the params in the order they are sent: nginx's
 // defaults, then -H headers, --env, --params-file, and -p last, each
-// replacing an earlier value of the same name in place.
-func buildParams(s paramSpec) ([]fcgiwire.Pair, error) {
+// replacing an earlier value of the same name in place. Its errors are
+// usage errors (exit 2).
+func BuildParams(s ParamSpec) ([]fcgiwire.Pair, error) {
 	uri, query, _ := strings.Cut(s.Script, "?")
 	if uri == "" {
 		return nil, runenv.Usagef("missing SCRIPT: give the script path, for example /var/www/html/index.php")

@@ -1,4 +1,4 @@
-package commands
+package fcgireq
 
 import (
 	"bytes"
@@ -29,12 +29,12 @@ func TestUTF8CheckInPieces(t *testing.T) {
 	}
 }
 
-// keptStream keeps the first max bytes, in memory and past keptInMemory in
+// KeptStream keeps the first Max bytes, in memory and past keptInMemory in
 // a temporary file, and reads them back whole.
 func TestKeptStream(t *testing.T) {
 	for _, size := range []int{0, 10, keptInMemory, keptInMemory + 1, 3*keptInMemory + 17} {
 		in := bytes.Repeat([]byte("\u00e9x"), size/3+1)
-		k := &keptStream{max: int64(size)}
+		k := &KeptStream{Max: int64(size)}
 		for rest := in; len(rest) > 0; {
 			n := min(len(rest), 65535)
 			if w, err := k.Write(rest[:n]); w != n || err != nil {
@@ -42,18 +42,18 @@ func TestKeptStream(t *testing.T) {
 			}
 			rest = rest[n:]
 		}
-		s := k.stream()
+		s := k.Stream()
 		got, err := io.ReadAll(s.R)
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := in[:size]
-		if !bytes.Equal(got, want) || !k.truncated || s.UTF8 != utf8.Valid(want) {
-			t.Errorf("size %d: got %d bytes (equal %v), truncated %v, UTF8 %v", size, len(got), bytes.Equal(got, want), k.truncated, s.UTF8)
+		if !bytes.Equal(got, want) || !k.Truncated || s.UTF8 != utf8.Valid(want) {
+			t.Errorf("size %d: got %d bytes (equal %v), truncated %v, UTF8 %v", size, len(got), bytes.Equal(got, want), k.Truncated, s.UTF8)
 		}
 		if (k.file != nil) != (size > keptInMemory) {
 			t.Errorf("size %d: in a file: %v", size, k.file != nil)
 		}
-		k.close()
+		k.Close()
 	}
 }

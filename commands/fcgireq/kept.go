@@ -1,4 +1,4 @@
-package commands
+package fcgireq
 
 import (
 	"bytes"
@@ -14,24 +14,24 @@ import (
 // whatever --max-body allows.
 const keptInMemory = 1 << 20
 
-// keptStream keeps the first max bytes written to it for a JSON document
+// KeptStream keeps the first Max bytes written to it for a JSON document
 // and counts the rest: up to keptInMemory in memory, then in an unlinked
 // temporary file (in memory still if none can be made). It tracks whether
 // the bytes kept are valid UTF-8 as they arrive, so the document knows
 // before reading them back.
-type keptStream struct {
-	max       int64
+type KeptStream struct {
+	Max       int64
+	Truncated bool // more than Max bytes were written
 	n         int64
-	truncated bool
 	mem       []byte
 	file      *os.File
 	noFile    bool // a temporary file could not be made: all in memory
 	utf8      utf8Check
 }
 
-func (k *keptStream) Write(p []byte) (int, error) {
-	take := p[:min(int64(len(p)), max(k.max-k.n, 0))]
-	k.truncated = k.truncated || len(take) < len(p)
+func (k *KeptStream) Write(p []byte) (int, error) {
+	take := p[:min(int64(len(p)), max(k.Max-k.n, 0))]
+	k.Truncated = k.Truncated || len(take) < len(p)
 	if len(take) == 0 {
 		return len(p), nil
 	}
@@ -61,8 +61,8 @@ func (k *keptStream) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// stream returns the bytes kept, for the formatter.
-func (k *keptStream) stream() *formatters.Stream {
+// Stream returns the bytes kept, for the formatter.
+func (k *KeptStream) Stream() *formatters.Stream {
 	s := &formatters.Stream{UTF8: k.utf8.valid()}
 	if k.file != nil {
 		s.R = io.NewSectionReader(k.file, 0, k.n)
@@ -72,8 +72,8 @@ func (k *keptStream) stream() *formatters.Stream {
 	return s
 }
 
-// close lets go of the temporary file.
-func (k *keptStream) close() {
+// Close lets go of the temporary file.
+func (k *KeptStream) Close() {
 	if k.file != nil {
 		k.file.Close()
 	}

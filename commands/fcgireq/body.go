@@ -1,6 +1,7 @@
-package commands
+package fcgireq
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -123,4 +124,60 @@ func (e *exactReader) Read(p []byte) (int, error) {
 		err = io.EOF
 	}
 	return n, err
+}
+
+// maxMemoryBody is the largest body a replayed request keeps in memory; a
+// larger one is read again from its file for every request.
+const maxMemoryBody = 1 << 20
+
+// replayable is a body that is sent again with every request, byte for
+// byte, always the size its length param announced.
+type replayable struct {
+	mem  []byte
+	file *os.File // when not nil, the body is size bytes of file from off
+	off  int64
+	size int64
+}
+
+// newReplayable makes b sendable again and again: a small body is read
+// into memory, a large file is read again from its offset each time (a
+// body from a pipe was spooled to a temporary file by openBody).
+func newReplayable(b *body) (*replayable, error) {
+	if er, ok := b.r.(*exactReader); ok && b.size > maxMemoryBody {
+		if f, ok := er.r.(*os.File); ok {
+			off, err := f.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return nil, err
+			}
+			return &replayable{file: f, off: off, size: b.size}, nil
+		}
+	}
+	mem := make([]byte, b.size)
+	if _, err := io.ReadFull(b.r, mem); err != nil {
+		return nil, fmt.Errorf("reading the request body: %w", err)
+	}
+	return &replayable{mem: mem, size: b.size}, nil
+}
+
+// replayReader reads a replayable body from its start, again after each
+// rewind; one per sender, as it holds the reading position.
+type replayReader struct {
+	mem  bytes.Reader
+	sec  io.SectionReader
+	file exactReader
+}
+
+// rewind returns a reader of the whole of r, nil for no body. It allocates
+// nothing for a body in memory.
+func (rr *replayReader) rewind(r *replayable) io.Reader {
+	switch {
+	case r == nil:
+		return nil
+	case r.file == nil:
+		rr.mem.Reset(r.mem)
+		return &rr.mem
+	}
+	rr.sec = *io.NewSectionReader(r.file, r.off, r.size)
+	rr.file = exactReader{r: &rr.sec, left: r.size}
+	return &rr.file
 }
