@@ -530,6 +530,12 @@ func (s *session) parseRequest(ctx context.Context, user []string, fill map[stri
 			}
 		}
 		o, err := requestOptionsFrom(c, s.env)
+		if err == nil && !c.IsSet("request-id") {
+			// The kept connection numbers its requests, so that records
+			// an application sends after a request's END_REQUEST are told
+			// from the next request's, not taken for its answer.
+			o.RequestID = 0
+		}
 		opts = o
 		return err
 	}
@@ -613,7 +619,11 @@ func (s *session) send(ctx context.Context, o *requestOptions) (*shellResponse, 
 	if s.dump {
 		pal, _ := s.palette(s.env.Stderr)
 		dumper = &formatters.Dumper{W: s.env.Stderr, P: pal, Format: formatters.Text, MaxBytes: 256}
-		dumper.Expect(o.RequestID)
+		id := o.RequestID
+		if id == 0 {
+			id = conn.NextID()
+		}
+		dumper.Expect(id)
 	}
 	var tr *formatters.Tracer
 	if s.verbose {

@@ -469,3 +469,73 @@ func TestShellShapeFlags(t *testing.T) {
 		t.Errorf("the session changed: params %q unset %q headers %q root %q", s.params, s.unset, s.headers, s.docRoot)
 	}
 }
+
+// TestShellNumbersRequests: the kept connection numbers its requests
+// unless the line gives --request-id, so that an application repeating an
+// answer after its END_REQUEST (here, in the same write) fails no later
+// request: the repeat is a stray of the ended request's id, not the next
+// request's answer. The dump expects the id each request goes out with.
+func TestShellNumbersRequests(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var ids []uint16
+	var mu sync.Mutex
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		r := fcgiwire.NewReader(nc)
+		for n := 1; ; {
+			rec, err := r.ReadRecord()
+			if err != nil {
+				return
+			}
+			if rec.Type != fcgiwire.TypeStdin || len(rec.Content) != 0 {
+				continue
+			}
+			id := rec.RequestID
+			mu.Lock()
+			ids = append(ids, id)
+			mu.Unlock()
+			h := fcgiwire.Header{Version: fcgiwire.Version1, RequestID: id}
+			withType := func(t fcgiwire.RecordType) fcgiwire.Header { h.Type = t; return h }
+			answer := fcgiwire.AppendRecord(nil, withType(fcgiwire.TypeStdout), fmt.Appendf(nil, "Content-Type: text/plain\r\n\r\nanswer %d\n", n))
+			answer = fcgiwire.AppendRecord(answer, withType(fcgiwire.TypeStdout), nil)
+			answer = fcgiwire.AppendRecord(answer, withType(fcgiwire.TypeEndRequest), fcgiwire.EndRequest{}.Encode())
+			if _, err := nc.Write(append(answer, answer...)); err != nil {
+				return
+			}
+			n++
+		}
+	}()
+	var out, errOut bytes.Buffer
+	s := &session{
+		env:    &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }},
+		color:  "never",
+		output: "text",
+		net:    fcgireq.NetOptions{Connect: l.Addr().String(), ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
+	}
+	defer s.closeConn()
+	ctx := context.Background()
+	for _, line := range []string{"get /a", "get /b", "get /c --request-id 9", "set dump on", "get /d"} {
+		s.exec(ctx, line)
+	}
+	if got, want := out.String(), "answer 1\nanswer 2\nanswer 3\nanswer 4\n"; got != want || s.lastFail != 0 {
+		t.Errorf("stdout %q, want %q (last failure %d); stderr:\n%s", got, want, s.lastFail, errOut.String())
+	}
+	mu.Lock()
+	if want := []uint16{1, 2, 9, 10}; !slices.Equal(ids, want) {
+		t.Errorf("request ids %v, want %v", ids, want)
+	}
+	mu.Unlock()
+	// The dump flags the strays of request 9 and nothing of request 10's own.
+	dump := errOut.String()
+	if strings.Contains(dump, "reconnecting") || !strings.Contains(dump, "request id 9, expected 10") || strings.Contains(dump, "request id 10, expected") {
+		t.Errorf("stderr:\n%s", dump)
+	}
+}

@@ -128,6 +128,16 @@ func (c *Conn) SetObserver(o Observer) {
 // NetConn returns the underlying connection.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
+// NextID returns the id the next request run with Request.ID 0 gets: the
+// one after the last request's, 1 for the first (and after 65535). A
+// caller that shows the records of a request checks their id against it.
+func (c *Conn) NextID() uint16 {
+	if c.lastID == 65535 {
+		return 1
+	}
+	return c.lastID + 1
+}
+
 // Reusable reports whether another request may be run on the connection.
 func (c *Conn) Reusable() bool { return c.broken == nil }
 
@@ -231,10 +241,7 @@ func (c *Conn) DoResult(ctx context.Context, req *Request, res *Result) error {
 	}
 	id := req.ID
 	if id == 0 {
-		id = c.lastID + 1
-		if id == 0 {
-			id = 1 // after 65535
-		}
+		id = c.NextID()
 	}
 	res.ID = id
 	role := req.Role

@@ -1066,6 +1066,9 @@ func TestDoStrayRecordsOfAnEndedRequest(t *testing.T) {
 	})
 	c := dialConn(t, "tcp", addr)
 	for i, want := range []string{"one", "two"} {
+		if next := c.NextID(); next != uint16(i+1) {
+			t.Errorf("before request %d NextID is %d", i+1, next)
+		}
 		var stdout bytes.Buffer
 		res, err := c.Do(context.Background(), &Request{KeepConn: true, Stdout: &stdout})
 		if err != nil {
@@ -1083,6 +1086,16 @@ func TestDoStrayRecordsOfAnEndedRequest(t *testing.T) {
 	}
 	if !c.Reusable() {
 		t.Errorf("not reusable after stray records")
+	}
+}
+
+// NextID counts on from the last request's id, wrapping past 65535 to 1:
+// 0 is no request's.
+func TestNextIDWraps(t *testing.T) {
+	for _, c := range []struct{ last, next uint16 }{{0, 1}, {1, 2}, {65534, 65535}, {65535, 1}} {
+		if got := (&Conn{lastID: c.last}).NextID(); got != c.next {
+			t.Errorf("after id %d NextID is %d, want %d", c.last, got, c.next)
+		}
 	}
 }
 
