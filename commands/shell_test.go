@@ -65,14 +65,7 @@ func TestShellReconnects(t *testing.T) {
 		accepted.Store(r.RemoteAddr, true)
 		w.Write([]byte("a=" + r.URL.Query().Get("a") + "\n"))
 	}))
-	var out, errOut bytes.Buffer
-	s := &session{
-		env:    &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }},
-		color:  "never",
-		output: "text",
-		net:    fcgireq.NetOptions{Connect: l.Addr().String(), ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
-	}
-	defer s.closeConn()
+	s, out, errOut := testSession(t, l.Addr().String())
 	ctx := context.Background()
 	for _, line := range []string{"get /x?a=1", "get /x?a=2"} {
 		s.exec(ctx, line)
@@ -513,14 +506,7 @@ func TestShellNumbersRequests(t *testing.T) {
 			n++
 		}
 	}()
-	var out, errOut bytes.Buffer
-	s := &session{
-		env:    &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }},
-		color:  "never",
-		output: "text",
-		net:    fcgireq.NetOptions{Connect: l.Addr().String(), ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
-	}
-	defer s.closeConn()
+	s, out, errOut := testSession(t, l.Addr().String())
 	ctx := context.Background()
 	for _, line := range []string{"get /a", "get /b", "get /c --request-id 9", "set dump on", "get /d"} {
 		s.exec(ctx, line)

@@ -20,6 +20,39 @@ func names(ps []fcgiwire.Pair) []string {
 	return out
 }
 
+// prepared prepares s for the test, which closes it at its end.
+func prepared(t *testing.T, s *Shape) *Prepared {
+	t.Helper()
+	prep, err := Prepare(context.Background(), s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prep.Close)
+	return prep
+}
+
+// replayed prepares s and makes it a Replay.
+func replayed(t *testing.T, s *Shape) *Replay {
+	t.Helper()
+	rep, err := prepared(t, s).Replay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// connected connects to o for the test, which closes the connection at
+// its end.
+func connected(t *testing.T, o NetOptions) *fcgiwire.Conn {
+	t.Helper()
+	conn, done, err := Connect(context.Background(), o, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(done)
+	return conn
+}
+
 // serveResponder runs an echo responder h on a unix socket for the test's
 // length and returns the options that reach it.
 func serveResponder(t *testing.T, h *echo.Responder) NetOptions {

@@ -2,7 +2,6 @@ package fcgireq
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -28,11 +27,7 @@ func TestReplayCopies(t *testing.T) {
 		{"a=1&b=2", []byte("a=1&b=2")},
 		{"@" + name, big},
 	} {
-		prep, err := Prepare(context.Background(), &Shape{Data: &c.data, KeepConn: true, Spec: ParamSpec{Script: "/x", BodyLen: -1}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer prep.Close()
+		prep := prepared(t, &Shape{Data: &c.data, KeepConn: true, Spec: ParamSpec{Script: "/x", BodyLen: -1}})
 		ps, _ := fcgiwire.SplitPairs(prep.Pairs)
 		if cl := names(prep.Pairs)[3]; cl != "CONTENT_LENGTH="+strconv.Itoa(len(c.want)) {
 			t.Errorf("%.20s: %s", c.data, cl)
@@ -73,16 +68,7 @@ func equalBodies(a, b [][]byte) bool {
 func TestCopyRequestAllocatesNothing(t *testing.T) {
 	data := "a=1&b=2"
 	for _, d := range []*string{nil, &data} {
-		prep, err := Prepare(context.Background(), &Shape{Data: d, Spec: ParamSpec{Script: "/x", BodyLen: -1}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer prep.Close()
-		rep, err := prep.Replay()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cp := rep.Copy()
+		cp := replayed(t, &Shape{Data: d, Spec: ParamSpec{Script: "/x", BodyLen: -1}}).Copy()
 		parser := &fcgiwire.ResponseParser{}
 		if n := testing.AllocsPerRun(200, func() { _ = cp.Request(parser) }); n != 0 {
 			t.Errorf("body %v: %.1f allocations per request, want 0", d != nil, n)

@@ -37,21 +37,11 @@ func TestSendOutcome(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := serveResponder(t, c.h)
-			ctx := context.Background()
-			prep, err := Prepare(ctx, &Shape{Net: o, RequestID: 1, Spec: ParamSpec{Script: "/x", BodyLen: -1}}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer prep.Close()
-			conn, done, err := Connect(ctx, o, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer done()
+			prep := prepared(t, &Shape{Net: o, RequestID: 1, Spec: ParamSpec{Script: "/x", BodyLen: -1}})
 			x := &Exchange{Parser: &fcgiwire.ResponseParser{Body: io.Discard}, JudgeCGI: true, Fail: c.fail, Unjudged: c.unjudged}
 			req := prep.Request()
 			req.Stdout = x.Parser
-			err = x.Send(ctx, conn, req)
+			err := x.Send(context.Background(), connected(t, o), req)
 			if code, msg := runenv.ExitCode(err); code != c.code {
 				t.Errorf("exit %d (%s), want %d", code, msg, c.code)
 			}
@@ -66,34 +56,20 @@ func TestSendOutcome(t *testing.T) {
 // request cut by ctx's end fails with ctx's cause.
 func TestSendFinishAndTimeout(t *testing.T) {
 	o := serveResponder(t, &echo.Responder{})
+	prep := prepared(t, &Shape{Net: o, RequestID: 1, Spec: ParamSpec{Script: "/x", BodyLen: -1}})
 	ctx := context.Background()
-	prep, err := Prepare(ctx, &Shape{Net: o, RequestID: 1, Spec: ParamSpec{Script: "/x", BodyLen: -1}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prep.Close()
-	conn, done, err := Connect(ctx, o, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer done()
 	mine := errors.New("mine")
 	var seen error = mine
 	x := &Exchange{Finish: func(res *fcgiwire.Result, err error) error { seen = err; return mine }}
-	if err := x.Send(ctx, conn, prep.Request()); err != mine || seen != nil {
+	if err := x.Send(ctx, connected(t, o), prep.Request()); err != mine || seen != nil {
 		t.Errorf("Send = %v, Finish saw %v; want mine and nil", err, seen)
 	}
 
 	cause := &runenv.TimeoutError{Msg: "the test's deadline"}
 	cctx, cancel := context.WithCancelCause(ctx)
 	cancel(cause)
-	conn2, done2, err := Connect(ctx, o, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer done2()
 	x = &Exchange{}
-	if err := x.Send(cctx, conn2, prep.Request()); err != cause {
+	if err := x.Send(cctx, connected(t, o), prep.Request()); err != cause {
 		t.Errorf("Send after ctx ended = %v, want its cause", err)
 	}
 }
@@ -110,27 +86,13 @@ func TestReplaySendAllocatesNothing(t *testing.T) {
 	_ = w.WriteRecord(fcgiwire.TypeEndRequest, 1, fcgiwire.EndRequest{}.Encode())
 	_ = w.Flush()
 	o := serveCanned(t, resp.Bytes())
-	ctx := context.Background()
-	prep, err := Prepare(ctx, &Shape{Net: o, KeepConn: true, RequestID: 1, Spec: ParamSpec{Script: "/x", BodyLen: -1}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prep.Close()
-	rep, err := prep.Replay()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, done, err := Connect(ctx, o, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer done()
-	cp := rep.Copy()
+	cp := replayed(t, &Shape{Net: o, KeepConn: true, RequestID: 1, Spec: ParamSpec{Script: "/x", BodyLen: -1}}).Copy()
+	conn := connected(t, o)
 	parser := &fcgiwire.ResponseParser{Body: io.Discard}
 	x := &Exchange{Parser: parser, Unjudged: true}
 	send := func() {
 		parser.Reset()
-		if err := x.Send(ctx, conn, cp.Request(parser)); err != nil || !parser.Done || x.Result.BytesReceived == 0 {
+		if err := x.Send(context.Background(), conn, cp.Request(parser)); err != nil || !parser.Done || x.Result.BytesReceived == 0 {
 			t.Fatalf("Send = %v, result %+v", err, x.Result)
 		}
 	}
