@@ -36,8 +36,8 @@ func levelName(level int) string {
 
 // isModel reports whether rel is a package of plain data (results a
 // formatter renders and an engine fills), which formatters may import:
-// commands/fpmstatus, php-fpm's status page.
-func isModel(rel string) bool { return rel == "commands/fpmstatus" }
+// commands/fpmstatus, php-fpm's status page; commands/fpmconfig, its pools.
+func isModel(rel string) bool { return rel == "commands/fpmstatus" || rel == "commands/fpmconfig" }
 
 // levelOf places a package of the module by its path relative to the
 // module ("" for the root); ok is false for a package no rule places.
