@@ -353,7 +353,6 @@ func (r *reader) finish() error {
 			if !isTCP(sl) {
 				sl = abs(r.opt.Prefix, sl)
 			}
-			p.StatusListen = sl
 			a, err := connectAddress(sl)
 			if err != nil {
 				return fail("pm.status_listen", "%v", err)

@@ -50,8 +50,9 @@ type Pool struct {
 	// without it, as php-fpm makes it.
 	StatusPath string `json:"status_path,omitempty"`
 	// StatusListen is pm.status_listen, the separate socket php-fpm
-	// serves the status page on; StatusAddress is it as an fcgicli
-	// address.
+	// serves the status page on, as written (php-fpm -tt prints it so);
+	// StatusAddress is it as an fcgicli address, a relative socket path
+	// made absolute against the prefix.
 	StatusListen  string `json:"status_listen,omitempty"`
 	StatusAddress string `json:"status_address,omitempty"`
 	PingPath      string `json:"ping_path,omitempty"`
