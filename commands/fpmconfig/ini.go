@@ -193,35 +193,30 @@ func (l *lexer) number(i int) int {
 // whether the "\\" ANY_CHAR alternative is part of the class. The
 // alternatives overlap, so this follows every way through, as the DFA does.
 func (l *lexer) run(i int, plain func(byte) bool, backslash bool) int {
-	reach := make([]bool, len(l.s)+4)
-	reach[i] = true
 	best := i
-	for p := i; p <= best && p < len(l.s); p++ {
-		if !reach[p] {
+	reach := uint(1) // bit k: position p+k is reachable; a step is 1 to 3 bytes
+	for p := i; reach != 0 && p < len(l.s); p, reach = p+1, reach>>1 {
+		if reach&1 == 0 {
 			continue
 		}
-		c := l.s[p]
-		var next [2]int
-		switch {
+		step := func(n int) {
+			reach |= 1 << n
+			best = max(best, p+n)
+		}
+		switch c := l.s[p]; {
 		case c == '$':
 			if p+1 < len(l.s) && l.s[p+1] != '{' && l.s[p+1] != 0 {
-				next[0] = p + 2
+				step(2)
 			}
 			if p+2 < len(l.s) && l.s[p+1] == '\\' {
-				next[1] = p + 3
+				step(3)
 			}
 		case c == '\\' && backslash:
 			if p+1 < len(l.s) {
-				next[0] = p + 2
+				step(2)
 			}
 		case plain(c):
-			next[0] = p + 1
-		}
-		for _, q := range next {
-			if q > 0 {
-				reach[q] = true
-				best = max(best, q)
-			}
+			step(1)
 		}
 	}
 	return best - i
@@ -648,6 +643,9 @@ func (p *parser) expr(depth int) (string, error) {
 }
 
 func (p *parser) unary(depth int) (string, error) {
+	if depth > 100 {
+		return "", &syntaxError{reason: "syntax error: expression nested too deep"}
+	}
 	t := p.peek()
 	if t.kind == tokChar {
 		switch t.ch {

@@ -2,6 +2,7 @@ package fpmconfig
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -109,6 +110,30 @@ func TestAtoi(t *testing.T) {
 	} {
 		if got := atoi(in); got != want {
 			t.Errorf("atoi(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+// TestLongLines: lines of one token repeated, each scanned in one pass
+// (a quadratic scanner would make this test crawl; no time is measured).
+func TestLongLines(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		bad  bool
+	}{
+		{"a = " + strings.Repeat("x ", 50000), false},
+		{"a = " + strings.Repeat("$\\", 50000), false},
+		{"[" + strings.Repeat("x ", 50000) + "]", false},
+		{"a = " + strings.Repeat("'", 50000), false}, // a value, then a bare name of quotes
+		{"a = " + strings.Repeat("\"x", 50000), false},
+		{"a = " + strings.Repeat("\"x", 50001), true},
+		{strings.Repeat("a ", 50000), false},
+		{"a = " + strings.Repeat("(", 50000), true},
+		{"a = " + strings.Repeat("~", 50000) + "1", true},
+		{strings.Repeat("\r", 50000), false},
+	} {
+		if _, err := parseLine(c.line, func(string) (string, bool) { return "", false }); (err != nil) != c.bad {
+			t.Errorf("%.20q...: error %v", c.line, err)
 		}
 	}
 }
