@@ -1150,10 +1150,7 @@ func (in *input) wake() {
 	in.cond.Broadcast()
 }
 
-var (
-	errHandlerDone = errors.New("handler returned")
-	errAbandoned   = errors.New("response abandoned")
-)
+var errAbandoned = errors.New("response abandoned")
 
 // ResponseWriter is a handler's side of the response.
 type ResponseWriter struct {
