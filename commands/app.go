@@ -163,7 +163,26 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 	if c != nil && c.Command != nil && c.Command.Name != "" && (c.App == nil || c.Command.Name != c.App.Name) {
 		help = "fcgicli " + c.Command.Name + " --help"
 	}
+	if msg, ok := repeatedMessage(c, err.Error()); ok {
+		return &runenv.UsageError{Msg: msg}
+	}
 	return &runenv.UsageError{Msg: flagMessage(err.Error(), help)}
+}
+
+// repeatedMessage rewords a second address given to a command that talks
+// to one server (-c twice, or -c and --connect), which the flag package
+// and urfave/cli report in their own words.
+func repeatedMessage(c *cli.Context, msg string) (string, bool) {
+	repeated := strings.HasPrefix(msg, "invalid value ") && strings.HasSuffix(msg, ": "+errGivenTwice.Error()) ||
+		msg == "Cannot use two forms of the same flag: c connect" || msg == "Cannot use two forms of the same flag: connect c"
+	if !repeated {
+		return "", false
+	}
+	name := "this command"
+	if c != nil && c.Command != nil && c.Command.Name != "" {
+		name = c.Command.Name
+	}
+	return fmt.Sprintf("-c/--connect given twice: %s talks to one server (ping and status take several)", name), true
 }
 
 // flagMessage rewords the flag package's errors, which name every flag

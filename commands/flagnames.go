@@ -1,6 +1,11 @@
 package commands
 
-import "github.com/urfave/cli/v2"
+import (
+	"errors"
+	"flag"
+
+	"github.com/urfave/cli/v2"
+)
 
 // urfave/cli v2 finds a flag by calling Names on every flag of the command,
 // and each Names call runs a regular expression over each name. Every
@@ -46,7 +51,8 @@ type (
 	}
 	stringFlag struct {
 		*cli.StringFlag
-		n nameList
+		n    nameList
+		once bool // a second value is an error (see onceValue)
 	}
 	stringSliceFlag struct {
 		*cli.StringSliceFlag
@@ -153,7 +159,7 @@ func fastFlag(f cli.Flag) cli.Flag {
 		w.n.set(f.Name, f.Aliases)
 		return w
 	case *cli.StringFlag:
-		w := &stringFlag{StringFlag: f}
+		w := &stringFlag{StringFlag: f, once: f.Name == "connect"}
 		w.n.set(f.Name, f.Aliases)
 		return w
 	case *cli.StringSliceFlag:
@@ -170,4 +176,48 @@ func fastFlag(f cli.Flag) cli.Flag {
 		return w
 	}
 	return f
+}
+
+// A plain (not slice) --connect takes one address: the commands that have
+// it talk to one server, and the flag package would silently keep the last
+// of two -c (ping and status, which check several pools, have a slice
+// flag instead). Apply gives each of the flag's names a value whose second
+// Set fails with errGivenTwice, which onUsageError rewords. Each name
+// counts on its own: urfave/cli copies the value given to the other names
+// after parsing, and refuses -c and --connect on one line itself.
+func (f *stringFlag) Apply(set *flag.FlagSet) error {
+	if err := f.StringFlag.Apply(set); err != nil || !f.once {
+		return err
+	}
+	for _, name := range f.Names() {
+		if ff := set.Lookup(name); ff != nil {
+			ff.Value = &onceValue{Value: ff.Value}
+		}
+	}
+	return nil
+}
+
+// errGivenTwice is the error of a second value for a one-value flag.
+var errGivenTwice = errors.New("given twice")
+
+// onceValue is a flag.Value that takes one value.
+type onceValue struct {
+	flag.Value
+	set bool
+}
+
+func (v *onceValue) Set(s string) error {
+	if v.set {
+		return errGivenTwice
+	}
+	v.set = true
+	return v.Value.Set(s)
+}
+
+// Get is the wrapped value's, for cli.Context.Value.
+func (v *onceValue) Get() any {
+	if g, ok := v.Value.(flag.Getter); ok {
+		return g.Get()
+	}
+	return v.Value.String()
 }
