@@ -94,11 +94,11 @@ func pingTargets(values []string, env *runenv.Env) ([]pingTarget, error) {
 		if err := fcgireq.CheckClientAddr(v); err != nil {
 			return nil, err
 		}
-		pattern := strings.TrimPrefix(strings.TrimPrefix(v, "unix://"), "unix:")
-		if !strings.ContainsAny(pattern, "*?[") || !(strings.HasPrefix(pattern, "/") || strings.HasPrefix(pattern, ".")) {
+		if !isSocketGlob(v) {
 			out = append(out, pingTarget{addr: v})
 			continue
 		}
+		pattern := strings.TrimPrefix(strings.TrimPrefix(v, "unix://"), "unix:")
 		matches, err := filepath.Glob(pattern)
 		if err != nil {
 			return nil, runenv.Usagef("bad glob %q: %v", v, err)
@@ -112,6 +112,13 @@ func pingTargets(values []string, env *runenv.Env) ([]pingTarget, error) {
 		}
 	}
 	return out, nil
+}
+
+// isSocketGlob reports whether a --connect value is a glob of unix
+// sockets: a path with a glob character.
+func isSocketGlob(v string) bool {
+	pattern := strings.TrimPrefix(strings.TrimPrefix(v, "unix://"), "unix:")
+	return strings.ContainsAny(pattern, "*?[") && (strings.HasPrefix(pattern, "/") || strings.HasPrefix(pattern, "."))
 }
 
 // socketPath keeps a glob match an address of a unix socket: filepath.Glob

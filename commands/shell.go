@@ -472,7 +472,7 @@ func (s *session) sessionDefaults(cmd *cli.Command) {
 			}
 		case *cli.StringSliceFlag:
 			switch f.Name {
-			case "connect": // ping's: the user's -c checks that pool instead
+			case "connect": // ping's and status's: the user's -c checks that pool instead
 				if s.net.Connect != "" {
 					f.Value = cli.NewStringSlice(s.net.Connect)
 				}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -34,6 +35,14 @@ the status request itself when the page is read through the pool's own
 socket (not through pm.status_listen). "listen queue len" is 0 on unix
 socket pools, where --max-listen-queue-ratio is skipped with a note.
 
+--connect may be repeated, and may be a glob of unix sockets, as for ping:
+every pool is read at once and shown in the order given, each block under a
+"==> ADDR <==" heading (-o json: {"pools": [...]}, each pool with its
+address, its page, its error and its failed_checks; -o prometheus: every
+pool's samples), and a glob that matches nothing is a failing pool. The exit
+code is the worst pool's: 3-7 in that order (a pool that cannot be read),
+then 1. --state-file and --watch take one pool.
+
 --watch refreshes a live view in place on a terminal (requests/s from
 accepted conn, changes since the last refresh, busy processes first), until
 Ctrl-C (exit 0); off a terminal, or with -o json, it prints one JSON line
@@ -45,9 +54,10 @@ EXAMPLES:
    fcgicli status -c /run/php/php8.2-fpm.sock
    fcgicli status -c 127.0.0.1:9000 --max-listen-queue 10 --min-idle 1 -q
    fcgicli status -c 127.0.0.1:9000 -o prometheus > /var/lib/node_exporter/phpfpm.prom
+   fcgicli status -c '/run/php/*.sock' -q --max-listen-queue 10
    fcgicli status -c /run/php/status.sock --state-file /tmp/fpm.state --max-children-reached-delta 0
    fcgicli status -c 127.0.0.1:9000 --watch 1s`,
-		Flags: flagList(networkFlags(30*time.Second), []cli.Flag{
+		Flags: flagList(statusNetworkFlags(), []cli.Flag{
 			&cli.StringFlag{Name: "path", Value: "/status", Usage: "php-fpm's pm.status_path `PATH`"},
 			&cli.BoolFlag{Name: "no-full", Usage: "do not ask for the process list"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text, json or prometheus"},
@@ -59,10 +69,10 @@ EXAMPLES:
 			&cli.Float64Flag{Name: "max-active-ratio", Usage: "fail when active / total processes is above `F`"},
 			&cli.Int64Flag{Name: "max-slow-requests", Usage: "fail when slow requests (since start) are above `N`"},
 			&cli.Int64Flag{Name: "max-children-reached", Usage: "fail when max children reached (since start) is above `N`"},
-			&cli.StringFlag{Name: "state-file", Usage: "remember the pool's counters in `FILE` between runs, for the -delta checks (one file per pool)"},
+			&cli.StringFlag{Name: "state-file", Usage: "remember the pool's counters in `FILE` between runs, for the -delta checks (one file per pool; one pool only)"},
 			&cli.Int64Flag{Name: "max-children-reached-delta", Usage: "fail when max children reached grew by more than `N` since the last run"},
 			&cli.Int64Flag{Name: "max-slow-requests-delta", Usage: "fail when slow requests grew by more than `N` since the last run"},
-			&cli.DurationFlag{Name: "watch", Aliases: []string{"w"}, Usage: "refresh every `DURATION` until Ctrl-C"},
+			&cli.DurationFlag{Name: "watch", Aliases: []string{"w"}, Usage: "refresh every `DURATION` until Ctrl-C (one pool only)"},
 			&cli.IntFlag{Name: "count", Usage: "with --watch, stop after `N` refreshes (0: never)"},
 			colorFlag(),
 		}),
@@ -81,21 +91,34 @@ EXAMPLES:
 			if o.watch > 0 {
 				return runWatch(c.Context, env, pal, o)
 			}
+			if o.several {
+				return runStatusPools(c.Context, env, pal, o)
+			}
 			return runStatus(c.Context, env, pal, o)
 		},
 	}
 }
 
+// statusNetworkFlags are the network flags with ping's --connect: status
+// reads several pools too.
+func statusNetworkFlags() []cli.Flag {
+	flags := networkFlags(30 * time.Second)
+	flags[0] = &cli.StringSliceFlag{Name: "connect", Aliases: []string{"c"}, Usage: "pool `ADDR` (repeatable; a unix socket glob such as '/run/php/*.sock' reads every match; default $FCGI_CONNECT)"}
+	return flags
+}
+
 type statusOptions struct {
-	net    fcgireq.NetOptions
-	uri    string
-	output formatters.Format
-	quiet  bool
-	limits limits
-	state  string
-	watch  time.Duration
-	count  int
-	live   bool // --watch redraws the text view in place (else JSON lines)
+	net     fcgireq.NetOptions // Connect is the one pool's, unless several
+	targets []pingTarget
+	several bool // several -c or a glob: the output is one block per pool
+	uri     string
+	output  formatters.Format
+	quiet   bool
+	limits  limits
+	state   string
+	watch   time.Duration
+	count   int
+	live    bool // --watch redraws the text view in place (else JSON lines)
 }
 
 // limits are the thresholds; a nil one is not checked.
@@ -111,12 +134,24 @@ func (l limits) any() bool {
 }
 
 func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) {
-	netOpts, err := netOptionsFrom(c, env)
+	values := c.StringSlice("connect")
+	targets, err := pingTargets(values, env)
 	if err != nil {
 		return nil, err
 	}
-	o := &statusOptions{net: netOpts, quiet: c.Bool("quiet"), state: c.String("state-file"),
+	netOpts := fcgireq.NetOptions{ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")}
+	if netOpts.ConnectTimeout < 0 || netOpts.Timeout < 0 {
+		return nil, runenv.Usagef("timeouts cannot be negative")
+	}
+	o := &statusOptions{net: netOpts, targets: targets, quiet: c.Bool("quiet"), state: c.String("state-file"),
 		watch: c.Duration("watch"), count: c.Int("count")}
+	o.several = len(values) > 1 || len(targets) > 1
+	for _, v := range values {
+		o.several = o.several || isSocketGlob(v)
+	}
+	if !o.several {
+		o.net.Connect = targets[0].addr
+	}
 	path := c.String("path")
 	if !strings.HasPrefix(path, "/") || strings.Contains(path, "?") {
 		return nil, runenv.Usagef("--path %q must start with / and carry no query", path)
@@ -151,6 +186,12 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 	if (o.limits.maxChildrenDelta != nil || o.limits.maxSlowDelta != nil) && o.state == "" {
 		return nil, runenv.Usagef("the -delta checks need --state-file FILE to remember the last reading")
 	}
+	if o.several && o.state != "" {
+		return nil, runenv.Usagef("--state-file remembers one pool: it does not go with several -c or a glob (run status once per pool, each with its own file)")
+	}
+	if o.several && o.watch != 0 {
+		return nil, runenv.Usagef("--watch shows one pool: it does not go with several -c or a glob")
+	}
 	if o.watch < 0 || o.count < 0 {
 		return nil, runenv.Usagef("--watch and --count cannot be negative")
 	}
@@ -180,8 +221,8 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 
 // readStatus fetches and parses the status page. A reply that is not one
 // is a failed check (exit 1) that shows what came back.
-func readStatus(ctx context.Context, o *statusOptions) (*fpmstatus.Status, error) {
-	f, err := fcgireq.FetchPage(ctx, o.net, o.uri)
+func readStatus(ctx context.Context, net fcgireq.NetOptions, uri string) (*fpmstatus.Status, error) {
+	f, err := fcgireq.FetchPage(ctx, net, uri)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +237,7 @@ func readStatus(ctx context.Context, o *statusOptions) (*fpmstatus.Status, error
 }
 
 func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
-	s, err := readStatus(ctx, o)
+	s, err := readStatus(ctx, o.net, o.uri)
 	if err != nil {
 		if o.output == formatters.Prometheus && !o.quiet {
 			_ = formatters.WriteStatusPrometheus(env.Stdout, nil, o.net.Connect)
@@ -209,10 +250,11 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 			return err
 		}
 	}
+	failures, notes := o.limits.check(s, prev)
 	if !o.quiet {
 		switch o.output {
 		case formatters.JSON:
-			err = formatters.WriteStatusJSON(env.Stdout, s)
+			err = formatters.WriteStatusJSON(env.Stdout, s, failedChecks(failures))
 		case formatters.Prometheus:
 			err = formatters.WriteStatusPrometheus(env.Stdout, s, o.net.Connect)
 		default:
@@ -222,7 +264,6 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 			return err
 		}
 	}
-	failures, notes := o.limits.check(s, prev)
 	for _, n := range notes {
 		fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", n)
 	}
@@ -232,17 +273,163 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 		}
 	}
 	if len(failures) > 0 {
-		return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: strings.Join(failures, "\nfcgicli: ")}
+		lines := make([]string, len(failures))
+		for i, f := range failures {
+			lines[i] = f.line
+		}
+		return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: strings.Join(lines, "\nfcgicli: ")}
 	}
 	return nil
 }
 
+// poolResult is what a run over several pools learnt of one.
+type poolResult struct {
+	addr     string
+	s        *fpmstatus.Status
+	err      error
+	failures []checkFailure
+	notes    []string
+}
+
+// runStatusPools reads every pool at once, then prints one block per pool
+// in the order given (-o json: one document with the list of pools; -o
+// prometheus: every pool's samples, each metric once), the failures on
+// stderr, each naming its pool's address, and returns the worst pool's
+// exit code.
+func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
+	results := make([]poolResult, len(o.targets))
+	var wg sync.WaitGroup
+	for i, t := range o.targets {
+		r := &results[i]
+		r.addr, r.err = t.addr, t.err
+		if r.err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			net := o.net
+			net.Connect = r.addr
+			if r.s, r.err = readStatus(ctx, net, o.uri); r.err == nil {
+				r.failures, r.notes = o.limits.check(r.s, nil)
+			}
+		}()
+	}
+	wg.Wait()
+	if !o.quiet {
+		if err := writePools(env, pal, o.output, results); err != nil {
+			return err
+		}
+	}
+	worst := runenv.ExitOK
+	for _, r := range results {
+		for _, n := range r.notes {
+			fmt.Fprintf(env.Stderr, "fcgicli: note: %s: %s\n", r.addr, n)
+		}
+		code := runenv.ExitOK
+		if r.err != nil {
+			var msg string
+			code, msg = runenv.ExitCode(r.err)
+			fmt.Fprintf(env.Stderr, "fcgicli: %s: %s\n", r.addr, msg)
+		}
+		for _, f := range r.failures {
+			fmt.Fprintf(env.Stderr, "fcgicli: %s: %s\n", r.addr, f.line)
+			code = runenv.ExitCheckFailed
+		}
+		worst = worse(worst, code)
+	}
+	if worst != runenv.ExitOK {
+		// The lines above say what failed; only the code is left to give.
+		return &runenv.CodeError{Code: worst}
+	}
+	return nil
+}
+
+// writePools prints the pools of a run over several in the format asked.
+func writePools(env *runenv.Env, pal *formatters.Palette, output formatters.Format, results []poolResult) error {
+	pools := make([]formatters.StatusPool, len(results))
+	for i, r := range results {
+		pools[i] = formatters.StatusPool{Address: r.addr, Status: r.s, FailedChecks: failedChecks(r.failures)}
+		if r.err != nil {
+			_, pools[i].Error = runenv.ExitCode(r.err)
+		}
+	}
+	switch output {
+	case formatters.JSON:
+		return formatters.WriteStatusPoolsJSON(env.Stdout, pools)
+	case formatters.Prometheus:
+		return formatters.WriteStatusPoolsPrometheus(env.Stdout, pools)
+	}
+	for i, r := range results {
+		// One heading per pool, as head(1) and tail(1) head each file.
+		sep := ""
+		if i > 0 {
+			sep = "\n"
+		}
+		if _, err := fmt.Fprintf(env.Stdout, "%s==> %s <==\n", sep, formatters.Printable(r.addr)); err != nil {
+			return err
+		}
+		if r.err != nil {
+			if _, err := fmt.Fprintln(env.Stdout, failLine(r.err, pal)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := formatters.WriteStatusText(env.Stdout, &formatters.StatusView{Status: r.s, Now: time.Now(), Address: r.addr}, pal); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// worse returns the worse of two exit codes: an interrupt, then the
+// exit-code table's order among 3-7 (a pool that could not be read), then
+// a failed check (1).
+func worse(a, b int) int {
+	rank := func(code int) int {
+		switch code {
+		case runenv.ExitOK:
+			return 0
+		case runenv.ExitCheckFailed:
+			return 1
+		case runenv.ExitInterrupted:
+			return 100
+		}
+		if code >= runenv.ExitConnect && code <= runenv.ExitAppStatus {
+			return 50 - code // 3 beats 4 ... beats 7
+		}
+		return 2
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
+// checkFailure is a threshold crossed: the line that says so, and the
+// same as data for -o json.
+type checkFailure struct {
+	line  string
+	check formatters.FailedCheck
+}
+
+func failedChecks(failures []checkFailure) []formatters.FailedCheck {
+	out := []formatters.FailedCheck{}
+	for _, f := range failures {
+		out = append(out, f.check)
+	}
+	return out
+}
+
 // check returns one line per threshold crossed, and notes about checks
 // that could not be made.
-func (l limits) check(s *fpmstatus.Status, prev *stateFile) (failures, notes []string) {
+func (l limits) check(s *fpmstatus.Status, prev *stateFile) (failures []checkFailure, notes []string) {
+	fail := func(flag string, v, bound float64, line string) {
+		failures = append(failures, checkFailure{line: line, check: formatters.FailedCheck{Name: flag, Value: v, Bound: bound}})
+	}
 	above := func(name string, v int64, bound *int64, flag string) {
 		if bound != nil && v > *bound {
-			failures = append(failures, fmt.Sprintf("%s is %d, above --%s %d", name, v, flag, *bound))
+			fail(flag, float64(v), float64(*bound), fmt.Sprintf("%s is %d, above --%s %d", name, v, flag, *bound))
 		}
 	}
 	above("listen queue", s.ListenQueue, l.maxListenQueue, "max-listen-queue")
@@ -250,7 +437,7 @@ func (l limits) check(s *fpmstatus.Status, prev *stateFile) (failures, notes []s
 	above("slow requests", s.SlowRequests, l.maxSlow, "max-slow-requests")
 	above("max children reached", s.MaxChildrenReached, l.maxChildren, "max-children-reached")
 	if l.minIdle != nil && s.IdleProcesses < *l.minIdle {
-		failures = append(failures, fmt.Sprintf("idle processes is %d, below --min-idle %d", s.IdleProcesses, *l.minIdle))
+		fail("min-idle", float64(s.IdleProcesses), float64(*l.minIdle), fmt.Sprintf("idle processes is %d, below --min-idle %d", s.IdleProcesses, *l.minIdle))
 	}
 	ratio := func(name string, num, den int64, bound *float64, flag, zero string) {
 		if bound == nil {
@@ -261,7 +448,7 @@ func (l limits) check(s *fpmstatus.Status, prev *stateFile) (failures, notes []s
 			return
 		}
 		if r := float64(num) / float64(den); r > *bound {
-			failures = append(failures, fmt.Sprintf("%s is %.2f (%d of %d), above --%s %g", name, r, num, den, flag, *bound))
+			fail(flag, r, *bound, fmt.Sprintf("%s is %.2f (%d of %d), above --%s %g", name, r, num, den, flag, *bound))
 		}
 	}
 	ratio("listen queue ratio", s.ListenQueue, s.ListenQueueLen, l.maxListenQueueRatio, "max-listen-queue-ratio",
@@ -291,7 +478,7 @@ func (l limits) check(s *fpmstatus.Status, prev *stateFile) (failures, notes []s
 	}
 	deltaAbove := func(name string, d int64, bound *int64, flag string) {
 		if bound != nil && d > *bound {
-			failures = append(failures, fmt.Sprintf("%s grew by %d since the last run, above --%s %d", name, d, flag, *bound))
+			fail(flag, float64(d), float64(*bound), fmt.Sprintf("%s grew by %d since the last run, above --%s %d", name, d, flag, *bound))
 		}
 	}
 	deltaAbove("max children reached", grew(s.MaxChildrenReached, prev.MaxChildrenReached), l.maxChildrenDelta, "max-children-reached-delta")
@@ -353,7 +540,7 @@ func runWatch(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *
 	tick := time.NewTicker(o.watch)
 	defer tick.Stop()
 	for n := 1; ; n++ {
-		s, err := readStatus(ctx, o)
+		s, err := readStatus(ctx, o.net, o.uri)
 		at := time.Now()
 		if ctx.Err() != nil {
 			return nil

@@ -176,7 +176,7 @@ _fcgicli() {
 				&& ret=0 ;;
 		status)
 			_arguments -s -S \
-				'(--connect -c)'{--connect=,-c+}'[server ADDR\: host\:port, \[\:\:1\]\:port, unix\:/path, /path, @abstract or builtin (default $FCGI_CONNECT)]:address:_fcgicli_addr' \
+				'*'{--connect=,-c+}'[pool ADDR (repeatable; a unix socket glob such as '\''/run/php/*.sock'\'' reads every match; default $FCGI_CONNECT)]:address:_fcgicli_addr' \
 				'--connect-timeout=[give up connecting after DURATION]:value: ' \
 				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
 				'--path=[php-fpm'\''s pm.status_path PATH]:value: ' \
@@ -190,10 +190,10 @@ _fcgicli() {
 				'--max-active-ratio=[fail when active / total processes is above F]:value: ' \
 				'--max-slow-requests=[fail when slow requests (since start) are above N]:value: ' \
 				'--max-children-reached=[fail when max children reached (since start) is above N]:value: ' \
-				'--state-file=[remember the pool'\''s counters in FILE between runs, for the -delta checks (one file per pool)]:file:_files' \
+				'--state-file=[remember the pool'\''s counters in FILE between runs, for the -delta checks (one file per pool; one pool only)]:file:_files' \
 				'--max-children-reached-delta=[fail when max children reached grew by more than N since the last run]:value: ' \
 				'--max-slow-requests-delta=[fail when slow requests grew by more than N since the last run]:value: ' \
-				'(--watch -w)'{--watch=,-w+}'[refresh every DURATION until Ctrl-C]:value: ' \
+				'(--watch -w)'{--watch=,-w+}'[refresh every DURATION until Ctrl-C (one pool only)]:value: ' \
 				'--count=[with --watch, stop after N refreshes (0\: never)]:value: ' \
 				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
 				'(--help -h)'{--help,-h}'[show help]' \

@@ -114,8 +114,47 @@ func delta(v int64, prev *fpmstatus.Status, get func(*fpmstatus.Status) int64) s
 	return s
 }
 
-// WriteStatusJSON writes the page as one indented JSON document.
-func WriteStatusJSON(w io.Writer, s *fpmstatus.Status) error { return writeJSON(w, s) }
+// FailedCheck is a threshold a status page crossed: the check (its flag's
+// name, such as max-listen-queue), the value read and the bound given.
+type FailedCheck struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Bound float64 `json:"bound"`
+}
+
+// StatusPool is one pool of a status run: its address, its page when it
+// could be read, else the error, and the checks it failed.
+type StatusPool struct {
+	Address string `json:"address"`
+	*fpmstatus.Status
+	Error        string        `json:"error,omitempty"`
+	FailedChecks []FailedCheck `json:"failed_checks"`
+}
+
+// WriteStatusJSON writes the page of one pool as one indented JSON
+// document, with the checks it failed (failed_checks, [] for none).
+func WriteStatusJSON(w io.Writer, s *fpmstatus.Status, failed []FailedCheck) error {
+	if failed == nil {
+		failed = []FailedCheck{}
+	}
+	return writeJSON(w, struct {
+		*fpmstatus.Status
+		FailedChecks []FailedCheck `json:"failed_checks"`
+	}{s, failed})
+}
+
+// WriteStatusPoolsJSON writes the pools of a run over several as one
+// indented JSON document, {"pools": [...]}, in the order given.
+func WriteStatusPoolsJSON(w io.Writer, pools []StatusPool) error {
+	for i := range pools {
+		if pools[i].FailedChecks == nil {
+			pools[i].FailedChecks = []FailedCheck{}
+		}
+	}
+	return writeJSON(w, struct {
+		Pools []StatusPool `json:"pools"`
+	}{pools})
+}
 
 // WriteStatusJSONLine writes the page as one line of JSON (for --watch off
 // a terminal).
@@ -146,19 +185,41 @@ var promMetrics = []promMetric{
 // exposition format, for node_exporter's textfile collector. With a nil
 // status (the pool could not be read) it writes phpfpm_up 0 only.
 func WriteStatusPrometheus(w io.Writer, s *fpmstatus.Status, address string) error {
+	return WriteStatusPoolsPrometheus(w, []StatusPool{{Address: address, Status: s}})
+}
+
+// WriteStatusPoolsPrometheus writes the summaries of several pools in the
+// Prometheus text exposition format: each metric once, with its HELP and
+// TYPE, then one sample per pool, as the format wants a metric's samples
+// together. A pool that could not be read (nil Status) has phpfpm_up 0 and
+// no other sample.
+func WriteStatusPoolsPrometheus(w io.Writer, pools []StatusPool) error {
 	var b bytes.Buffer
-	labels := fmt.Sprintf(`{address=%s}`, promQuote(address))
-	if s != nil {
-		labels = fmt.Sprintf(`{pool=%s,address=%s}`, promQuote(s.Pool), promQuote(address))
+	labels := make([]string, len(pools))
+	read := 0
+	for i, p := range pools {
+		labels[i] = fmt.Sprintf(`{address=%s}`, promQuote(p.Address))
+		if p.Status != nil {
+			labels[i] = fmt.Sprintf(`{pool=%s,address=%s}`, promQuote(p.Status.Pool), promQuote(p.Address))
+			read++
+		}
 	}
-	up := 0
-	if s != nil {
-		up = 1
+	b.WriteString("# HELP phpfpm_up Could PHP-FPM be reached?\n# TYPE phpfpm_up gauge\n")
+	for i, p := range pools {
+		up := 0
+		if p.Status != nil {
+			up = 1
+		}
+		fmt.Fprintf(&b, "phpfpm_up%s %d\n", labels[i], up)
 	}
-	fmt.Fprintf(&b, "# HELP phpfpm_up Could PHP-FPM be reached?\n# TYPE phpfpm_up gauge\nphpfpm_up%s %d\n", labels, up)
-	if s != nil {
+	if read > 0 {
 		for _, m := range promMetrics {
-			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s%s %d\n", m.name, m.help, m.name, m.kind, m.name, labels, m.value(s))
+			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.kind)
+			for i, p := range pools {
+				if p.Status != nil {
+					fmt.Fprintf(&b, "%s%s %d\n", m.name, labels[i], m.value(p.Status))
+				}
+			}
 		}
 	}
 	_, err := w.Write(b.Bytes())
