@@ -4,7 +4,12 @@
 // fcgicli connects to), process manager and its numbers, status and ping
 // paths, and the file and line each setting came from. Find looks for the
 // main file where the usual distributions and the official Docker images
-// put it. It is what `--fpm-config` will use.
+// put it. It is the reader pool discovery is to be built on; no command
+// calls it yet.
+//
+// Its size (about 1,700 lines) is PHP's ini scanner and parser reproduced
+// line for line in ini.go, because php-fpm reads its files with them and a
+// near miss would read another configuration than php-fpm does.
 //
 // It is a model package, standard library only: it reads files through an
 // fs.FS and nothing else. It must not connect to a pool, start or signal
