@@ -51,6 +51,8 @@ func levelOf(rel string) (level int, ok bool) {
 		"commands/netio":   levelBottom,
 		"formatters":       levelFormatters,
 		"fcgiwire":         levelFcgiwire,
+		// a test server for other packages' tests, on fcgiwire only
+		"fcgiwire/fcgitest": levelModel,
 	}
 	if level, ok := exact[rel]; ok {
 		return level, true

@@ -2,9 +2,7 @@ package commands
 
 import (
 	"bytes"
-	"context"
 	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/fcgiwire/fcgitest"
 )
 
 // testSession returns a shell session on addr whose output goes to the
@@ -30,21 +29,7 @@ func testSession(t *testing.T, addr string) (s *session, stdout, stderr *bytes.B
 
 // serveFCGI serves h on 127.0.0.1 until the test ends and returns the
 // address.
-func serveFCGI(t *testing.T, h fcgiwire.HandlerFunc) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fcgiwire.Server{Handler: h, MaxConns: 100, MaxReqs: 100}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return l.Addr().String()
-}
+func serveFCGI(t *testing.T, h fcgiwire.HandlerFunc) string { return fcgitest.Serve(t, h) }
 
 func okResponse(w *fcgiwire.ResponseWriter) {
 	io.WriteString(w.Stdout(), "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nok\n")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"runtime"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/fcgiwire/fcgitest"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
@@ -116,21 +116,7 @@ func runBenchArgs(t *testing.T, ctx context.Context, args ...string) (int, *benc
 
 // serveFCGI serves h on 127.0.0.1 until the test ends and returns the
 // address.
-func serveFCGI(t *testing.T, h fcgiwire.HandlerFunc) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fcgiwire.Server{Handler: h, MaxConns: 100, MaxReqs: 100}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return l.Addr().String()
-}
+func serveFCGI(t *testing.T, h fcgiwire.HandlerFunc) string { return fcgitest.Serve(t, h) }
 
 func okResponse(w *fcgiwire.ResponseWriter) {
 	io.WriteString(w.Stdout(), "Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nok\n")

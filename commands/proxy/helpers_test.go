@@ -12,6 +12,7 @@ import (
 
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/fcgiwire/fcgitest"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
@@ -199,23 +200,9 @@ func slowUpstream(t *testing.T) (addr string, started <-chan struct{}, release c
 	return addr, st, release
 }
 
-// serveFCGI serves h on 127.0.0.1:0 for the test: the upstream the proxy
-// forwards to.
-func serveFCGI(t *testing.T, h fcgiwire.HandlerFunc) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fcgiwire.Server{Handler: h, MaxConns: 100, MaxReqs: 100}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return l.Addr().String()
-}
+// serveFCGI serves h on 127.0.0.1 until the test ends and returns the
+// address.
+func serveFCGI(t *testing.T, h fcgiwire.HandlerFunc) string { return fcgitest.Serve(t, h) }
 
 // do sends one RESPONDER request for uri to addr, as a client of the
 // proxy, and returns its raw stdout and stderr.
