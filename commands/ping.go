@@ -3,13 +3,13 @@ package commands
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
+	"github.com/fcgicli/fcgicli/commands/health"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -48,7 +48,11 @@ EXAMPLES:
 			if c.NArg() > 0 {
 				return runenv.Usagef("ping takes no arguments, got %q (the path is --path)", c.Args().First())
 			}
-			targets, err := pingTargets(c.StringSlice("connect"), env)
+			values, err := connectValues(c, env)
+			if err != nil {
+				return err
+			}
+			targets, err := health.Targets(values)
 			if err != nil {
 				return err
 			}
@@ -69,18 +73,10 @@ EXAMPLES:
 	}
 }
 
-// pingTarget is one pool to check: an address, or the failure that stands
-// for it (a glob that matches nothing), reported in its turn like any
-// other pool's.
-type pingTarget struct {
-	addr string
-	err  error
-}
-
-// pingTargets expands the --connect values: globs of unix sockets become
-// their matches, in order; a glob that matches nothing is a pool that
-// cannot be connected to.
-func pingTargets(values []string, env *runenv.Env) ([]pingTarget, error) {
+// connectValues are the --connect values, or $FCGI_CONNECT when there
+// are none; no address at all is a usage error.
+func connectValues(c *cli.Context, env *runenv.Env) ([]string, error) {
+	values := c.StringSlice("connect")
 	if len(values) == 0 {
 		if v := env.Getenv("FCGI_CONNECT"); v != "" {
 			values = []string{v}
@@ -89,64 +85,25 @@ func pingTargets(values []string, env *runenv.Env) ([]pingTarget, error) {
 	if len(values) == 0 {
 		return nil, runenv.Usagef("no server address: give -c ADDR or set FCGI_CONNECT (forms: %s, or builtin)", fcgiwire.AddrForms)
 	}
-	var out []pingTarget
-	for _, v := range values {
-		if err := fcgireq.CheckClientAddr(v); err != nil {
-			return nil, err
-		}
-		if !isSocketGlob(v) {
-			out = append(out, pingTarget{addr: v})
-			continue
-		}
-		pattern := strings.TrimPrefix(strings.TrimPrefix(v, "unix://"), "unix:")
-		matches, err := filepath.Glob(pattern)
-		if err != nil {
-			return nil, runenv.Usagef("bad glob %q: %v", v, err)
-		}
-		if len(matches) == 0 {
-			out = append(out, pingTarget{addr: v, err: &runenv.ConnectError{Addr: v, Err: fmt.Errorf("no socket matches")}})
-			continue
-		}
-		for _, m := range matches {
-			out = append(out, pingTarget{addr: socketPath(m)})
-		}
-	}
-	return out, nil
-}
-
-// isSocketGlob reports whether a --connect value is a glob of unix
-// sockets: a path with a glob character.
-func isSocketGlob(v string) bool {
-	pattern := strings.TrimPrefix(strings.TrimPrefix(v, "unix://"), "unix:")
-	return strings.ContainsAny(pattern, "*?[") && (strings.HasPrefix(pattern, "/") || strings.HasPrefix(pattern, "."))
-}
-
-// socketPath keeps a glob match an address of a unix socket: filepath.Glob
-// cleans "./*.sock" into "fpm.sock", which would read as host:port, so a
-// relative match gets its "./" back.
-func socketPath(m string) string {
-	if filepath.IsAbs(m) || strings.HasPrefix(m, "./") || strings.HasPrefix(m, "../") {
-		return m
-	}
-	return "./" + m
+	return values, nil
 }
 
 // runPing checks each target in turn and returns the error of the first
 // that failed.
-func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o fcgireq.NetOptions, targets []pingTarget, path, expect string, quiet bool) error {
+func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o fcgireq.NetOptions, targets []health.Target, path, expect string, quiet bool) error {
 	var first error
 	for _, t := range targets {
 		var line string
-		err := t.err
+		err := t.Err
 		if err != nil {
 			line = failLine(err, pal)
 		} else {
-			o.Connect = t.addr
-			line, err = pingOne(ctx, o, path, expect, pal)
+			o.Connect = t.Addr
+			line, err = pingLine(ctx, o, path, expect, pal)
 		}
 		if !quiet {
 			if len(targets) > 1 {
-				line = t.addr + " " + line
+				line = t.Addr + " " + line
 			}
 			fmt.Fprintln(env.Stdout, line)
 		}
@@ -165,31 +122,21 @@ func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o fc
 	return nil
 }
 
-// pingOne checks one pool and returns its report line.
-func pingOne(ctx context.Context, o fcgireq.NetOptions, path, expect string, pal *formatters.Palette) (string, error) {
-	f, err := fcgireq.FetchPage(ctx, o, path)
-	if err != nil {
+// pingLine checks one pool and returns its report line.
+func pingLine(ctx context.Context, o fcgireq.NetOptions, path, expect string, pal *formatters.Palette) (string, error) {
+	p, err := health.Ping(ctx, o, path, expect)
+	if p == nil {
 		return failLine(err, pal), err
 	}
-	body := strings.TrimSuffix(string(f.Body), "\n")
-	took := formatters.Millis(f.Elapsed)
-	if f.CGI.Status != 200 || body != expect {
-		return fmt.Sprintf("%s status %d body %s %s", pal.Error.Sprint("FAIL"), f.CGI.Status, quoteBody(body), took),
-			&runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: "unhealthy"}
+	took := formatters.Millis(p.Elapsed)
+	if err != nil {
+		return fmt.Sprintf("%s status %d body %s %s", pal.Error.Sprint("FAIL"), p.Status, health.QuoteBody(p.Body), took), err
 	}
-	return fmt.Sprintf("%s %s %s", pal.Good.Sprint("OK"), formatters.Printable(body), took), nil
+	return fmt.Sprintf("%s %s %s", pal.Good.Sprint("OK"), formatters.Printable(p.Body), took), nil
 }
 
 // failLine is the report line of a pool that could not be checked.
 func failLine(err error, pal *formatters.Palette) string {
 	_, msg := runenv.ExitCode(err)
 	return pal.Error.Sprint("FAIL") + " " + msg
-}
-
-// quoteBody shows at most 60 bytes of a body, quoted.
-func quoteBody(b string) string {
-	if len(b) > 60 {
-		return fmt.Sprintf("%q...", b[:60])
-	}
-	return fmt.Sprintf("%q", b)
 }

@@ -117,18 +117,6 @@ func requestBytes(t *testing.T, id uint16, uri string, keep bool) []byte {
 	return b.Bytes()
 }
 
-// refusedAddr is a TCP address nothing listens on.
-func refusedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // waitFor polls s until it contains want, for proxyBound at most.
 func waitFor(t *testing.T, what string, s func() string, want string) string {
 	t.Helper()

@@ -14,13 +14,14 @@ import (
 
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/fcgiwire/fcgitest"
 )
 
 // TestProxyUpstreamDownCleanClose: with the upstream down, a client that
 // has sent its whole request sees a clean end of stream, not a reset, and
 // the proxy runs on.
 func TestProxyUpstreamDownCleanClose(t *testing.T) {
-	tp := startProxy(t, refusedAddr(t), longTimeout)
+	tp := startProxy(t, fcgitest.Refused(t), longTimeout)
 	const unreachable = "unreachable: connection refused; closing the client connection"
 	for i := 0; i < 3; i++ {
 		c, err := net.Dial("tcp", tp.addr)

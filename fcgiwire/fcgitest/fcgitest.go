@@ -32,3 +32,16 @@ func Serve(t testing.TB, h fcgiwire.Handler) string {
 	})
 	return l.Addr().String()
 }
+
+// Refused returns a loopback TCP address nothing listens on: a port just
+// closed, for a test of a connect that is refused.
+func Refused(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
