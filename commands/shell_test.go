@@ -19,119 +19,13 @@ import (
 
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
+	"github.com/fcgicli/fcgicli/commands/shell"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 )
 
-// closingListener remembers the connections it accepted so that a test
-// can close them, as a server that drops an idle connection does.
-type closingListener struct {
-	net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func (l *closingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.mu.Lock()
-		l.conns = append(l.conns, c)
-		l.mu.Unlock()
-	}
-	return c, err
-}
-
-func (l *closingListener) closeAll() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.conns {
-		c.Close()
-	}
-	n := len(l.conns)
-	l.conns = nil
-	return n
-}
-
-// TestShellReconnects: requests share one connection; when the server
-// has closed it, the next request says so and reconnects.
-func TestShellReconnects(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := &closingListener{Listener: l}
-	defer l.Close()
-	var accepted sync.Map
-	go fcgi.Serve(cl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		accepted.Store(r.RemoteAddr, true)
-		w.Write([]byte("a=" + r.URL.Query().Get("a") + "\n"))
-	}))
-	s, out, errOut := testSession(t, l.Addr().String())
-	ctx := context.Background()
-	for _, line := range []string{"get /x?a=1", "get /x?a=2"} {
-		s.exec(ctx, line)
-	}
-	first := s.conn
-	if first == nil || s.lastFail != 0 {
-		t.Fatalf("no kept connection after two requests (last failure %d): %s", s.lastFail, errOut.String())
-	}
-	if n := cl.closeAll(); n != 1 {
-		t.Fatalf("the server saw %d connections, want 1", n)
-	}
-	// Wait until the close has reached us, as the shell's own check sees it.
-	for deadline := time.Now().Add(time.Minute); alive(first.NetConn()); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the server's close never reached the client")
-		}
-	}
-	s.exec(ctx, "get /x?a=3")
-	if got, want := out.String(), "a=1\na=2\na=3\n"; got != want {
-		t.Errorf("stdout %q, want %q", got, want)
-	}
-	if !strings.Contains(errOut.String(), "the server closed the connection; reconnecting to "+l.Addr().String()) {
-		t.Errorf("stderr %q does not say it reconnected", errOut.String())
-	}
-	if s.conn == nil || s.conn == first || s.lastFail != 0 {
-		t.Errorf("not on a new connection after reconnecting (last failure %d)", s.lastFail)
-	}
-}
-
-func TestSplitWords(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want []string
-	}{
-		{"get /a", []string{"get", "/a"}},
-		{"  set header 'X-A: 1'  ", []string{"set", "header", "X-A: 1"}},
-		{`post /f "a=1 & b=\"2\""`, []string{"post", "/f", `a=1 & b="2"`}},
-		{`set param A=b\ c`, []string{"set", "param", "A=b c"}},
-		{`x ''`, []string{"x", ""}},
-		{"", nil},
-	} {
-		got, err := splitWords(c.in)
-		if err != nil || !reflect.DeepEqual(got, c.want) {
-			t.Errorf("splitWords(%q) = %q, %v; want %q", c.in, got, err, c.want)
-		}
-	}
-	for _, bad := range []string{`a 'b`, `a "b`} {
-		if _, err := splitWords(bad); err == nil {
-			t.Errorf("splitWords(%q): no error", bad)
-		}
-	}
-}
-
-func TestLineDiff(t *testing.T) {
-	if d := lineDiff([]string{"a", "b"}, []string{"a", "b"}); d != nil {
-		t.Errorf("equal: %q", d)
-	}
-	got := lineDiff([]string{"a", "b", "c"}, []string{"a", "x", "c", "d"})
-	want := []string{"  a", "- b", "+ x", "  c", "+ d"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
 func TestShellComplete(t *testing.T) {
-	s := &session{params: []string{"APP_ENV=x"}}
+	env := shellEnv("", new(bytes.Buffer), new(bytes.Buffer))
+	s := shell.New(env, shell.Settings{Params: []string{"APP_ENV=x"}}, shellCLI(env))
 	for _, c := range []struct {
 		line string
 		want []string
@@ -143,7 +37,7 @@ func TestShellComplete(t *testing.T) {
 		{"get /x -p QUERY_S", []string{"QUERY_STRING="}},
 		{"set output j", []string{"json "}},
 	} {
-		head, got, _ := s.complete(c.line, len(c.line))
+		head, got, _ := s.Complete(c.line, len(c.line))
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("complete(%q) = %q %q, want %q", c.line, head, got, c.want)
 		}
@@ -224,13 +118,9 @@ func shellEnv(lines string, out, errOut *bytes.Buffer) *runenv.Env {
 func TestShellSetTimeout(t *testing.T) {
 	addr, seen := silentListener(t, 3*time.Second)
 	var out, errOut bytes.Buffer
-	s := &session{
-		env:    shellEnv("set timeout 300ms\nget /x\nget /y\nshow\n", &out, &errOut),
-		color:  "never",
-		output: "text",
-		net:    fcgireq.NetOptions{Connect: addr, ConnectTimeout: 5 * time.Second, Timeout: 30 * time.Second},
-	}
-	err := s.run(context.Background())
+	env := shellEnv("set timeout 300ms\nget /x\nget /y\nshow\n", &out, &errOut)
+	s := newTestSession(env, fcgireq.NetOptions{Connect: addr, ConnectTimeout: 5 * time.Second, Timeout: 30 * time.Second})
+	err := s.Run(context.Background())
 	if code, _ := runenv.ExitCode(err); code != runenv.ExitTimeout {
 		t.Errorf("the shell ended with %v (exit %d), want exit %d", err, code, runenv.ExitTimeout)
 	}
@@ -279,37 +169,34 @@ func TestShellTimeoutFlag(t *testing.T) {
 // own.
 func TestShellDeadlinesReachRequests(t *testing.T) {
 	var out, errOut bytes.Buffer
-	s := &session{
-		env:    shellEnv("", &out, &errOut),
-		color:  "never",
-		output: "text",
-		net:    fcgireq.NetOptions{Connect: "127.0.0.1:1", ConnectTimeout: 700 * time.Millisecond, Timeout: 300 * time.Millisecond},
-	}
+	env := shellEnv("", &out, &errOut)
+	net := fcgireq.NetOptions{Connect: "127.0.0.1:1", ConnectTimeout: 700 * time.Millisecond, Timeout: 300 * time.Millisecond}
+	s := newTestSession(env, net)
 	ctx := context.Background()
-	o, err := s.parseRequest(ctx, []string{"/x"}, nil)
+	o, err := parseShellRequest(ctx, env, []string{"/x"}, nil, s.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Net != s.net {
-		t.Errorf("a request's deadlines are %+v, want the session's %+v", o.Net, s.net)
+	if o.Net != net {
+		t.Errorf("a request's deadlines are %+v, want the session's %+v", o.Net, net)
 	}
 	// The commands the shell runs as they are (ping here) get them too,
 	// as their help shows.
-	s.exec(ctx, "help ping")
+	s.Exec(ctx, "help ping")
 	for _, want := range []string{"after DURATION (default: 700ms)", "(0: never) (default: 300ms)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help ping in the shell does not show %q:\n%s", want, out.String())
 		}
 	}
-	if err := s.set([]string{"timeout", "0"}); err != nil {
+	if _, err := s.Exec(ctx, "set timeout 0"); err != nil {
 		t.Fatal(err)
 	}
-	if o, err = s.parseRequest(ctx, []string{"/x"}, nil); err != nil {
+	if o, err = parseShellRequest(ctx, env, []string{"/x"}, nil, s.Settings()); err != nil {
 		t.Fatal(err)
 	} else if o.Net.Timeout != 0 {
 		t.Errorf("after set timeout 0 a request's timeout is %s, want 0 (none)", o.Net.Timeout)
 	}
-	if o, err = s.parseRequest(ctx, []string{"/x", "-t", "2s", "--connect-timeout", "1s"}, nil); err != nil {
+	if o, err = parseShellRequest(ctx, env, []string{"/x", "-t", "2s", "--connect-timeout", "1s"}, nil, s.Settings()); err != nil {
 		t.Fatal(err)
 	}
 	if o.Net.Timeout != 2*time.Second || o.Net.ConnectTimeout != time.Second {
@@ -345,13 +232,9 @@ func TestShellLineFlags(t *testing.T) {
 	a, aHits := namedServer(t, "A")
 	b, bHits := namedServer(t, "B")
 	var out, errOut bytes.Buffer
-	s := &session{
-		env:    shellEnv("", &out, &errOut),
-		color:  "never",
-		output: "text",
-		net:    fcgireq.NetOptions{Connect: a, ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
-	}
-	defer s.closeConn()
+	env := shellEnv("", &out, &errOut)
+	s := newTestSession(env, fcgireq.NetOptions{Connect: a, ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second})
+	defer s.Close()
 	ctx := context.Background()
 	headers := "Status: 200 OK\nContent-Type: text/plain; charset=utf-8\nDate: Thu, 01 Jan 1970 00:00:00 GMT\nX-Server: A\n\n"
 	for _, c := range []struct {
@@ -384,7 +267,7 @@ func TestShellLineFlags(t *testing.T) {
 		out.Reset()
 		errOut.Reset()
 		a0, b0 := aHits.Load(), bHits.Load()
-		s.exec(ctx, c.line)
+		_, err := s.Exec(ctx, c.line)
 		if c.json != "" {
 			var doc struct {
 				Status int    `json:"status"`
@@ -400,16 +283,15 @@ func TestShellLineFlags(t *testing.T) {
 		} else if out.String() != c.stdout {
 			t.Errorf("%s: stdout %q, want %q", c.line, out.String(), c.stdout)
 		}
-		if errOut.Len() > 0 || s.lastFail != 0 {
-			t.Errorf("%s: exit %d, stderr %q", c.line, s.lastFail, errOut.String())
+		if code, _ := runenv.ExitCode(err); errOut.Len() > 0 || code != 0 {
+			t.Errorf("%s: exit %d, stderr %q", c.line, code, errOut.String())
 		}
 		if da, db := aHits.Load()-a0, bHits.Load()-b0; da != c.aHits || db != c.bHits {
 			t.Errorf("%s: the session's server got %d requests and the other %d, want %d and %d", c.line, da, db, c.aHits, c.bHits)
 		}
-		if s.net.Connect != a {
-			t.Fatalf("%s: the session's address became %s", c.line, s.net.Connect)
+		if got := s.Settings().Net.Connect; got != a {
+			t.Fatalf("%s: the session's address became %s", c.line, got)
 		}
-		s.lastFail = 0
 	}
 }
 
@@ -419,12 +301,13 @@ func TestShellLineFlags(t *testing.T) {
 // session stays as it was.
 func TestShellShapeFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
-	s := &session{
-		env: shellEnv("", &out, &errOut), color: "never", output: "text",
-		net:    fcgireq.NetOptions{Connect: "127.0.0.1:1", ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
-		params: []string{"A=1,2"}, unset: []string{"HTTP_HOST"}, headers: []string{"X-A: 1"}, docRoot: "/srv",
+	env := shellEnv("", &out, &errOut)
+	s := shell.Settings{
+		Color: "never", Output: "text",
+		Net:    fcgireq.NetOptions{Connect: "127.0.0.1:1", ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second},
+		Params: []string{"A=1,2"}, Unset: []string{"HTTP_HOST"}, Headers: []string{"X-A: 1"}, DocRoot: "/srv",
 	}
-	params, unset, headers := slices.Clone(s.params), slices.Clone(s.unset), slices.Clone(s.headers)
+	params, unset, headers := slices.Clone(s.Params), slices.Clone(s.Unset), slices.Clone(s.Headers)
 	post := map[string]string{"method": "POST", "data": "a=1"}
 	for _, c := range []struct {
 		line                   []string
@@ -442,7 +325,7 @@ func TestShellShapeFlags(t *testing.T) {
 		{[]string{"/x"}, post, []string{"A=1,2"}, []string{"HTTP_HOST"}, []string{"X-A: 1"}, "/srv", "POST", "a=1"},
 		{[]string{"/x", "--data", "b=2", "-X", "PUT"}, post, []string{"A=1,2"}, []string{"HTTP_HOST"}, []string{"X-A: 1"}, "/srv", "PUT", "b=2"},
 	} {
-		o, err := s.parseRequest(context.Background(), c.line, c.fill)
+		o, err := parseShellRequest(context.Background(), env, c.line, c.fill, s)
 		if err != nil {
 			t.Errorf("%q: %v", c.line, err)
 			continue
@@ -458,8 +341,8 @@ func TestShellShapeFlags(t *testing.T) {
 				c.line, sp.Params, sp.Unset, sp.Headers, sp.DocRoot, sp.Method, data, c.params, c.unset, c.headers, c.root, c.method, c.data)
 		}
 	}
-	if !slices.Equal(s.params, params) || !slices.Equal(s.unset, unset) || !slices.Equal(s.headers, headers) || s.docRoot != "/srv" {
-		t.Errorf("the session changed: params %q unset %q headers %q root %q", s.params, s.unset, s.headers, s.docRoot)
+	if !slices.Equal(s.Params, params) || !slices.Equal(s.Unset, unset) || !slices.Equal(s.Headers, headers) || s.DocRoot != "/srv" {
+		t.Errorf("the session changed: params %q unset %q headers %q root %q", s.Params, s.Unset, s.Headers, s.DocRoot)
 	}
 }
 
@@ -508,11 +391,14 @@ func TestShellNumbersRequests(t *testing.T) {
 	}()
 	s, out, errOut := testSession(t, l.Addr().String())
 	ctx := context.Background()
+	lastFail := 0
 	for _, line := range []string{"get /a", "get /b", "get /c --request-id 9", "set dump on", "get /d"} {
-		s.exec(ctx, line)
+		if _, err := s.Exec(ctx, line); err != nil {
+			lastFail, _ = runenv.ExitCode(err)
+		}
 	}
-	if got, want := out.String(), "answer 1\nanswer 2\nanswer 3\nanswer 4\n"; got != want || s.lastFail != 0 {
-		t.Errorf("stdout %q, want %q (last failure %d); stderr:\n%s", got, want, s.lastFail, errOut.String())
+	if got, want := out.String(), "answer 1\nanswer 2\nanswer 3\nanswer 4\n"; got != want || lastFail != 0 {
+		t.Errorf("stdout %q, want %q (last failure %d); stderr:\n%s", got, want, lastFail, errOut.String())
 	}
 	mu.Lock()
 	if want := []uint16{1, 2, 9, 10}; !slices.Equal(ids, want) {
