@@ -124,7 +124,8 @@ func sessionApp(env *runenv.Env, name string, user []string, set shell.Settings)
 // command's own defaults: the address (-c), the timeout (-t, or set
 // timeout) and connect timeout, and, for a command that shapes a request,
 // the params, headers, unset params and document root; for request, the
-// output format and include too.
+// output format and include too, and the help of --request-id says that
+// the kept connection numbers the requests.
 //
 // Defaults rather than flags put on the line: urfave/cli refuses a line
 // with two forms of one flag (-c and --connect), and ping's -c is
@@ -155,6 +156,11 @@ func sessionDefaults(cmd *cli.Command, s shell.Settings) {
 		case *cli.BoolFlag:
 			if f.Name == "include" && cmd.Name == "request" {
 				f.Value = s.Include
+			}
+		case *cli.UintFlag:
+			if f.Name == "request-id" && cmd.Name == "request" {
+				// What parseShellRequest does when the line gives none.
+				f.DefaultText = "the next on the kept connection: 1, 2, 3..."
 			}
 		case *cli.StringSliceFlag:
 			switch f.Name {
@@ -196,6 +202,8 @@ func unwrapFlag(f cli.Flag) cli.Flag {
 		return f.BoolFlag
 	case *stringSliceFlag:
 		return f.StringSliceFlag
+	case *uintFlag:
+		return f.UintFlag
 	}
 	return f
 }
