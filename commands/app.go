@@ -213,14 +213,18 @@ func flagMessage(msg, help string) string {
 
 // palette returns the colour palette for w under the global --color flag.
 func palette(c *cli.Context, env *runenv.Env, w io.Writer) (*formatters.Palette, error) {
-	value := "auto"
+	return runenv.Palette(colorWhen(c), env, w)
+}
+
+// colorWhen is --color's value, given after the command or before it:
+// auto when neither gives it.
+func colorWhen(c *cli.Context) string {
 	for _, cc := range c.Lineage() {
 		if cc.IsSet("color") {
-			value = cc.String("color")
-			break
+			return cc.String("color")
 		}
 	}
-	return runenv.Palette(value, env, w)
+	return "auto"
 }
 
 // reorderArgs moves a subcommand's flags before its positional arguments,

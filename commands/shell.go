@@ -55,7 +55,7 @@ EXAMPLES:
 			}
 			set := shell.Settings{
 				Net:     fcgireq.NetOptions{Connect: c.String("connect"), ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")},
-				Color:   "auto",
+				Color:   colorWhen(c),
 				DocRoot: c.String("document-root"),
 				Output:  "text",
 			}
@@ -64,12 +64,6 @@ EXAMPLES:
 			}
 			if set.Net.ConnectTimeout < 0 || set.Net.Timeout < 0 {
 				return runenv.Usagef("timeouts cannot be negative")
-			}
-			for _, cc := range c.Lineage() {
-				if cc.IsSet("color") {
-					set.Color = cc.String("color")
-					break
-				}
 			}
 			if _, err := formatters.ParseColorMode(set.Color); err != nil {
 				return runenv.Usagef("%v", err)
