@@ -21,6 +21,7 @@ import (
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/commands/shell"
 	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/fcgiwire/fcgitest"
 )
 
 func TestShellComplete(t *testing.T) {
@@ -44,103 +45,16 @@ func TestShellComplete(t *testing.T) {
 	}
 }
 
-// silentListener accepts connections on 127.0.0.1 and reads them without
-// ever answering, as a stuck pool does, reporting every record header it
-// reads on seen. It closes each connection after hold, so that a test of
-// a deadline that does not fire ends all the same.
-func silentListener(t *testing.T, hold time.Duration) (addr string, seen chan fcgiwire.Header) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen = make(chan fcgiwire.Header, 256)
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(hold))
-				r := fcgiwire.NewReader(c)
-				for {
-					rec, err := r.ReadRecord()
-					if err != nil {
-						return
-					}
-					select {
-					case seen <- rec.Header:
-					default:
-					}
-				}
-			}()
-		}
-	}()
-	return l.Addr().String(), seen
-}
-
-// sawAbort reports whether the server got FCGI_ABORT_REQUEST for request 1
-// among the records seen so far (waiting briefly for it).
-func sawAbort(seen chan fcgiwire.Header) bool {
-	deadline := time.After(2 * time.Second)
-	for {
-		select {
-		case h := <-seen:
-			if h.Type == fcgiwire.TypeAbortRequest && h.RequestID == 1 {
-				return true
-			}
-		case <-deadline:
-			return false
-		}
-	}
-}
-
 // shellEnv is an environment for an in-process shell reading lines.
 func shellEnv(lines string, out, errOut *bytes.Buffer) *runenv.Env {
 	return &runenv.Env{Stdin: strings.NewReader(lines), Stdout: out, Stderr: errOut, Getenv: func(string) string { return "" }}
-}
-
-// TestShellSetTimeout: "set timeout" bounds the requests that follow it
-// against a server that never answers: each times out at the session's
-// deadline, is aborted (FCGI_ABORT_REQUEST), is reported, and the shell
-// goes on to the next line.
-func TestShellSetTimeout(t *testing.T) {
-	addr, seen := silentListener(t, 3*time.Second)
-	var out, errOut bytes.Buffer
-	env := shellEnv("set timeout 300ms\nget /x\nget /y\nshow\n", &out, &errOut)
-	s := newTestSession(env, fcgireq.NetOptions{Connect: addr, ConnectTimeout: 5 * time.Second, Timeout: 30 * time.Second})
-	err := s.Run(context.Background())
-	if code, _ := runenv.ExitCode(err); code != runenv.ExitTimeout {
-		t.Errorf("the shell ended with %v (exit %d), want exit %d", err, code, runenv.ExitTimeout)
-	}
-	msg := "fcgicli: timed out after 300ms (--timeout)\n"
-	if got, want := errOut.String(), msg+msg; got != want {
-		t.Errorf("stderr %q, want %q", got, want)
-	}
-	if !strings.Contains(out.String(), "\ntimeout:    300ms (connect 5s)\n") {
-		t.Errorf("show after the timeouts did not run, or shows another timeout:\n%s", out.String())
-	}
-	if !sawAbort(seen) {
-		t.Error("the server never got FCGI_ABORT_REQUEST")
-	}
 }
 
 // TestShellTimeoutFlag: the -t given at start bounds every command that
 // talks to the server, not only requests, and each command's own
 // default does not replace it.
 func TestShellTimeoutFlag(t *testing.T) {
-	addr, seen := silentListener(t, 3*time.Second)
+	addr, seen := fcgitest.Silent(t, 3*time.Second)
 	cmds := []string{"get /x", "request /x", "post /x a=1", "get-values", "raw-dump /x", "ping", "status"}
 	var out, errOut bytes.Buffer
 	env := shellEnv(strings.Join(append(cmds, "show"), "\n")+"\n", &out, &errOut)
@@ -159,7 +73,7 @@ func TestShellTimeoutFlag(t *testing.T) {
 	if !strings.Contains(out.String(), "\ntimeout:    300ms (connect 5s)\n") {
 		t.Errorf("show did not run after the timeouts, or shows another timeout:\n%s", out.String())
 	}
-	if !sawAbort(seen) {
+	if !fcgitest.SawAbort(seen, 1, 2*time.Second) {
 		t.Error("the server never got FCGI_ABORT_REQUEST")
 	}
 }

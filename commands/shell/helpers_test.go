@@ -45,11 +45,11 @@ func scriptOnly() CLI {
 	}
 }
 
-// testSession returns a session on addr whose output goes to the buffers
-// returned, its kept connection closed when the test ends.
-func testSession(t *testing.T, addr string) (s *Session, stdout, stderr *bytes.Buffer) {
+// testSession returns a session on addr reading lines, whose output goes
+// to the buffers returned, its kept connection closed when the test ends.
+func testSession(t *testing.T, addr, lines string) (s *Session, stdout, stderr *bytes.Buffer) {
 	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
-	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr, Getenv: func(string) string { return "" }}
+	env := &runenv.Env{Stdin: strings.NewReader(lines), Stdout: stdout, Stderr: stderr, Getenv: func(string) string { return "" }}
 	s = New(env, Settings{
 		Color:  "never",
 		Output: "text",

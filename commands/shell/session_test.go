@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fcgicli/fcgicli/commands/runenv"
+	"github.com/fcgicli/fcgicli/fcgiwire/fcgitest"
 )
 
 // closingListener remembers the connections it accepted so that a test
@@ -55,7 +58,7 @@ func TestShellReconnects(t *testing.T) {
 		accepted.Store(r.RemoteAddr, true)
 		w.Write([]byte("a=" + r.URL.Query().Get("a") + "\n"))
 	}))
-	s, out, errOut := testSession(t, l.Addr().String())
+	s, out, errOut := testSession(t, l.Addr().String(), "")
 	ctx := context.Background()
 	for _, line := range []string{"get /x?a=1", "get /x?a=2"} {
 		s.Exec(ctx, line)
@@ -82,6 +85,30 @@ func TestShellReconnects(t *testing.T) {
 	}
 	if s.conn == nil || s.conn == first || s.lastFail != 0 {
 		t.Errorf("not on a new connection after reconnecting (last failure %d)", s.lastFail)
+	}
+}
+
+// TestShellSetTimeout: "set timeout" bounds the requests that follow it
+// against a server that never answers: each times out at the session's
+// deadline, is aborted (FCGI_ABORT_REQUEST), is reported, and the shell
+// goes on to the next line.
+func TestShellSetTimeout(t *testing.T) {
+	addr, seen := fcgitest.Silent(t, 3*time.Second)
+	s, out, errOut := testSession(t, addr, "set timeout 300ms\nget /x\nget /y\nshow\n")
+	s.net.Timeout = 30 * time.Second
+	err := s.Run(context.Background())
+	if code, _ := runenv.ExitCode(err); code != runenv.ExitTimeout {
+		t.Errorf("the shell ended with %v (exit %d), want exit %d", err, code, runenv.ExitTimeout)
+	}
+	msg := "fcgicli: timed out after 300ms (--timeout)\n"
+	if got, want := errOut.String(), msg+msg; got != want {
+		t.Errorf("stderr %q, want %q", got, want)
+	}
+	if !strings.Contains(out.String(), "\ntimeout:    300ms (connect 5s)\n") {
+		t.Errorf("show after the timeouts did not run, or shows another timeout:\n%s", out.String())
+	}
+	if !fcgitest.SawAbort(seen, 1, 2*time.Second) {
+		t.Error("the server never got FCGI_ABORT_REQUEST")
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package fcgitest gives other packages' tests a real FastCGI server, as
 // net/http/httptest does for HTTP: a fcgiwire.Server on a loopback port,
-// shut down when the test ends.
+// shut down when the test ends; and a server that never answers (Silent),
+// as a stuck pool does, for the tests of deadlines.
 //
 // It is for tests only: standard library and fcgiwire, nothing else, and
 // no package-level state.
