@@ -118,8 +118,9 @@ func sessionApp(env *runenv.Env, name string, user []string, set shell.Settings)
 // command's own defaults: the address (-c), the timeout (-t, or set
 // timeout) and connect timeout, and, for a command that shapes a request,
 // the params, headers, unset params and document root; for request, the
-// output format and include too, and the help of --request-id says that
-// the kept connection numbers the requests.
+// output format and include too, and the help of --keep-conn and
+// --request-id says that the session keeps its connection and numbers
+// the requests on it.
 //
 // Defaults rather than flags put on the line: urfave/cli refuses a line
 // with two forms of one flag (-c and --connect), and ping's -c is
@@ -148,8 +149,12 @@ func sessionDefaults(cmd *cli.Command, s shell.Settings) {
 				f.Value = s.Output
 			}
 		case *cli.BoolFlag:
-			if f.Name == "include" && cmd.Name == "request" {
+			switch {
+			case f.Name == "include" && cmd.Name == "request":
 				f.Value = s.Include
+			case f.Name == "keep-conn" && cmd.Name == "request":
+				// The session sends every request with it.
+				f.DefaultText = "always, in the shell"
 			}
 		case *cli.UintFlag:
 			if f.Name == "request-id" && cmd.Name == "request" {
