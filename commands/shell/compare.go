@@ -20,8 +20,8 @@ func (s *Session) last(args []string) error {
 	r := s.responses[len(s.responses)-1]
 	fs := flag.NewFlagSet("last", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	output := fs.String("o", s.output, "")
-	include := fs.Bool("i", s.include, "")
+	output := fs.String("o", s.settings.Output, "")
+	include := fs.Bool("i", s.settings.Include, "")
 	maxBytes := fs.Int("max-bytes", 256, "")
 	dump := false
 	if len(args) > 0 && args[0] == "raw-dump" {
@@ -39,7 +39,7 @@ func (s *Session) last(args []string) error {
 		if err != nil {
 			return &runenv.UsageError{Msg: err.Error()}
 		}
-		pal, _ := runenv.Palette(s.color, s.env, s.env.Stdout)
+		pal, _ := runenv.Palette(s.settings.Color, s.env, s.env.Stdout)
 		d := &formatters.Dumper{W: s.env.Stdout, P: pal, Format: format, MaxBytes: *maxBytes}
 		if len(r.events) > 0 {
 			d.Expect(r.events[0].Header.RequestID)

@@ -59,7 +59,7 @@ func (s *Session) send(ctx context.Context, o *Request) (*response, error) {
 		defer func() { s.verbose = false }()
 	}
 	var conn *fcgiwire.Conn
-	if o.Net.Connect == s.net.Connect {
+	if o.Net.Connect == s.settings.Net.Connect {
 		conn, err = s.connection(ctx, o.Net)
 	} else {
 		// A -c of its own: a connection for this request only, the kept
@@ -79,7 +79,7 @@ func (s *Session) send(ctx context.Context, o *Request) (*response, error) {
 	var mu chanLock = make(chan struct{}, 1)
 	var dumper *formatters.Dumper
 	if s.dump {
-		pal, _ := runenv.Palette(s.color, s.env, s.env.Stderr)
+		pal, _ := runenv.Palette(s.settings.Color, s.env, s.env.Stderr)
 		dumper = &formatters.Dumper{W: s.env.Stderr, P: pal, Format: formatters.Text, MaxBytes: 256}
 		id := o.RequestID
 		if id == 0 {
@@ -89,7 +89,7 @@ func (s *Session) send(ctx context.Context, o *Request) (*response, error) {
 	}
 	var tr *formatters.Tracer
 	if s.verbose {
-		pal, _ := runenv.Palette(s.color, s.env, s.env.Stderr)
+		pal, _ := runenv.Palette(s.settings.Color, s.env, s.env.Stderr)
 		tr = &formatters.Tracer{W: s.env.Stderr, P: pal}
 	}
 	observe := fcgiwire.Observer(func(ev fcgiwire.Event) {
@@ -176,7 +176,7 @@ func (s *Session) tracer() *formatters.Tracer {
 	if !s.verbose {
 		return nil
 	}
-	pal, _ := runenv.Palette(s.color, s.env, s.env.Stderr)
+	pal, _ := runenv.Palette(s.settings.Color, s.env, s.env.Stderr)
 	return &formatters.Tracer{W: s.env.Stderr, P: pal}
 }
 
@@ -204,18 +204,18 @@ func (s *Session) closeConn() {
 }
 
 func (s *Session) connectTo(ctx context.Context, addr string) error {
-	o := s.net
+	o := s.settings.Net
 	o.Connect = addr
 	if err := fcgireq.CheckClientAddr(addr); err != nil {
 		return err
 	}
-	old := s.net.Connect
+	old := s.settings.Net.Connect
 	s.closeConn()
-	s.net.Connect = addr
+	s.settings.Net.Connect = addr
 	ctx, cancel := o.WithTimeout(ctx)
 	defer cancel()
 	if _, err := s.connection(ctx, o); err != nil {
-		s.net.Connect = old
+		s.settings.Net.Connect = old
 		return err
 	}
 	fmt.Fprintf(s.env.Stdout, "connected to %s\n", addr)
@@ -250,7 +250,7 @@ func (s *Session) render(r *response, format formatters.Format, include, quietFa
 		return nil
 	}
 	if include && r.cgi != nil {
-		pal, _ := runenv.Palette(s.color, s.env, out)
+		pal, _ := runenv.Palette(s.settings.Color, s.env, out)
 		if err := formatters.WriteCGIHeaders(out, r.cgi, pal); err != nil {
 			return err
 		}

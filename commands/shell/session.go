@@ -87,18 +87,11 @@ type CLI struct {
 
 // Session is the state of a shell.
 type Session struct {
-	env     *runenv.Env
-	cli     CLI
-	net     fcgireq.NetOptions
-	color   string
-	params  []string // NAME=VALUE, in the order set
-	unset   []string // default params not to send
-	headers []string // "Name: value"
-	docRoot string
-	output  string
-	include bool
-	verbose bool
-	dump    bool
+	env      *runenv.Env
+	cli      CLI
+	settings Settings
+	verbose  bool
+	dump     bool
 
 	conn     *fcgiwire.Conn
 	connDone func()
@@ -115,21 +108,19 @@ type Session struct {
 // New returns a session with settings set that runs fcgicli's commands
 // through cli. An empty Color or Output is auto or text.
 func New(env *runenv.Env, set Settings, cli CLI) *Session {
-	return &Session{
-		env: env, cli: cli, net: set.Net,
-		color: cmp.Or(set.Color, "auto"), output: cmp.Or(set.Output, "text"), include: set.Include,
-		docRoot: set.DocRoot,
-		params:  slices.Clone(set.Params), unset: slices.Clone(set.Unset), headers: slices.Clone(set.Headers),
-	}
+	s := &Session{env: env, cli: cli, settings: set.clone()}
+	s.settings.Color = cmp.Or(set.Color, "auto")
+	s.settings.Output = cmp.Or(set.Output, "text")
+	return s
 }
 
 // Settings returns the session's settings as they are now.
-func (s *Session) Settings() Settings {
-	return Settings{
-		Net: s.net, Color: s.color, DocRoot: s.docRoot,
-		Params: slices.Clone(s.params), Unset: slices.Clone(s.unset), Headers: slices.Clone(s.headers),
-		Output: s.output, Include: s.include,
-	}
+func (s *Session) Settings() Settings { return s.settings.clone() }
+
+// clone returns a copy of set that shares no slice with it.
+func (set Settings) clone() Settings {
+	set.Params, set.Unset, set.Headers = slices.Clone(set.Params), slices.Clone(set.Unset), slices.Clone(set.Headers)
+	return set
 }
 
 // response is one response kept for last and diff.
@@ -260,10 +251,10 @@ const maxLines = 1 << 30
 
 // prompt names the session's address.
 func (s *Session) prompt() string {
-	if s.net.Connect == "" {
+	if s.settings.Net.Connect == "" {
 		return "fcgi> "
 	}
-	return "fcgi " + s.net.Connect + "> "
+	return "fcgi " + s.settings.Net.Connect + "> "
 }
 
 // historyFile is where the history is kept: $XDG_STATE_HOME/fcgicli/history,

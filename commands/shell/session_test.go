@@ -95,7 +95,7 @@ func TestShellReconnects(t *testing.T) {
 func TestShellSetTimeout(t *testing.T) {
 	addr, seen := fcgitest.Silent(t, 3*time.Second)
 	s, out, errOut := testSession(t, addr, "set timeout 300ms\nget /x\nget /y\nshow\n")
-	s.net.Timeout = 30 * time.Second
+	s.settings.Net.Timeout = 30 * time.Second
 	err := s.Run(context.Background())
 	if code, _ := runenv.ExitCode(err); code != runenv.ExitTimeout {
 		t.Errorf("the shell ended with %v (exit %d), want exit %d", err, code, runenv.ExitTimeout)

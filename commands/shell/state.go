@@ -35,25 +35,25 @@ func (s *Session) set(args []string) error {
 		if !ok || name == "" || len(args) != 2 {
 			return runenv.Usagef("usage: set param NAME=VALUE")
 		}
-		s.params = slices.DeleteFunc(s.params, func(p string) bool { return strings.HasPrefix(p, name+"=") })
-		s.params = append(s.params, rest)
-		s.unset = slices.DeleteFunc(s.unset, func(u string) bool { return u == name })
+		s.settings.Params = slices.DeleteFunc(s.settings.Params, func(p string) bool { return strings.HasPrefix(p, name+"=") })
+		s.settings.Params = append(s.settings.Params, rest)
+		s.settings.Unset = slices.DeleteFunc(s.settings.Unset, func(u string) bool { return u == name })
 	case "header":
 		name, _, ok := strings.Cut(rest, ":")
 		if !ok || strings.TrimSpace(name) == "" {
 			return runenv.Usagef("usage: set header 'Name: value'")
 		}
-		s.headers = slices.DeleteFunc(s.headers, func(h string) bool { return sameHeader(h, name) })
-		s.headers = append(s.headers, rest)
+		s.settings.Headers = slices.DeleteFunc(s.settings.Headers, func(h string) bool { return sameHeader(h, name) })
+		s.settings.Headers = append(s.settings.Headers, rest)
 	case "root":
-		s.docRoot = rest
+		s.settings.DocRoot = rest
 	case "output":
 		if _, err := formatters.ParseFormat(rest, formatters.Text, formatters.Raw, formatters.JSON); err != nil {
 			return &runenv.UsageError{Msg: err.Error()}
 		}
-		s.output = rest
+		s.settings.Output = rest
 	case "include":
-		return onOff(&s.include)
+		return onOff(&s.settings.Include)
 	case "verbose":
 		return onOff(&s.verbose)
 	case "dump":
@@ -63,7 +63,7 @@ func (s *Session) set(args []string) error {
 		if err != nil || d < 0 {
 			return runenv.Usagef("set timeout: want a duration such as 5s, got %q", rest)
 		}
-		s.net.Timeout = d
+		s.settings.Net.Timeout = d
 	default:
 		return runenv.Usagef("cannot set %q (param, header, root, output, include, verbose, dump, timeout)", what)
 	}
@@ -87,19 +87,19 @@ func (s *Session) unsetCmd(args []string) error {
 			return runenv.Usagef("usage: unset param NAME")
 		}
 		name := args[1]
-		n := len(s.params)
-		s.params = slices.DeleteFunc(s.params, func(p string) bool { return strings.HasPrefix(p, name+"=") })
-		if len(s.params) == n && !slices.Contains(s.unset, name) {
+		n := len(s.settings.Params)
+		s.settings.Params = slices.DeleteFunc(s.settings.Params, func(p string) bool { return strings.HasPrefix(p, name+"=") })
+		if len(s.settings.Params) == n && !slices.Contains(s.settings.Unset, name) {
 			// Not one of ours: a default param, no longer sent.
-			s.unset = append(s.unset, name)
+			s.settings.Unset = append(s.settings.Unset, name)
 		}
 	case "header":
 		if len(args) != 2 {
 			return runenv.Usagef("usage: unset header NAME")
 		}
-		s.headers = slices.DeleteFunc(s.headers, func(h string) bool { return sameHeader(h, args[1]) })
+		s.settings.Headers = slices.DeleteFunc(s.settings.Headers, func(h string) bool { return sameHeader(h, args[1]) })
 	case "root":
-		s.docRoot = ""
+		s.settings.DocRoot = ""
 	default:
 		return runenv.Usagef("cannot unset %q (param, header, root)", args[0])
 	}
@@ -111,7 +111,7 @@ func (s *Session) unsetCmd(args []string) error {
 func (s *Session) show(args []string) error {
 	out := s.env.Stdout
 	onOff := map[bool]string{true: "on", false: "off"}
-	addr := s.net.Connect
+	addr := s.settings.Net.Connect
 	if addr == "" {
 		addr = "(none: connect ADDR)"
 	}
@@ -120,10 +120,10 @@ func (s *Session) show(args []string) error {
 		conn = "open (kept alive)"
 	}
 	for _, kv := range [][2]string{
-		{"address", addr}, {"connection", conn}, {"root", s.docRoot}, {"output", s.output},
-		{"include", onOff[s.include]}, {"verbose", onOff[s.verbose]}, {"dump", onOff[s.dump]},
-		{"timeout", showTimeouts(s.net)}, {"params", strings.Join(s.params, " ")},
-		{"unset", strings.Join(s.unset, " ")}, {"headers", strings.Join(s.headers, "; ")},
+		{"address", addr}, {"connection", conn}, {"root", s.settings.DocRoot}, {"output", s.settings.Output},
+		{"include", onOff[s.settings.Include]}, {"verbose", onOff[s.verbose]}, {"dump", onOff[s.dump]},
+		{"timeout", showTimeouts(s.settings.Net)}, {"params", strings.Join(s.settings.Params, " ")},
+		{"unset", strings.Join(s.settings.Unset, " ")}, {"headers", strings.Join(s.settings.Headers, "; ")},
 	} {
 		fmt.Fprintf(out, "%-11s %s\n", kv[0]+":", kv[1])
 	}
@@ -134,8 +134,8 @@ func (s *Session) show(args []string) error {
 		script = s.responses[len(s.responses)-1].script
 	}
 	ps, err := fcgireq.BuildParams(fcgireq.ParamSpec{
-		Script: script, DocRoot: s.docRoot, Role: fcgiwire.RoleResponder,
-		Params: s.params, Unset: s.unset, Headers: s.headers, BodyLen: -1,
+		Script: script, DocRoot: s.settings.DocRoot, Role: fcgiwire.RoleResponder,
+		Params: s.settings.Params, Unset: s.settings.Unset, Headers: s.settings.Headers, BodyLen: -1,
 	})
 	if err != nil {
 		return err

@@ -126,7 +126,7 @@ func (s *Session) Complete(line string, pos int) (string, []string, string) {
 // the session sets.
 func (s *Session) paramNames() []string {
 	names := slices.Clone(cgiParamNames)
-	for _, p := range s.params {
+	for _, p := range s.settings.Params {
 		n, _, _ := strings.Cut(p, "=")
 		if !slices.Contains(names, n) {
 			names = append(names, n)
