@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire/fcgitest"
 )
@@ -109,6 +111,67 @@ func TestShellSetTimeout(t *testing.T) {
 	}
 	if !fcgitest.SawAbort(seen, 1, 2*time.Second) {
 		t.Error("the server never got FCGI_ABORT_REQUEST")
+	}
+}
+
+// TestSessionAsksTheCLI: the session hands fcgicli's commands, their
+// help and its request lines to the CLI with its settings as they are at
+// that line, and what get and post mean as the flags they fill. A request
+// the CLI does not return (its help was shown) is not sent.
+func TestSessionAsksTheCLI(t *testing.T) {
+	type call struct {
+		name string
+		args []string
+		fill map[string]string
+		set  Settings
+	}
+	var calls []call
+	cli := CLI{
+		Run: func(_ context.Context, name string, args []string, set Settings) error {
+			calls = append(calls, call{name: name, args: args, set: set})
+			return nil
+		},
+		ParseRequest: func(_ context.Context, args []string, fill map[string]string, set Settings) (*Request, error) {
+			calls = append(calls, call{name: "request", args: args, fill: fill, set: set})
+			return nil, nil
+		},
+	}
+	var out, errOut bytes.Buffer
+	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	net := fcgireq.NetOptions{Connect: "127.0.0.1:1", ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second}
+	s := New(env, Settings{Net: net}, cli)
+	defer s.Close()
+	for _, line := range []string{
+		"ping -x", "set param A=1", "set header 'X-A: 1'", "unset param HTTP_HOST", "set root /srv",
+		"set output json", "set include on", "set timeout 2s", "status --full", "help get-values",
+		"get /a -i", "post /b 'a=1' -X PUT", "request /c",
+	} {
+		if _, err := s.Exec(context.Background(), line); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+	}
+	before := Settings{Net: net, Color: "auto", Output: "text"}
+	after := Settings{
+		Net:   fcgireq.NetOptions{Connect: net.Connect, ConnectTimeout: net.ConnectTimeout, Timeout: 2 * time.Second},
+		Color: "auto", DocRoot: "/srv", Params: []string{"A=1"}, Unset: []string{"HTTP_HOST"}, Headers: []string{"X-A: 1"},
+		Output: "json", Include: true,
+	}
+	want := []call{
+		{name: "ping", args: []string{"-x"}, set: before},
+		{name: "status", args: []string{"--full"}, set: after},
+		{name: "get-values", args: []string{"--help"}, set: after},
+		{name: "request", args: []string{"/a", "-i"}, fill: map[string]string{"method": "GET"}, set: after},
+		{name: "request", args: []string{"/b", "-X", "PUT"}, fill: map[string]string{"method": "POST", "data": "a=1"}, set: after},
+		{name: "request", args: []string{"/c"}, set: after},
+	}
+	if !reflect.DeepEqual(calls, want) {
+		t.Errorf("the CLI was asked\n%+v\nwant\n%+v", calls, want)
+	}
+	if s.conn != nil || len(s.responses) != 0 || errOut.Len() > 0 {
+		t.Errorf("a request was sent (connection %v, %d responses); stderr %q", s.conn, len(s.responses), errOut.String())
+	}
+	if !strings.HasPrefix(out.String(), "In the shell, the session's settings are the defaults of these flags") {
+		t.Errorf("help get-values does not say how the session's settings apply:\n%s", out.String())
 	}
 }
 
