@@ -5,14 +5,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fcgicli/fcgicli/commands/clidoc"
 )
+
+// referencePages is the reference of a fresh app.
+func referencePages() map[string]string { return clidoc.ReferencePages(docApp()) }
 
 // TestGeneratedReferenceUpToDate fails when the committed command
 // reference under docs/commands differs from what the command definitions
 // generate, or holds a page no command generates. With FCGICLI_WRITE_DOCS
 // set, it writes the reference instead.
 func TestGeneratedReferenceUpToDate(t *testing.T) {
-	dir := filepath.Join("..", filepath.FromSlash(referenceDir))
+	dir := filepath.Join("..", filepath.FromSlash(clidoc.ReferenceDir))
 	pages := referencePages()
 	if os.Getenv("FCGICLI_WRITE_DOCS") != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -26,22 +31,22 @@ func TestGeneratedReferenceUpToDate(t *testing.T) {
 				}
 			}
 		}
-		for _, name := range referenceNames(pages) {
+		for _, name := range clidoc.PageNames(pages) {
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(pages[name]), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 		return
 	}
-	for _, name := range referenceNames(pages) {
-		path := referenceDir + "/" + name
+	for _, name := range clidoc.PageNames(pages) {
+		path := clidoc.ReferenceDir + "/" + name
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
-			t.Errorf("%v; generate the reference at the repository's top with: %s", err, referenceRegen)
+			t.Errorf("%v; generate the reference at the repository's top with: %s", err, clidoc.ReferenceRegen)
 			continue
 		}
 		if string(got) != pages[name] {
-			t.Errorf("%s is out of date with the command definitions; regenerate the reference at the repository's top with: %s", path, referenceRegen)
+			t.Errorf("%s is out of date with the command definitions; regenerate the reference at the repository's top with: %s", path, clidoc.ReferenceRegen)
 		}
 	}
 	committed, err := filepath.Glob(filepath.Join(dir, "*"))
@@ -50,15 +55,14 @@ func TestGeneratedReferenceUpToDate(t *testing.T) {
 	}
 	for _, f := range committed {
 		if _, ok := pages[filepath.Base(f)]; !ok {
-			t.Errorf("%s/%s is no command's page; remove it, or regenerate the reference with: %s", referenceDir, filepath.Base(f), referenceRegen)
+			t.Errorf("%s/%s is no command's page; remove it, or regenerate the reference with: %s", clidoc.ReferenceDir, filepath.Base(f), clidoc.ReferenceRegen)
 		}
 	}
 }
 
 // TestReferencePage checks one page's parts: the synopsis, the usage, the
 // examples as a code block without the help's indentation, the options
-// with their placeholders, defaults and environment variables, and
-// Markdown's special characters escaped in prose and tables.
+// with their placeholders, defaults and environment variables.
 func TestReferencePage(t *testing.T) {
 	pages := referencePages()
 	req := pages["request.md"]
@@ -86,22 +90,5 @@ func TestReferencePage(t *testing.T) {
 		if _, ok := pages[c.name+".md"]; !ok {
 			t.Errorf("no page for %s", c.name)
 		}
-	}
-	for in, want := range map[string]string{
-		"# not a heading":         `\# not a heading`,
-		"- not a list":            `\- not a list`,
-		"12. not a list":          `12\. not a list`,
-		"a *b* [c](d) `e` <f> \\": "a \\*b\\* \\[c\\](d) \\`e\\` &lt;f&gt; \\\\",
-		"_x_ and FCGI_STDOUT":     `\_x\_ and FCGI_STDOUT`,
-	} {
-		if got := markdownLine(in); got != want {
-			t.Errorf("markdownLine(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := markdownCell("a|b"); got != `a\|b` {
-		t.Errorf("markdownCell: got %q", got)
-	}
-	if got := markdownCode("text|raw|json"); got != "`text\\|raw\\|json`" {
-		t.Errorf("markdownCode: got %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/clidoc"
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/commands/shell"
@@ -248,9 +249,7 @@ func shellFlagNames(name string) []string {
 	var names []string
 	for _, c := range newAppWith(&runenv.Env{Getenv: func(string) string { return "" }}, name).Commands {
 		if c.Name == name {
-			for _, f := range compFlags(name, c.Flags) {
-				names = append(names, f.names()...)
-			}
+			names = append(names, clidoc.FlagSpellings(c.Flags)...)
 		}
 	}
 	return names

@@ -1,30 +1,27 @@
-package commands
+package clidoc
 
 import (
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
 // The command reference: one Markdown page per command under
 // docs/commands/, generated from the same command definitions as --help,
 // the man page and the completions, and an index of them. The committed
-// pages are checked against this output (TestGeneratedReferenceUpToDate),
+// pages are checked against this output (TestGeneratedReferenceUpToDate in package commands),
 // which also rewrites them when FCGICLI_WRITE_DOCS is set.
 
-// referenceDir is where the pages live, from the repository's top.
-const referenceDir = "docs/commands"
+// ReferenceDir is where the pages live, from the repository's top.
+const ReferenceDir = "docs/commands"
 
-// referenceRegen is the command line that regenerates the pages.
-const referenceRegen = "FCGICLI_WRITE_DOCS=1 go test -run TestGeneratedReferenceUpToDate ./commands/"
+// ReferenceRegen is the command line that regenerates the pages.
+const ReferenceRegen = "FCGICLI_WRITE_DOCS=1 go test -run TestGeneratedReferenceUpToDate ./commands/"
 
 // referenceGuides names, per command, the hand-written page that explains
-// it at length, relative to referenceDir.
+// it at length, relative to ReferenceDir.
 var referenceGuides = map[string]string{
 	"request":          "../request.md",
 	"bench":            "../bench.md",
@@ -35,16 +32,14 @@ var referenceGuides = map[string]string{
 	"status":           "../status.md",
 	"serve":            "../serve.md",
 	"proxy":            "../proxy.md",
-	cgiFCGIName:        "../cgi-fcgi.md",
+	"cgi-fcgi":         "../cgi-fcgi.md",
 	"install-cgi-fcgi": "../cgi-fcgi.md",
 	"shell":            "../shell.md",
 }
 
-// referencePages renders the reference of a fresh app, so that what a
-// command line set does not leak into it: file name (under referenceDir)
+// ReferencePages renders app's reference: file name (under ReferenceDir)
 // to content. Hidden commands and flags are left out, as in the man page.
-func referencePages() map[string]string {
-	app := newApp(&runenv.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }, Environ: func() []string { return nil }})
+func ReferencePages(app *cli.App) map[string]string {
 	pages := map[string]string{"README.md": renderReferenceIndex(app)}
 	for _, c := range app.Commands {
 		if c.Hidden {
@@ -55,8 +50,8 @@ func referencePages() map[string]string {
 	return pages
 }
 
-// referenceNames returns the pages' file names, sorted.
-func referenceNames(pages map[string]string) []string {
+// PageNames returns the pages' file names, sorted.
+func PageNames(pages map[string]string) []string {
 	names := make([]string, 0, len(pages))
 	for n := range pages {
 		names = append(names, n)
@@ -65,7 +60,7 @@ func referenceNames(pages map[string]string) []string {
 	return names
 }
 
-const referenceNotice = "<!-- Generated from the command definitions by `" + referenceRegen + "`. Do not edit. -->\n"
+const referenceNotice = "<!-- Generated from the command definitions by `" + ReferenceRegen + "`. Do not edit. -->\n"
 
 // renderReferenceIndex is the index: the commands with their one-line
 // usage, and the global options.
