@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/cgifcgi"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/formatters"
 )
@@ -32,7 +33,7 @@ func RunEnv(ctx context.Context, env *runenv.Env, args []string) int {
 	e.Stderr = errOut
 	// Run as cgi-fcgi (a link made by install-cgi-fcgi), be cgi-fcgi.
 	if len(args) > 0 && filepath.Base(args[0]) == cgiFCGIName {
-		return runCGIFCGI(ctx, &e, args[1:])
+		return cgifcgi.Run(ctx, &e, args[1:])
 	}
 	app, args := appFor(&e, args)
 	err := app.RunContext(ctx, args)

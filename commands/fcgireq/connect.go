@@ -25,6 +25,9 @@ type NetOptions struct {
 	Connect        string
 	ConnectTimeout time.Duration
 	Timeout        time.Duration // the whole command's; 0: none
+	// Addr, when set, is Connect already parsed, dialled as it is: the
+	// cgi-fcgi mode reads its address as cgi-fcgi does.
+	Addr *fcgiwire.Addr
 }
 
 // CheckClientAddr checks an address a client dials: one of fcgiwire's
@@ -58,6 +61,9 @@ type Target struct {
 
 // OpenTarget parses o's address, or starts the builtin responder.
 func OpenTarget(o NetOptions) (*Target, error) {
+	if o.Addr != nil {
+		return &Target{Addr: *o.Addr, Display: o.Connect, close: func() {}}, nil
+	}
 	if o.Connect != BuiltinAddr {
 		a, err := fcgiwire.ParseAddr(o.Connect)
 		if err != nil {
@@ -94,7 +100,7 @@ func (t *Target) Close() { t.close() }
 
 // Dial connects within the connect timeout and the context. A dial that
 // runs out of time is a timeout (exit 4), any other failure a connect
-// error (exit 3).
+// error (exit 3); either wraps the dial's own error.
 func (t *Target) Dial(ctx context.Context, connectTimeout time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: connectTimeout}
 	nc, err := d.DialContext(ctx, t.Addr.Network, t.Addr.Address)
@@ -106,7 +112,7 @@ func (t *Target) Dial(ctx context.Context, connectTimeout time.Duration) (net.Co
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return nil, &runenv.TimeoutError{Msg: fmt.Sprintf("connecting to %s timed out after %s (--connect-timeout)", t.Display, connectTimeout)}
+		return nil, &runenv.TimeoutError{Msg: fmt.Sprintf("connecting to %s timed out after %s (--connect-timeout)", t.Display, connectTimeout), Err: err}
 	}
 	return nil, &runenv.ConnectError{Addr: t.Display, Err: err}
 }

@@ -17,6 +17,11 @@ type Shape struct {
 	// RequestID is the request id; 0 lets the connection number its
 	// requests (see fcgiwire.Request.ID).
 	RequestID uint16
+	// Verbatim sends Pairs as they are, in order, instead of the params
+	// Spec builds (the cgi-fcgi mode sends its environment so); Data and
+	// FilterData are not read then.
+	Verbatim bool
+	Pairs    []fcgiwire.Pair
 }
 
 // Prepared is a request ready to send: its params built, checked and
@@ -39,11 +44,19 @@ func (p *Prepared) Close() {
 	}
 }
 
-// Prepare opens the body and filter data and builds the params; a pair
-// too big for one record is refused here, before connecting. stdin is
-// what -d @- and --filter-data @- read.
+// Prepare opens the body and filter data and builds the params (or takes
+// the Verbatim ones); a pair too big for one record is refused here,
+// before connecting. stdin is what -d @- and --filter-data @- read.
 func Prepare(ctx context.Context, s *Shape, stdin io.Reader) (*Prepared, error) {
 	p := &Prepared{id: s.RequestID, role: s.Spec.Role, keepConn: s.KeepConn}
+	if s.Verbatim {
+		encoded, err := fcgiwire.SplitPairs(s.Pairs)
+		if err != nil {
+			return nil, err
+		}
+		p.Pairs, p.encoded = s.Pairs, encoded
+		return p, nil
+	}
 	spec := s.Spec
 	if s.Data != nil {
 		b, err := openBody(ctx, "-d", *s.Data, stdin)

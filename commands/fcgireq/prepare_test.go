@@ -2,6 +2,7 @@ package fcgireq
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -73,5 +74,20 @@ func TestCopyRequestAllocatesNothing(t *testing.T) {
 		if n := testing.AllocsPerRun(200, func() { _ = cp.Request(parser) }); n != 0 {
 			t.Errorf("body %v: %.1f allocations per request, want 0", d != nil, n)
 		}
+	}
+}
+
+// Verbatim params go out as they are, in order, with nothing added; a
+// pair too big for one record is still refused before connecting.
+func TestPrepareVerbatim(t *testing.T) {
+	pairs := []fcgiwire.Pair{{Name: "Z", Value: "1"}, {Name: "A", Value: ""}}
+	prep := prepared(t, &Shape{RequestID: 1, Verbatim: true, Pairs: pairs, Spec: ParamSpec{Role: fcgiwire.RoleResponder}})
+	want, _ := fcgiwire.SplitPairs(pairs)
+	if req := prep.Request(); req.ID != 1 || req.Role != fcgiwire.RoleResponder || req.Stdin != nil || !equalBodies(req.EncodedParams, want) {
+		t.Errorf("request %+v", req)
+	}
+	big := []fcgiwire.Pair{{Name: "BIG", Value: string(bytes.Repeat([]byte("x"), 70000))}}
+	if _, err := Prepare(context.Background(), &Shape{Verbatim: true, Pairs: big}, nil); err == nil || err.Error() != "param BIG is 70008 bytes encoded; one record holds at most 65535" {
+		t.Errorf("a pair too big: %v", err)
 	}
 }

@@ -46,10 +46,15 @@ func (e *ConnectError) Error() string {
 }
 func (e *ConnectError) Unwrap() error { return e.Err }
 
-// TimeoutError is a deadline that passed, with what it bounded.
-type TimeoutError struct{ Msg string }
+// TimeoutError is a deadline that passed, with what it bounded, and the
+// error the operation it bounded failed with, when one came (a dial's).
+type TimeoutError struct {
+	Msg string
+	Err error
+}
 
 func (e *TimeoutError) Error() string { return e.Msg }
+func (e *TimeoutError) Unwrap() error { return e.Err }
 
 // CodeError ends a command with Code and the message Msg (empty: none).
 type CodeError struct {
