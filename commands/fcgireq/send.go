@@ -1,8 +1,9 @@
 // Package fcgireq is the request path that every command sending a
-// FastCGI request shares (request, raw-dump, the shell, ping, status and
-// bench): the params built the way nginx builds them (BuildParams), the
-// body and filter data opened with their sizes known (Prepare, and Replay
-// for a request sent again and again), the address and its deadlines
+// FastCGI request shares (request, raw-dump, the shell, ping, status,
+// bench and the cgi-fcgi mode): the params built the way nginx builds them
+// (BuildParams) or given verbatim, the body and filter data opened with
+// their sizes known (Prepare, and Replay for a request sent again and
+// again), the address and its deadlines
 // (NetOptions, Target, Connect, with builtin starting the echo responder
 // in-process), and ONE way to send a request and decide its outcome
 // (Exchange.Send), whose hooks carry what differs between the commands.
