@@ -1,22 +1,12 @@
 package commands
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fcgicli/fcgicli/commands/fcgireq"
-	"github.com/fcgicli/fcgicli/commands/netio"
+	"github.com/fcgicli/fcgicli/commands/rawdump"
 	"github.com/fcgicli/fcgicli/commands/runenv"
-	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
@@ -72,19 +62,19 @@ EXAMPLES:
 			d := &formatters.Dumper{W: env.Stdout, P: pal, Format: format, MaxBytes: c.Int("max-bytes")}
 			switch {
 			case c.IsSet("decode"):
-				return runDecode(c.Context, env, c.String("decode"), c.String("direction"), d)
+				return rawdump.Decode(c.Context, env.Stdin, c.String("decode"), c.String("direction"), d)
 			case c.IsSet("send-raw"):
 				o, err := netOptionsFrom(c, env)
 				if err != nil {
 					return err
 				}
-				return runSendRaw(c.Context, o, env, c.String("send-raw"), d, saveNamesFrom(c))
+				return rawdump.SendRaw(c.Context, o, env.Stdin, c.String("send-raw"), d, saveFrom(c))
 			}
 			sh, err := shapeFrom(c, env)
 			if err != nil {
 				return err
 			}
-			return runRawDump(c.Context, sh, env, d, saveNamesFrom(c))
+			return rawdump.Dump(c.Context, sh, env.Stdin, d, saveFrom(c))
 		},
 	}
 }
@@ -134,320 +124,7 @@ func checkRawDumpFlags(c *cli.Context) error {
 	return nil
 }
 
-// runRawDump runs the request with the dumper as its observer. After
-// END_REQUEST it keeps reading briefly, so that records the application
-// sends after it are shown (and flagged). The save files are created once
-// the body is open, so that a body that cannot be read leaves none.
-func runRawDump(ctx context.Context, sh *fcgireq.Shape, env *runenv.Env, d *formatters.Dumper, save saveNames) (err error) {
-	ctx, cancel := sh.Net.WithTimeout(ctx)
-	defer cancel()
-	prep, err := fcgireq.Prepare(ctx, sh, env.Stdin)
-	if err != nil {
-		return err
-	}
-	defer prep.Close()
-	tee, err := netio.OpenTee(save.req, save.resp)
-	if err != nil {
-		return err
-	}
-	defer func() { err = netio.CloseTee(tee, err) }()
-	conn, done, err := fcgireq.Connect(ctx, sh.Net, nil, tee.Wrap)
-	if err != nil {
-		return err
-	}
-	defer done()
-	d.Expect(sh.RequestID)
-	conn.SetObserver(d.Observe)
-	req := prep.Request()
-	req.Stdout, req.Stderr = io.Discard, io.Discard
-	x := &fcgireq.Exchange{Finish: func(_ *fcgiwire.Result, err error) error {
-		if err == nil && !sh.KeepConn {
-			conn.ReadTrailing(ctx, trailingWait)
-		}
-		if derr := d.Err(); derr != nil && err == nil {
-			return derr
-		}
-		return err
-	}}
-	return x.Send(ctx, conn, req)
-}
-
-// trailingWait is how long raw-dump waits after END_REQUEST for records
-// that should not come, before the application closes.
-const trailingWait = 200 * time.Millisecond
-
-// runDecode dumps a saved byte stream, up to its first fault.
-func runDecode(ctx context.Context, env *runenv.Env, name, direction string, d *formatters.Dumper) error {
-	var src io.Reader = env.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return runenv.Usagef("--decode: %v", err)
-		}
-		defer f.Close()
-		src = f
-	}
-	br := bufio.NewReader(src)
-	var dir fcgiwire.Direction
-	switch direction {
-	case "sent":
-		dir = fcgiwire.Sent
-	case "received":
-		dir = fcgiwire.Received
-	case "":
-		dir = guessDirection(br)
-	default:
-		return runenv.Usagef("unknown --direction %q (known: sent, received)", direction)
-	}
-	r := fcgiwire.NewReader(br)
-	r.Observe = func(ev fcgiwire.Event) {
-		ev.Dir = dir
-		d.Observe(ev)
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return context.Cause(ctx)
-		}
-		if _, err := r.ReadRecord(); err != nil {
-			if err == io.EOF {
-				return d.Err()
-			}
-			var pe *fcgiwire.ProtocolError
-			if errors.As(err, &pe) {
-				return err
-			}
-			return fmt.Errorf("--decode: reading: %w", err)
-		}
-	}
-}
-
-// guessDirection looks at the first record's type: what a web server sends
-// (BEGIN_REQUEST, PARAMS, STDIN, DATA, ABORT_REQUEST, GET_VALUES) or what
-// an application sends.
-func guessDirection(br *bufio.Reader) fcgiwire.Direction {
-	b, err := br.Peek(2)
-	if err != nil {
-		return fcgiwire.Received
-	}
-	switch fcgiwire.RecordType(b[1]) {
-	case fcgiwire.TypeBeginRequest, fcgiwire.TypeAbortRequest, fcgiwire.TypeParams,
-		fcgiwire.TypeStdin, fcgiwire.TypeData, fcgiwire.TypeGetValues:
-		return fcgiwire.Sent
-	}
-	return fcgiwire.Received
-}
-
-// runSendRaw sends a file's bytes verbatim, dumping them as records as far
-// as they decode, and dumps what comes back until every request the file
-// began has its END_REQUEST and every management record its answer, or,
-// when the file told nothing, until the application closes. The file
-// named "-" is stdin. The save files are created once the file has been
-// read through, so that a file that cannot be read leaves none.
-func runSendRaw(ctx context.Context, o fcgireq.NetOptions, env *runenv.Env, name string, d *formatters.Dumper, save saveNames) (err error) {
-	in := env.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return runenv.Usagef("--send-raw: %v", err)
-		}
-		defer f.Close()
-		in = f
-	}
-	// What the file asks for is known before a byte goes out: an answer
-	// can arrive while the file is still being sent, or the application
-	// can answer and never read the rest.
-	src, want, err := rawExpectOf(in)
-	if err != nil {
-		return runenv.Usagef("--send-raw: %v", err)
-	}
-	tee, err := netio.OpenTee(save.req, save.resp)
-	if err != nil {
-		return err
-	}
-	defer func() { err = netio.CloseTee(tee, err) }()
-	ctx, cancel := o.WithTimeout(ctx)
-	defer cancel()
-	tgt, err := fcgireq.OpenTarget(o)
-	if err != nil {
-		return err
-	}
-	defer tgt.Close()
-	nc, err := tgt.Dial(ctx, o.ConnectTimeout)
-	if err != nil {
-		return err
-	}
-	nc = tee.Wrap(nc)
-	defer nc.Close()
-	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Now()) })
-	defer stop()
-
-	sent := make(chan struct{})
-	go func() {
-		defer close(sent)
-		sendRawFile(src, nc, d)
-	}()
-	// Closing the connection ends a send the application stopped reading.
-	defer func() { nc.Close(); <-sent }()
-
-	r := fcgiwire.NewReader(nc)
-	r.Observe = d.Observe
-	ended := map[uint16]bool{}
-	answers := 0
-	for {
-		if want.known() && want.metBy(ended, answers) {
-			return d.Err()
-		}
-		rec, err := r.ReadRecord()
-		if err != nil {
-			if ctx.Err() != nil {
-				return fcgireq.TimeoutCause(ctx, err)
-			}
-			if err == io.EOF || runenv.IsReset(err) {
-				if want.known() && !want.metBy(ended, answers) {
-					return &fcgiwire.ProtocolError{Offset: r.Offset(), Err: fcgiwire.ErrNoEndRequest, Reason: want.missing(ended, answers)}
-				}
-				return d.Err()
-			}
-			return err
-		}
-		if rec.RequestID == 0 {
-			answers++
-		} else if rec.Type == fcgiwire.TypeEndRequest {
-			ended[rec.RequestID] = true
-		}
-	}
-}
-
-// rawExpect is what a raw request file asks for: the request ids it began
-// and the number of management records it sent, counted over the records
-// that decode (the rest of the file is sent undecoded).
-type rawExpect struct {
-	ids        []uint16
-	management int
-}
-
-// rawExpectOf reads in through once to learn what it asks for, and
-// returns it rewound. Input that cannot seek (a pipe) is read into memory.
-func rawExpectOf(in io.Reader) (io.Reader, rawExpect, error) {
-	src, ok := in.(io.ReadSeeker)
-	if ok {
-		_, err := src.Seek(0, io.SeekCurrent)
-		ok = err == nil
-	}
-	if !ok {
-		data, err := io.ReadAll(in)
-		if err != nil {
-			return nil, rawExpect{}, err
-		}
-		src = bytes.NewReader(data)
-	}
-	start, err := src.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return nil, rawExpect{}, err
-	}
-	var want rawExpect
-	r := fcgiwire.NewReader(src)
-	for {
-		rec, err := r.ReadRecord()
-		if err != nil {
-			var pe *fcgiwire.ProtocolError
-			if err != io.EOF && !errors.As(err, &pe) {
-				return nil, rawExpect{}, err
-			}
-			break
-		}
-		want.count(rec.Header)
-	}
-	if _, err := src.Seek(start, io.SeekStart); err != nil {
-		return nil, rawExpect{}, err
-	}
-	return src, want, nil
-}
-
-func (w *rawExpect) count(h fcgiwire.Header) {
-	switch {
-	case h.Type == fcgiwire.TypeBeginRequest:
-		w.ids = append(w.ids, h.RequestID)
-	case h.RequestID == 0:
-		w.management++
-	}
-}
-
-func (w *rawExpect) known() bool { return len(w.ids) > 0 || w.management > 0 }
-
-func (w *rawExpect) metBy(ended map[uint16]bool, answers int) bool {
-	for _, id := range w.ids {
-		if !ended[id] {
-			return false
-		}
-	}
-	return answers >= w.management
-}
-
-func (w *rawExpect) missing(ended map[uint16]bool, answers int) string {
-	var ids []string
-	for _, id := range w.ids {
-		if !ended[id] {
-			ids = append(ids, fmt.Sprint(id))
-		}
-	}
-	if len(ids) > 0 {
-		return "no END_REQUEST for request id " + strings.Join(ids, ", ")
-	}
-	return fmt.Sprintf("%d of %d management records unanswered", w.management-answers, w.management)
-}
-
-// sendRawFile copies src to w verbatim, decoding it as records on the way
-// for the dump. Each record is dumped before its bytes go out, so that
-// nothing the application sends in answer can be dumped before it. Where
-// the bytes stop decoding, a warning says so and the rest is sent
-// undecoded.
-func sendRawFile(src io.Reader, w io.Writer, d *formatters.Dumper) {
-	// The decoder reads ahead; the bytes it has read and not yet sent
-	// wait in held until their record has been dumped.
-	held := &heldReader{r: src}
-	r := fcgiwire.NewReader(held)
-	r.Observe = func(ev fcgiwire.Event) {
-		ev.Dir = fcgiwire.Sent
-		d.Observe(ev)
-	}
-	sent := int64(0)
-	for {
-		_, err := r.ReadRecord()
-		if err != nil {
-			var pe *fcgiwire.ProtocolError
-			isPE := errors.As(err, &pe)
-			if isPE {
-				d.Warn("sent bytes stop decoding at byte %d: %v", pe.Offset, pe.Err)
-			}
-			if isPE {
-				_, _ = io.Copy(w, io.MultiReader(&held.buf, src))
-			}
-			return
-		}
-		if _, err := w.Write(held.buf.Next(int(r.Offset() - sent))); err != nil {
-			return
-		}
-		sent = r.Offset()
-	}
-}
-
-// heldReader keeps a copy of the bytes read from r in buf.
-type heldReader struct {
-	r   io.Reader
-	buf bytes.Buffer
-}
-
-func (h *heldReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.buf.Write(p[:n])
-	return n, err
-}
-
-// saveNames are the files of --save-request and --save-response ("" for
-// none).
-type saveNames struct{ req, resp string }
-
-func saveNamesFrom(c *cli.Context) saveNames {
-	return saveNames{req: c.String("save-request"), resp: c.String("save-response")}
+// saveFrom is --save-request and --save-response.
+func saveFrom(c *cli.Context) rawdump.Save {
+	return rawdump.Save{Request: c.String("save-request"), Response: c.String("save-response")}
 }

@@ -1,4 +1,4 @@
-package commands
+package rawdump
 
 import (
 	"bytes"
@@ -12,37 +12,9 @@ import (
 	"time"
 
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
-	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
-
-// twoRequests encodes two requests (ids 1 and 2) as --send-raw sends them,
-// with padding that is not zeros, so that a copy that rebuilt the records
-// instead of sending the bytes would show.
-func twoRequests(t *testing.T) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w := fcgiwire.NewWriter(&b)
-	for _, id := range []uint16{1, 2} {
-		begin := fcgiwire.BeginRequest{Role: fcgiwire.RoleResponder, Flags: fcgiwire.FlagKeepConn}.Encode()
-		params := fcgiwire.EncodePairs([]fcgiwire.Pair{{Name: "SCRIPT_FILENAME", Value: "/x.php"}})
-		for _, r := range []struct {
-			typ     fcgiwire.RecordType
-			content []byte
-		}{{fcgiwire.TypeBeginRequest, begin}, {fcgiwire.TypeParams, params}, {fcgiwire.TypeParams, nil}, {fcgiwire.TypeStdin, nil}} {
-			pad := bytes.Repeat([]byte{0xAA}, -len(r.content)&7)
-			h := fcgiwire.Header{Version: fcgiwire.Version1, Type: r.typ, RequestID: id, ContentLength: uint16(len(r.content)), PaddingLength: uint8(len(pad))}
-			if err := w.WriteRawRecord(h, r.content, pad); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 // dumpedBeforeWire is the connection of TestSendRawDumpsBeforeSending: at
 // every write it checks that each record the bytes on the wire so far
@@ -137,8 +109,8 @@ func TestSendRawAnswerAfterRequest(t *testing.T) {
 	var dump bytes.Buffer
 	d := &formatters.Dumper{W: &dump, P: formatters.NewPalette(false), Format: formatters.JSON}
 	o := fcgireq.NetOptions{Connect: l.Addr().String(), ConnectTimeout: 5 * time.Second, Timeout: 10 * time.Second}
-	if err := runSendRaw(context.Background(), o, &runenv.Env{}, file, d, saveNames{}); err != nil {
-		t.Fatalf("runSendRaw: %v\n%s", err, dump.String())
+	if err := SendRaw(context.Background(), o, nil, file, d, Save{}); err != nil {
+		t.Fatalf("SendRaw: %v\n%s", err, dump.String())
 	}
 	begun := map[uint16]bool{}
 	received := 0
