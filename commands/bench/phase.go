@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// benchPhase is one stretch of a run (the warmup, the measurement): who
+// phase is one stretch of a run (the warmup, the measurement): who
 // may send next and when.
-type benchPhase struct {
+type phase struct {
 	measure  bool
 	start    time.Time
 	end      time.Time // zero: no time limit
@@ -25,13 +25,13 @@ type benchPhase struct {
 // now is the time as the phase's clock tells it: its start plus the
 // monotonic time since, one clock read where time.Now takes two (the wall
 // clock as well). bench reads it twice per request.
-func (p *benchPhase) now() time.Time { return p.start.Add(time.Since(p.start)) }
+func (p *phase) now() time.Time { return p.start.Add(time.Since(p.start)) }
 
 // sendRate is the rate at which the requests of a --rate run went out
 // (false without --rate). It falls below the rate asked when requests were
 // due while every connection was still busy. The rate of answers is no
 // measure of that: in a short -n run the last answer's latency weighs on it.
-func (p *benchPhase) sendRate() (float64, bool) {
+func (p *phase) sendRate() (float64, bool) {
 	if p.rate <= 0 {
 		return 0, false
 	}
@@ -51,7 +51,7 @@ func (p *benchPhase) sendRate() (float64, bool) {
 
 // over is when the phase ended for a request still in flight then: its
 // time limit, or the moment it was stopped if that came first.
-func (p *benchPhase) over() time.Time {
+func (p *phase) over() time.Time {
 	if s := p.stopped.Load(); s != 0 && (p.end.IsZero() || s < p.end.UnixNano()) {
 		return time.Unix(0, s)
 	}
@@ -64,7 +64,7 @@ func (p *benchPhase) over() time.Time {
 // seconds. The requests due are those of the i with start + i/rate
 // before end (at most -n); the ones never sent are counted as if they
 // were the latest due, which gives each the shortest wait it can have had.
-func (p *benchPhase) unsent(end time.Time) (n int64, first, step float64) {
+func (p *phase) unsent(end time.Time) (n int64, first, step float64) {
 	if p.rate <= 0 {
 		return 0, 0, 0
 	}
@@ -97,7 +97,7 @@ func (p *benchPhase) unsent(end time.Time) (n int64, first, step float64) {
 // answeredInTime reports whether a response that started arriving at t
 // did so while the phase ran: a connection queued behind the others may
 // get its answer while the run winds down, which is not being served.
-func (p *benchPhase) answeredInTime(t time.Time) bool {
+func (p *phase) answeredInTime(t time.Time) bool {
 	if t.IsZero() || (!p.end.IsZero() && t.After(p.end)) {
 		return false
 	}
@@ -107,7 +107,7 @@ func (p *benchPhase) answeredInTime(t time.Time) bool {
 
 // next claims the next request and returns its intended start time, after
 // waiting for it under --rate; false when the phase is over.
-func (p *benchPhase) next(ctx context.Context, timer *time.Timer) (time.Time, bool) {
+func (p *phase) next(ctx context.Context, timer *time.Timer) (time.Time, bool) {
 	if ctx.Err() != nil {
 		return time.Time{}, false
 	}

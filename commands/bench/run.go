@@ -80,8 +80,8 @@ func useProcs(n int) func() {
 	return func() { runtime.GOMAXPROCS(prev) }
 }
 
-// benchWorker is one of the -C connections.
-type benchWorker struct {
+// worker is one of the -C connections.
+type worker struct {
 	conn   *fcgiwire.Conn
 	used   bool // conn has carried a request: it may have been closed since
 	tried  bool // this slot sent a request while measuring
@@ -94,7 +94,7 @@ type benchWorker struct {
 	firstSent, firstAnswer time.Time
 	prevAnswer, lastAnswer time.Time
 	doneAt                 time.Time
-	stats                  *benchStats
+	stats                  *stats
 	expect                 containsWriter
 	timer                  *time.Timer
 	req                    *fcgireq.Copy    // the run's request, this worker's copy
@@ -102,15 +102,15 @@ type benchWorker struct {
 	parser                 fcgiwire.ResponseParser
 }
 
-func (w *benchWorker) closeConn() {
+func (w *worker) closeConn() {
 	if w.conn != nil {
 		w.conn.Close()
 		w.conn = nil
 	}
 }
 
-// bencher runs a load test.
-type bencher struct {
+// runner runs a load test.
+type runner struct {
 	o       *Options
 	tgt     *fcgireq.Target
 	hist    *histogram
@@ -149,16 +149,16 @@ func Run(ctx context.Context, o *Options, env *runenv.Env, pal *formatters.Palet
 		return err
 	}
 	defer tgt.Close()
-	b := &bencher{o: o, tgt: tgt, hist: newHistogram()}
-	workers := make([]*benchWorker, o.Concurrency)
+	b := &runner{o: o, tgt: tgt, hist: newHistogram()}
+	workers := make([]*worker, o.Concurrency)
 	for i := range workers {
 		if i%1024 == 0 && ctx.Err() != nil {
 			// -t or Ctrl-C while setting up: nothing was run to report.
-			return benchStopped(ctx)
+			return stopped(ctx)
 		}
 		t := time.NewTimer(time.Hour)
 		t.Stop()
-		w := &benchWorker{stats: newBenchStats(), expect: containsWriter{needle: o.Expect}, timer: t, req: req.Copy()}
+		w := &worker{stats: newStats(), expect: containsWriter{needle: o.Expect}, timer: t, req: req.Copy()}
 		w.x.Parser, w.x.Unjudged = &w.parser, true
 		if len(o.Expect) > 0 {
 			w.parser.Body = &w.expect
@@ -175,7 +175,7 @@ func Run(ctx context.Context, o *Options, env *runenv.Env, pal *formatters.Palet
 	}()
 	err = b.connectAll(ctx, workers)
 	if ctx.Err() != nil {
-		return benchStopped(ctx)
+		return stopped(ctx)
 	}
 	if err != nil {
 		return err
@@ -187,7 +187,7 @@ func Run(ctx context.Context, o *Options, env *runenv.Env, pal *formatters.Palet
 	}
 	if o.Warmup > 0 {
 		b.warming.Store(true)
-		b.runPhase(ctx, workers, &benchPhase{start: time.Now(), end: time.Now().Add(o.Warmup), rate: o.Rate}, false)
+		b.runPhase(ctx, workers, &phase{start: time.Now(), end: time.Now().Add(o.Warmup), rate: o.Rate}, false)
 		b.warming.Store(false)
 		// The requests in flight when the warmup ended were aborted, and
 		// their connections closed: open them again before the clock
@@ -197,7 +197,7 @@ func Run(ctx context.Context, o *Options, env *runenv.Env, pal *formatters.Palet
 		}
 	}
 	start := time.Now()
-	ph := &benchPhase{measure: true, start: start, limit: o.Requests, rate: o.Rate}
+	ph := &phase{measure: true, start: start, limit: o.Requests, rate: o.Rate}
 	if o.Duration > 0 {
 		ph.end = start.Add(o.Duration)
 	}
@@ -214,7 +214,7 @@ func Run(ctx context.Context, o *Options, env *runenv.Env, pal *formatters.Palet
 		w.closeConn()
 	}
 
-	total := newBenchStats()
+	total := newStats()
 	used, served, unserved := 0, 0, 0
 	queued := queuedBehind(workers)
 	for i, w := range workers {
@@ -247,7 +247,7 @@ func Run(ctx context.Context, o *Options, env *runenv.Env, pal *formatters.Palet
 	}
 	switch {
 	case ctx.Err() != nil:
-		return benchStopped(ctx)
+		return stopped(ctx)
 	case werr != nil:
 		return werr
 	case rep.Failed > 0:
@@ -284,9 +284,9 @@ func Run(ctx context.Context, o *Options, env *runenv.Env, pal *formatters.Palet
 // after the first closes without having waited for anything but it.)
 //
 // It is O(n log n) in the workers: -C may be in the tens of thousands.
-func queuedBehind(workers []*benchWorker) []bool {
+func queuedBehind(workers []*worker) []bool {
 	out := make([]bool, len(workers))
-	var done []*benchWorker // the workers that closed at the end, answered twice or more
+	var done []*worker // the workers that closed at the end, answered twice or more
 	for _, w := range workers {
 		if !w.doneAt.IsZero() && !w.prevAnswer.IsZero() {
 			done = append(done, w)
@@ -295,7 +295,7 @@ func queuedBehind(workers []*benchWorker) []bool {
 	if len(done) == 0 {
 		return out
 	}
-	slices.SortFunc(done, func(a, b *benchWorker) int { return a.doneAt.Compare(b.doneAt) })
+	slices.SortFunc(done, func(a, b *worker) int { return a.doneAt.Compare(b.doneAt) })
 	// latest[i]: the latest second-to-last answer among done[:i+1].
 	latest := make([]time.Time, len(done))
 	for i, w := range done {
@@ -310,7 +310,7 @@ func queuedBehind(workers []*benchWorker) []bool {
 		}
 		// The workers that closed before w's first answer: w itself
 		// closes after it, so it is never among them.
-		k, _ := slices.BinarySearchFunc(done, w.firstAnswer, func(d *benchWorker, t time.Time) int {
+		k, _ := slices.BinarySearchFunc(done, w.firstAnswer, func(d *worker, t time.Time) int {
 			if d.doneAt.Before(t) {
 				return -1
 			}
@@ -321,9 +321,9 @@ func queuedBehind(workers []*benchWorker) []bool {
 	return out
 }
 
-// benchStopped is the error a run ended by ctx exits with: -t's timeout
+// stopped is the error a run ended by ctx exits with: -t's timeout
 // (4), or an interruption (130).
-func benchStopped(ctx context.Context) error {
+func stopped(ctx context.Context) error {
 	if cause := context.Cause(ctx); cause != context.Canceled {
 		return fcgireq.TimeoutCause(ctx, cause)
 	}
@@ -335,7 +335,7 @@ func benchStopped(ctx context.Context) error {
 // Without keep-conn one connection is made, to tell a server that is not
 // there (exit 3) from one that fails requests, and kept as the spare that
 // the first request sends on.
-func (b *bencher) connectAll(ctx context.Context, workers []*benchWorker) error {
+func (b *runner) connectAll(ctx context.Context, workers []*worker) error {
 	n := len(workers)
 	if !b.o.KeepConn {
 		n = 1
@@ -370,7 +370,7 @@ func (b *bencher) connectAll(ctx context.Context, workers []*benchWorker) error 
 
 // redial reconnects the workers that have no connection, all at once; a
 // failure is left for the worker's next request to meet and count.
-func (b *bencher) redial(ctx context.Context, workers []*benchWorker) {
+func (b *runner) redial(ctx context.Context, workers []*worker) {
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		if w.conn == nil {
@@ -383,7 +383,7 @@ func (b *bencher) redial(ctx context.Context, workers []*benchWorker) {
 // runPhase runs the workers until the phase is over or ctx ends, and
 // returns when the phase ended: the time limit, the moment ctx ended, or
 // when the last request finished.
-func (b *bencher) runPhase(ctx context.Context, workers []*benchWorker, ph *benchPhase, last bool) time.Time {
+func (b *runner) runPhase(ctx context.Context, workers []*worker, ph *phase, last bool) time.Time {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stoppedAt := &ph.stopped
@@ -438,7 +438,7 @@ func (b *bencher) runPhase(ctx context.Context, workers []*benchWorker, ph *benc
 }
 
 // one runs one request on w's connection, redialling when needed.
-func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, intended time.Time) {
+func (b *runner) one(pctx context.Context, w *worker, ph *phase, intended time.Time) {
 	// --request-timeout is a deadline on the connection, not a context
 	// per request: contexts cost more than the rest of the client. A
 	// request that runs out of it fails with a timeout, is aborted
@@ -547,7 +547,7 @@ func (b *bencher) one(pctx context.Context, w *benchWorker, ph *benchPhase, inte
 
 // dial gives w a new connection: the spare one connectAll made, if no
 // request has taken it yet, or one it opens.
-func (b *bencher) dial(ctx context.Context, w *benchWorker) error {
+func (b *runner) dial(ctx context.Context, w *worker) error {
 	if c := b.spare.Swap(nil); c != nil {
 		w.conn, w.used = c, false
 		return nil
@@ -564,7 +564,7 @@ func (b *bencher) dial(ctx context.Context, w *benchWorker) error {
 
 // showProgress redraws the progress line every interval until the
 // returned function is called, which erases it.
-func (b *bencher) showProgress(env *runenv.Env, every time.Duration) func() {
+func (b *runner) showProgress(env *runenv.Env, every time.Duration) func() {
 	w := env.Stderr
 	if lt, ok := w.(*runenv.LineTracker); ok {
 		// The line is erased at the end: it leaves no partial line behind.

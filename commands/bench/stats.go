@@ -12,9 +12,9 @@ import (
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-// benchStats is what one worker measured; the workers' are added up at
+// stats is what one worker measured; the workers' are added up at
 // the end, so the hot path takes no lock.
-type benchStats struct {
+type stats struct {
 	succeeded, failed, unfinished int64
 	bytesSent, bytesReceived      int64
 	status                        tally // CGI status
@@ -26,11 +26,11 @@ type benchStats struct {
 	appFailed, reconnects         int64
 }
 
-func newBenchStats() *benchStats {
-	return &benchStats{samples: map[string]string{}}
+func newStats() *stats {
+	return &stats{samples: map[string]string{}}
 }
 
-func (s *benchStats) add(o *benchStats) {
+func (s *stats) add(o *stats) {
 	s.succeeded += o.succeeded
 	s.failed += o.failed
 	s.unfinished += o.unfinished
@@ -98,7 +98,7 @@ func tallyMap[K comparable](t *tally, key func(int64) K) map[K]int64 {
 
 // judge counts a finished request by its outcome and reports whether it
 // failed.
-func (b *bencher) judge(s *benchStats, expect *containsWriter, parser *fcgiwire.ResponseParser, res *fcgiwire.Result, err error) bool {
+func (b *runner) judge(s *stats, expect *containsWriter, parser *fcgiwire.ResponseParser, res *fcgiwire.Result, err error) bool {
 	if err != nil {
 		class := errorClass(err)
 		switch class {
@@ -182,7 +182,7 @@ func errorMessage(err error) string {
 }
 
 // report assembles the report from the added-up stats.
-func (b *bencher) report(s *benchStats, used, served int, d time.Duration) *formatters.BenchReport {
+func (b *runner) report(s *stats, used, served int, d time.Duration) *formatters.BenchReport {
 	h := b.hist
 	bars := h.Bars(16)
 	out := make([]formatters.BenchBar, len(bars))

@@ -15,7 +15,7 @@ import (
 // warn writes the run's warnings on stderr: connections that were never
 // served (with what the application says about its limits), and a --rate
 // the application could not keep up with.
-func (b *bencher) warn(ctx context.Context, env *runenv.Env, pal *formatters.Palette, rep *formatters.BenchReport, ph *benchPhase, unserved int) {
+func (b *runner) warn(ctx context.Context, env *runenv.Env, pal *formatters.Palette, rep *formatters.BenchReport, ph *phase, unserved int) {
 	say := func(format string, args ...any) {
 		fmt.Fprintf(env.Stderr, "fcgicli: %s %s\n", pal.Info.Sprint("warning:"), fmt.Sprintf(format, args...))
 	}
@@ -37,7 +37,7 @@ func (b *bencher) warn(ctx context.Context, env *runenv.Env, pal *formatters.Pal
 // explainUnserved asks the application, after the run, why connections
 // went unanswered: its FCGI_GET_VALUES limits and, for php-fpm, its
 // status page. Each question is bounded to a second.
-func (b *bencher) explainUnserved(ctx context.Context) []string {
+func (b *runner) explainUnserved(ctx context.Context) []string {
 	var lines []string
 	limits := ""
 	if vals, err := b.getValues(ctx); err == nil {
@@ -72,7 +72,7 @@ func (b *bencher) explainUnserved(ctx context.Context) []string {
 
 // getValues asks for FCGI_MAX_CONNS and FCGI_MAX_REQS on a connection of
 // its own.
-func (b *bencher) getValues(ctx context.Context) ([]fcgiwire.Pair, error) {
+func (b *runner) getValues(ctx context.Context) ([]fcgiwire.Pair, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	nc, err := b.tgt.Dial(ctx, time.Second)
@@ -85,7 +85,7 @@ func (b *bencher) getValues(ctx context.Context) ([]fcgiwire.Pair, error) {
 }
 
 // fpmStatus reads php-fpm's status page at --status-path.
-func (b *bencher) fpmStatus(ctx context.Context) (*fpmstatus.Status, error) {
+func (b *runner) fpmStatus(ctx context.Context) (*fpmstatus.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	page, err := fcgireq.FetchPageFrom(ctx, b.tgt, time.Second, b.o.StatusPath+"?json&full")
