@@ -161,7 +161,7 @@ func TestBenchInjectedLatencies(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if rep.Requests != 100 || rep.Succeeded != 100 || rep.Failed != 0 || rep.StatusCodes["200"] != 100 || rep.ConnectionsServed != 4 {
+	if rep.Requests != 100 || rep.Succeeded != 100 || rep.Failed != 0 || rep.StatusCodes[200] != 100 || rep.ConnectionsServed != 4 {
 		t.Fatalf("report %+v", rep)
 	}
 	mu.Lock()
@@ -191,7 +191,7 @@ func TestBenchInjectedLatencies(t *testing.T) {
 		{"p99", 400_000, rank(0.99), slack}, {"p999", 800_000, rank(0.999), slack}, {"max", 800_000, served[len(served)-1], slack},
 		{"mean", 174_000, sum / int64(len(served)), slack},
 	} {
-		got := rep.LatencyUS[c.name]
+		got := latencyUS(rep, c.name)
 		low := max(c.imposed, c.atServer)
 		// The histogram keeps values to within 1/1024.
 		if got < low-low/1024-1 || got > c.atServer+c.tolerance {
@@ -203,11 +203,11 @@ func TestBenchInjectedLatencies(t *testing.T) {
 	for _, b := range rep.Histogram {
 		total += b.Count
 	}
-	if total != 100 || rep.Histogram[len(rep.Histogram)-1].UpToUS != rep.LatencyUS["max"] {
+	if total != 100 || rep.Histogram[len(rep.Histogram)-1].UpTo.Microseconds() != latencyUS(rep, "max") {
 		t.Errorf("histogram %+v: %d requests, want 100 up to the max", rep.Histogram, total)
 	}
-	if rep.RPS <= 0 || rep.BytesSent <= 0 || rep.BytesReceived <= 0 {
-		t.Errorf("rps %g, bytes %d/%d", rep.RPS, rep.BytesSent, rep.BytesReceived)
+	if rep.RPS() <= 0 || rep.BytesSent <= 0 || rep.BytesReceived <= 0 {
+		t.Errorf("rps %g, bytes %d/%d", rep.RPS(), rep.BytesSent, rep.BytesReceived)
 	}
 }
 
@@ -234,17 +234,17 @@ func TestBenchOpenLoop(t *testing.T) {
 	}
 	// Open loop: 19 requests were due during the stall, waiting 10 to
 	// 190ms; the median is one of them.
-	if open.LatencyUS["p50"] < 20_000 || open.LatencyUS["max"] < 200_000 {
-		t.Errorf("open loop: p50 %dµs, max %dµs; want p50 >= 20ms and max >= 200ms", open.LatencyUS["p50"], open.LatencyUS["max"])
+	if latencyUS(open, "p50") < 20_000 || latencyUS(open, "max") < 200_000 {
+		t.Errorf("open loop: p50 %dµs, max %dµs; want p50 >= 20ms and max >= 200ms", latencyUS(open, "p50"), latencyUS(open, "max"))
 	}
 	// Closed loop: one slow request, the rest not delayed by it (their
 	// median is far below the stall, even on a loaded machine).
-	if closed.LatencyUS["p50"] >= 100_000 || closed.LatencyUS["max"] < 200_000 {
-		t.Errorf("closed loop: p50 %dµs, max %dµs; want p50 < 100ms and max >= 200ms", closed.LatencyUS["p50"], closed.LatencyUS["max"])
+	if latencyUS(closed, "p50") >= 100_000 || latencyUS(closed, "max") < 200_000 {
+		t.Errorf("closed loop: p50 %dµs, max %dµs; want p50 < 100ms and max >= 200ms", latencyUS(closed, "p50"), latencyUS(closed, "max"))
 	}
 	// 30 requests at 100/s take about 300ms.
-	if open.DurationUS < 280_000 {
-		t.Errorf("open loop took %dµs, want about 300ms", open.DurationUS)
+	if open.Duration < 280*time.Millisecond {
+		t.Errorf("open loop took %s, want about 300ms", open.Duration)
 	}
 }
 
@@ -259,7 +259,7 @@ func TestBenchInterrupted(t *testing.T) {
 	if code != runenv.ExitInterrupted || !strings.HasSuffix(stderr, "fcgicli: interrupted\n") {
 		t.Fatalf("exit %d, stderr %q; want 130 and interrupted", code, stderr)
 	}
-	if !rep.Interrupted || rep.Requests == 0 || rep.Failed != 0 || rep.DurationUS >= 600_000_000 {
+	if !rep.Interrupted || rep.Requests == 0 || rep.Failed != 0 || rep.Duration >= 600*time.Second {
 		t.Fatalf("report %+v: want the requests done before the interrupt, none failed", rep)
 	}
 }
@@ -581,9 +581,9 @@ func TestBenchOpenLoopStallAtEnd(t *testing.T) {
 	// The unfinished one was due at 190ms: 810ms at least. The ones never
 	// sent, due at 200ms to 990ms: from 800ms down to 10ms. The 50th of
 	// the 100 is the 31st never sent (310ms), the 99th the 80th (800ms).
-	l := rep.LatencyUS
-	if l["max"] < 810_000 || l["max"] > 811_000 || l["p99"] < 800_000 || l["p50"] < 310_000 {
-		t.Errorf("latencies %v: want max 810ms, p99 at least 800ms and p50 at least 310ms", l)
+	l := func(name string) int64 { return latencyUS(rep, name) }
+	if l("max") < 810_000 || l("max") > 811_000 || l("p99") < 800_000 || l("p50") < 310_000 {
+		t.Errorf("latencies %+v: want max 810ms, p99 at least 800ms and p50 at least 310ms", rep.Latency)
 	}
 	const warned = "fcgicli: warning: asked for 100 requests/s, sent 20.0: the application could not keep up, and the latencies include the wait, for the 80 requests never sent the wait until the run ended\n"
 	if stderr != warned {
@@ -598,8 +598,8 @@ func TestBenchOpenLoopStallAtEnd(t *testing.T) {
 	for _, b := range rep.Histogram {
 		counted += b.Count
 	}
-	if counted != rep.Succeeded || rep.LatencyUS["max"] > 300_000 {
-		t.Errorf("closed loop: %d latencies for %d answered, max %dµs; want only the answered ones", counted, rep.Succeeded, rep.LatencyUS["max"])
+	if counted != rep.Succeeded || latencyUS(rep, "max") > 300_000 {
+		t.Errorf("closed loop: %d latencies for %d answered, max %dµs; want only the answered ones", counted, rep.Succeeded, latencyUS(rep, "max"))
 	}
 }
 
