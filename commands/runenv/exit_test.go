@@ -23,6 +23,8 @@ func TestExitCode(t *testing.T) {
 		{&fcgiwire.PairTooLargeError{Name: "BIG", Size: 70000}, 2, "param BIG is 70000 bytes encoded; one record holds at most 65535"},
 		{&ConnectError{Addr: "127.0.0.1:1", Err: errors.New("connection refused")}, 3, "cannot connect to 127.0.0.1:1: connection refused"},
 		{&TimeoutError{Msg: "timed out after 1s (--timeout)"}, 4, "timed out after 1s (--timeout)"},
+		// The dial error a connect timeout wraps changes neither.
+		{&TimeoutError{Msg: "connecting to x timed out after 1s (--connect-timeout)", Err: os.ErrDeadlineExceeded}, 4, "connecting to x timed out after 1s (--connect-timeout)"},
 		{context.DeadlineExceeded, 4, "timed out"},
 		{os.ErrDeadlineExceeded, 4, "timed out"},
 		{fmt.Errorf("wrapped: %w", pe), 5, "wrapped: protocol error at byte 8: unsupported FastCGI version: version byte is 2"},
