@@ -1,7 +1,15 @@
-// Package commands wires fcgicli's subcommands: it parses flags, runs the
-// protocol through fcgiwire, renders through formatters, and turns the
-// error a command ends with into its exit code through runenv.ExitCode,
-// the one place that decides it.
+// Package commands is fcgicli's command line: each command's file turns
+// its flags into options, hands them to an engine (a package below this
+// one: fcgireq for a request, bench, proxy, shell, health...) and the
+// result to formatters. The error a command ends with becomes its exit
+// code through runenv.ExitCode, the one place that decides it.
+//
+// This file is the registry: the app, its settings, and the list of
+// commands. Beside it, the few helpers every command shares: usage.go
+// (usage errors in one line), color.go (--color and the palette), args.go
+// (flags after arguments), shape.go (the request flags), flagnames.go
+// (fast flag lookup). The only call back up into the registry is the
+// shell's, which runs fcgicli's own commands.
 package commands
 
 import (
@@ -10,14 +18,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fcgicli/fcgicli/commands/cgifcgi"
 	"github.com/fcgicli/fcgicli/commands/runenv"
-	"github.com/fcgicli/fcgicli/formatters"
 )
 
 // Run runs the command line args (args[0] is the program name) and returns
@@ -153,157 +159,3 @@ EXAMPLES:
 
 // globalFlags are the flags given before the command.
 func globalFlags() []cli.Flag { return []cli.Flag{colorFlag()} }
-
-// colorFlag is --color, accepted before the command and after it.
-func colorFlag() cli.Flag {
-	return &cli.StringFlag{Name: "color", Value: "auto", Usage: "colour: `WHEN` auto, always or never (NO_COLOR turns auto off)"}
-}
-
-func onUsageError(c *cli.Context, err error, _ bool) error {
-	help := "fcgicli --help"
-	if c != nil && c.Command != nil && c.Command.Name != "" && (c.App == nil || c.Command.Name != c.App.Name) {
-		help = "fcgicli " + c.Command.Name + " --help"
-	}
-	if msg, ok := repeatedMessage(c, err.Error()); ok {
-		return &runenv.UsageError{Msg: msg}
-	}
-	return &runenv.UsageError{Msg: flagMessage(err.Error(), help)}
-}
-
-// repeatedMessage rewords a second address given to a command that talks
-// to one server (-c twice, or -c and --connect), which the flag package
-// and urfave/cli report in their own words.
-func repeatedMessage(c *cli.Context, msg string) (string, bool) {
-	repeated := strings.HasPrefix(msg, "invalid value ") && strings.HasSuffix(msg, ": "+errGivenTwice.Error()) ||
-		msg == "Cannot use two forms of the same flag: c connect" || msg == "Cannot use two forms of the same flag: connect c"
-	if !repeated {
-		return "", false
-	}
-	name := "this command"
-	if c != nil && c.Command != nil && c.Command.Name != "" {
-		name = c.Command.Name
-	}
-	return fmt.Sprintf("-c/--connect given twice: %s talks to one server (ping and status take several)", name), true
-}
-
-// flagMessage rewords the flag package's errors, which name every flag
-// with one dash ("flag provided but not defined: -bogus"), with the dashes
-// the user types: -t, --timeout.
-func flagMessage(msg, help string) string {
-	dashed := func(name string) string {
-		if len(name) == 1 {
-			return "-" + name
-		}
-		return "--" + name
-	}
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return fmt.Sprintf("unknown flag %s (see '%s')", dashed(name), help)
-	}
-	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
-		return fmt.Sprintf("flag %s needs a value", dashed(name))
-	}
-	// invalid value "x" for flag -t: ..., invalid boolean value "x" for -f: ...
-	for _, sep := range []string{" for flag -", " for -"} {
-		if before, after, ok := strings.Cut(msg, sep); ok && strings.HasPrefix(msg, "invalid ") {
-			name, rest, _ := strings.Cut(after, ":")
-			return before + " for flag " + dashed(name) + ":" + rest
-		}
-	}
-	return msg
-}
-
-// palette returns the colour palette for w under the global --color flag.
-func palette(c *cli.Context, env *runenv.Env, w io.Writer) (*formatters.Palette, error) {
-	return runenv.Palette(colorWhen(c), env, w)
-}
-
-// colorWhen is --color's value, given after the command or before it:
-// auto when neither gives it.
-func colorWhen(c *cli.Context) string {
-	for _, cc := range c.Lineage() {
-		if cc.IsSet("color") {
-			return cc.String("color")
-		}
-	}
-	return "auto"
-}
-
-// reorderArgs moves a subcommand's flags before its positional arguments,
-// so that "fcgicli request /index.php -p A=B" works as curl users expect.
-// Everything after "--" stays positional.
-func reorderArgs(app *cli.App, args []string) []string {
-	return reorderArgsAt(app, args, commandIndex(app.Flags, args))
-}
-
-// reorderArgsAt is reorderArgs with the subcommand at args[i], as
-// commandIndex found it.
-func reorderArgsAt(app *cli.App, args []string, i int) []string {
-	if i >= len(args) {
-		return args
-	}
-	var cmd *cli.Command
-	for _, c := range app.Commands {
-		if c.HasName(args[i]) {
-			cmd = c
-		}
-	}
-	if cmd == nil || cmd.SkipFlagParsing {
-		return args
-	}
-	var flags, positional []string
-	rest := args[i+1:]
-	for j := 0; j < len(rest); j++ {
-		a := rest[j]
-		if a == "--" {
-			positional = append(positional, rest[j:]...)
-			break
-		}
-		if len(a) > 1 && strings.HasPrefix(a, "-") {
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && flagTakesValue(cmd.Flags, name) && j+1 < len(rest) {
-				flags = append(flags, rest[j+1])
-				j++
-			}
-			continue
-		}
-		positional = append(positional, a)
-	}
-	out := append([]string{}, args[:i+1]...)
-	out = append(out, flags...)
-	return append(out, positional...)
-}
-
-// commandIndex returns the index in args of the subcommand: the first
-// argument after args[0] that is not a global flag (one of flags) or its
-// value; len(args) when there is none.
-func commandIndex(flags []cli.Flag, args []string) int {
-	i := 1
-	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
-		name := strings.TrimLeft(args[i], "-")
-		if !strings.Contains(name, "=") && flagTakesValue(flags, name) {
-			i++
-		}
-		i++
-	}
-	return min(i, len(args))
-}
-
-// flagTakesValue reports whether the flag called name takes a value. A
-// run of short options ("-iv") takes one when its last letter does.
-func flagTakesValue(flags []cli.Flag, name string) bool {
-	for _, f := range flags {
-		for _, n := range f.Names() {
-			if n == name {
-				if v, ok := f.(cli.DocGenerationFlag); ok {
-					return v.TakesValue()
-				}
-				return false
-			}
-		}
-	}
-	if len(name) > 1 {
-		return flagTakesValue(flags, name[len(name)-1:])
-	}
-	return false
-}
