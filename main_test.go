@@ -588,8 +588,16 @@ func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("the status page at %s never showed %q; last:\n%s", args[0], args[1:], out)
 }
 
+// inProcess lets one in-process run of fcgicli go at a time: urfave/cli
+// keeps its help flag and help command in package variables that every
+// app writes while it runs, and the scripts run in parallel. fcgicli
+// itself runs one app at a time.
+var inProcess sync.Mutex
+
 // fcgicliOutput runs fcgicli in-process and returns its stdout.
 func fcgicliOutput(_ *testscript.TestScript, args ...string) (string, error) {
+	inProcess.Lock()
+	defer inProcess.Unlock()
 	var out, errOut strings.Builder
 	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
 		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
