@@ -80,6 +80,7 @@ func commandList() []commandEntry {
 		{"man", manCommand},
 		{"completion", completionCommand},
 		{"shell", shellCommand},
+		{"php", phpCommand},
 	}
 }
 

@@ -210,11 +210,22 @@ _fcgicli() {
 		--document-root|-r) _fcgicli_files ""; return ;;
 		--color) _fcgicli_choices $'auto\nalways\nnever'; return ;;
 		esac ;;
+	php)
+		case $prev in
+		--connect|-c) [[ $cur == b* ]] && _fcgicli_choices builtin; _fcgicli_files ""; return ;;
+		--connect-timeout) return ;;
+		--timeout|-t) return ;;
+		--param|-p) return ;;
+		--tmp-dir) return ;;
+		--file|-f) return ;;
+		--output|-o) return ;;
+		--color) _fcgicli_choices $'auto\nalways\nnever'; return ;;
+		esac ;;
 	esac
 	# A command or a flag.
 	case $cmd in
 	"")
-		if [[ $cur == -* ]]; then _fcgicli_choices $'--color\n--help\n-h'; else _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nshell\nhelp'; fi ;;
+		if [[ $cur == -* ]]; then _fcgicli_choices $'--color\n--help\n-h'; else _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nshell\nphp\nhelp'; fi ;;
 	request) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--keep-conn\n--request-id\n--include\n-i\n--output\n-o\n--verbose\n-v\n--fail\n-f\n--fail-with-body\n--max-body\n--color\n--help\n-h' ;;
 	bench) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--request-id\n--keep-conn\n--no-keep-conn\n--concurrency\n-C\n--cpus\n--requests\n-n\n--duration\n-z\n--rate\n--warmup\n--request-timeout\n--expect\n--fail\n-f\n--status-path\n--output\n-o\n--color\n--help\n-h' ;;
 	get-values) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--output\n-o\n--type\n--verbose\n-v\n--color\n--help\n-h' ;;
@@ -229,7 +240,8 @@ _fcgicli() {
 	man) [[ $cur == -* ]] && _fcgicli_choices $'--help\n-h' ;;
 	completion) if [[ $cur == -* ]]; then _fcgicli_choices $'--help\n-h'; else _fcgicli_choices $'bash\nzsh\nfish'; fi ;;
 	shell) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--color\n--help\n-h' ;;
-	help) _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nshell\nhelp' ;;
+	php) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--param\n-p\n--tmp-dir\n--file\n-f\n--diff-cli\n--output\n-o\n--color\n--help\n-h' ;;
+	help) _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nshell\nphp\nhelp' ;;
 	esac
 }
 

@@ -40,6 +40,7 @@ _fcgicli() {
 			'man:print fcgicli'\''s man page (roff) on stdout'
 			'completion:print a shell completion script: bash, zsh or fish'
 			'shell:an interactive session: send, change a param, send again, compare'
+			'php:run PHP inside a php-fpm pool: eval, ini, info, opcache, apcu'
 			'help:show the commands, or one command'\''s help'
 		)
 		_describe -t commands 'fcgicli command' commands && ret=0 ;;
@@ -274,7 +275,21 @@ _fcgicli() {
 				'(--help -h)'{--help,-h}'[show help]' \
 				'*:argument:' \
 				&& ret=0 ;;
-		help) _values command 'request' 'bench' 'get-values' 'conformance' 'raw-dump' 'ping' 'status' 'serve' 'proxy' 'cgi-fcgi' 'install-cgi-fcgi' 'version' 'man' 'completion' 'shell' 'help' && ret=0 ;;
+		php)
+			_arguments -s -S \
+				'(--connect -c)'{--connect=,-c+}'[server ADDR\: host\:port, \[\:\:1\]\:port, unix\:/path, /path, @abstract or builtin (default $FCGI_CONNECT)]:address:_fcgicli_addr' \
+				'--connect-timeout=[give up connecting after DURATION]:value: ' \
+				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
+				'*'{--param=,-p+}'[set param NAME=VALUE (repeatable)]:value: ' \
+				'--tmp-dir=[write the code under DIR, which the pool must see under the same path (default /dev/shm, else $TMPDIR or /tmp)]:value: ' \
+				'(--file -f)'{--file=,-f+}'[eval\: run the PHP FILE (- for stdin)]:value: ' \
+				'--diff-cli[ini\: show only the settings that differ from the local php command'\''s]' \
+				'(--output -o)'{--output=,-o+}'[FORMAT\: text or json]:value: ' \
+				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
+				'(--help -h)'{--help,-h}'[show help]' \
+				'*:argument:' \
+				&& ret=0 ;;
+		help) _values command 'request' 'bench' 'get-values' 'conformance' 'raw-dump' 'ping' 'status' 'serve' 'proxy' 'cgi-fcgi' 'install-cgi-fcgi' 'version' 'man' 'completion' 'shell' 'php' 'help' && ret=0 ;;
 		esac ;;
 	esac
 	return ret

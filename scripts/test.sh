@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: vet, the unit tests, the fuzz seed corpora and
 # the end-to-end scripts against the echo responder, Go's net/http/fcgi,
-# php-fpm, nginx, fcgiwrap and cgi-fcgi, and the completions in bash, zsh
+# php-fpm (with APCu), nginx, fcgiwrap and cgi-fcgi, and the completions in bash, zsh
 # and fish. When a program the tests use is missing and we are root, it is
 # installed with apt-get first (set FCGICLI_NO_INSTALL=1 to skip that).
 set -euo pipefail
@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v php-fpm >/dev/null 2>&1 || compgen -G '/usr/sbin/php-fpm*' >/dev/null || need+=(php-fpm)
 command -v cgi-fcgi >/dev/null 2>&1 || need+=(libfcgi-bin)
+# APCu for the php apcu tests (the php-fpm pools load it from conf.d).
+compgen -G '/etc/php/*/mods-available/apcu.ini' >/dev/null || need+=(php-apcu)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v fcgiwrap >/dev/null 2>&1 || [ -x /usr/sbin/fcgiwrap ] || need+=(fcgiwrap)
 command -v zsh >/dev/null 2>&1 || need+=(zsh)

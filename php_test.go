@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcgicli/fcgicli/commands"
+	"github.com/fcgicli/fcgicli/commands/runenv"
+)
+
+// phpPools is a php-fpm of the php tests' own: pool main (opcache on,
+// memory_limit set by php_admin_value, a file's cache entry made at
+// once), pool jail (an open_basedir without the temp dir) and, as root,
+// pool chroot (a chroot without it).
+type phpPools struct {
+	main, jail, chroot string // socket paths; chroot "" when not root
+	tmp                string // the --tmp-dir the tests list
+	dir                string
+}
+
+func startPHPPools(t *testing.T) *phpPools {
+	t.Helper()
+	bin := findFPM()
+	if bin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("php-fpm is not installed")
+		}
+		t.Skip("php-fpm is not installed (apt-get install php-fpm)")
+	}
+	dir := t.TempDir()
+	p := &phpPools{main: dir + "/main.sock", jail: dir + "/jail.sock", tmp: dir + "/tmp", dir: dir}
+	for _, d := range []string{p.tmp, dir + "/jail", dir + "/root"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := fmt.Sprintf(`[global]
+pid = %[1]s/php-fpm.pid
+error_log = %[1]s/php-fpm.log
+daemonize = no
+[main]
+listen = %[1]s/main.sock
+pm = static
+pm.max_children = 4
+php_admin_value[memory_limit] = 200M
+php_admin_value[opcache.enable] = 1
+php_admin_value[opcache.file_update_protection] = 0
+php_admin_value[output_buffering] = 4096
+[jail]
+listen = %[1]s/jail.sock
+pm = static
+pm.max_children = 1
+php_admin_value[open_basedir] = %[1]s/jail
+`, dir)
+	root := os.Geteuid() == 0
+	if root {
+		p.chroot = dir + "/chroot.sock"
+		conf += fmt.Sprintf("[chroot]\nlisten = %[1]s/chroot.sock\npm = static\npm.max_children = 1\nchroot = %[1]s/root\n", dir)
+	}
+	if err := os.WriteFile(dir+"/php-fpm.conf", []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-y", dir + "/php-fpm.conf", "-p", dir}
+	if root {
+		args = append(args, "-R")
+	}
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGQUIT)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	for _, sock := range []string{p.main, p.jail, p.chroot} {
+		if sock == "" {
+			continue
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			c, err := net.Dial("unix", sock)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(dir + "/php-fpm.log")
+				t.Fatalf("php-fpm never listened on %s: %v\n%s", sock, err, log)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return p
+}
+
+// php runs fcgicli php ACTION -c sock --tmp-dir p.tmp ARGS... in-process.
+func (p *phpPools) php(ctx context.Context, sock string, args ...string) (code int, stdout, stderr string) {
+	var out, errOut strings.Builder
+	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
+	full := append([]string{"fcgicli", "php"}, args...)
+	full = append(full, "-c", sock, "--tmp-dir", p.tmp)
+	code = commands.RunEnv(ctx, env, full)
+	return code, out.String(), errOut.String()
+}
+
+// checkEmpty fails when the temp dir holds anything after a run.
+func (p *phpPools) checkEmpty(t *testing.T, after string) {
+	t.Helper()
+	left, err := os.ReadDir(p.tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("after %s, --tmp-dir still holds %v", after, left)
+	}
+}
+
+func TestPHP(t *testing.T) {
+	p := startPHPPools(t)
+	ctx := context.Background()
+
+	t.Run("eval", func(t *testing.T) {
+		for _, c := range []struct {
+			name, code     string
+			exit           int
+			stdout, stderr string
+		}{
+			{"output", `echo "hello ", PHP_SAPI, "\n";`, 0, "hello fpm-fcgi\n", ""},
+			{"exit status", `echo "out\n"; exit(3);`, 7, "out\n", "fcgicli: the PHP code exited with status 3\n"},
+			{"exit in a function", `function f() { die(4); } f(); echo "never";`, 7, "", "fcgicli: the PHP code exited with status 4\n"},
+			{"exit with a message", `exit("bye\n");`, 0, "bye\n", ""},
+			{"warning", `echo $nope, "after\n";`, 0, "after\n", "PHP Warning:  Undefined variable $nope in Command line code on line 1\n"},
+			{"parse error", `echo 1 +;`, 7, "", "PHP Parse error:  syntax error, unexpected token \";\" in Command line code on line 1\nfcgicli: the PHP code ended with a fatal error (exit status 255)\n"},
+			{"fatal", `str_repeat("x", 300 << 20);`, 7, "", "PHP Fatal error:  Allowed memory size of 209715200 bytes exhausted (tried to allocate 314576896 bytes) in Command line code on line 1\nfcgicli: the PHP code ended with a fatal error (exit status 255)\n"},
+			{"stray output", `ob_start(); echo "kept\n";`, 0, "kept\n", ""},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				code, stdout, stderr := p.php(ctx, p.main, "eval", c.code)
+				if code != c.exit || stdout != c.stdout || stderr != c.stderr {
+					t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, stdout, stderr, c.exit, c.stdout, c.stderr)
+				}
+				p.checkEmpty(t, c.name)
+			})
+		}
+		code, stdout, _ := p.php(ctx, p.main, "eval", `echo "x"; exit(5);`, "-o", "json")
+		want := "{\n  \"output\": \"x\",\n  \"stderr\": \"\",\n  \"errors\": [],\n  \"end\": \"exit\",\n  \"exit_status\": 5\n}\n"
+		if code != 7 || stdout != want {
+			t.Errorf("-o json: exit %d, stdout %q; want 7, %q", code, stdout, want)
+		}
+	})
+
+	t.Run("ini", func(t *testing.T) {
+		code, stdout, stderr := p.php(ctx, p.main, "ini", "memory_limit", "-o", "json")
+		want := "[\n  {\n    \"name\": \"memory_limit\",\n    \"local_value\": \"200M\",\n    \"master_value\": \"200M\",\n    \"access\": \"PHP_INI_SYSTEM\",\n    \"source\": \"pool\"\n  }\n]\n"
+		if code != 0 || stdout != want {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 0, %q", code, stdout, stderr, want)
+		}
+		php, err := exec.LookPath("php")
+		if err != nil {
+			t.Skip("no php command for --diff-cli")
+		}
+		out, err := exec.Command(php, "-r", `echo ini_get("memory_limit");`).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli := string(out)
+		code, stdout, stderr = p.php(ctx, p.main, "ini", "memory_limit", "--diff-cli", "-o", "json")
+		want = strings.Replace(want, `"source": "pool"`, `"source": "pool",`+"\n    \"cli_value\": "+fmt.Sprintf("%q", cli), 1)
+		if code != 0 || stdout != want {
+			t.Errorf("--diff-cli: exit %d, stderr %q, stdout %q; want %q", code, stderr, stdout, want)
+		}
+		code, _, stderr = p.php(ctx, p.main, "ini", "no_such.setting")
+		if code != 1 || stderr != "fcgicli: the pool has no ini setting named no_such.setting\n" {
+			t.Errorf("unknown name: exit %d, stderr %q", code, stderr)
+		}
+		p.checkEmpty(t, "ini")
+	})
+
+	t.Run("opcache", func(t *testing.T) {
+		status := func() map[string]any {
+			t.Helper()
+			code, stdout, stderr := p.php(ctx, p.main, "opcache", "status", "-o", "json")
+			if code != 0 {
+				t.Fatalf("opcache status: exit %d: %s", code, stderr)
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		// A script of its own, requested twice: a miss, then a hit.
+		docroot := filepath.Join(p.dir, "www")
+		if err := os.Mkdir(docroot, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		page := filepath.Join(docroot, "page.php")
+		if err := os.WriteFile(page, []byte("<?php echo 'page';\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before := status()
+		for i := 0; i < 2; i++ {
+			if _, err := fcgicliOutput(nil, "request", "-c", p.main, page); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after := status()
+		if after["hits"].(float64) <= before["hits"].(float64) || after["cached_scripts"].(float64) <= before["cached_scripts"].(float64) {
+			t.Errorf("after two requests: hits %v -> %v, cached_scripts %v -> %v: want both to grow", before["hits"], after["hits"], before["cached_scripts"], after["cached_scripts"])
+		}
+		code, stdout, stderr := p.php(ctx, p.main, "opcache", "reset")
+		if code != 0 || stdout != "opcache reset: done\n" {
+			t.Fatalf("reset: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+		}
+		// The status request after the reset is the first to find the
+		// cache empty: its own script is all it holds.
+		reset := status()
+		for k, want := range map[string]float64{"hits": 0, "cached_scripts": 1, "misses": 1, "manual_restarts": after["manual_restarts"].(float64) + 1} {
+			if reset[k].(float64) != want {
+				t.Errorf("after reset, %s = %v, want %v", k, reset[k], want)
+			}
+		}
+		code, stdout, _ = p.php(ctx, p.main, "opcache", "invalidate", page, "/no/such.php")
+		if want := "opcache invalidate " + page + ": done\nopcache invalidate /no/such.php: no such file in the pool\n"; code != 0 || stdout != want {
+			t.Errorf("invalidate: exit %d, stdout %q, want %q", code, stdout, want)
+		}
+		p.checkEmpty(t, "opcache")
+	})
+
+	t.Run("apcu", func(t *testing.T) {
+		code, stdout, stderr := p.php(ctx, p.main, "apcu", "status", "-o", "json")
+		if code == 1 && strings.Contains(stderr, "does not load APCu") {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("APCu is not loaded in CI: %s", stderr)
+			}
+			t.Skip("APCu is not installed (apt-get install php-apcu)")
+		}
+		entries := func(stdout string) float64 {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(stdout), &m); err != nil {
+				t.Fatalf("%v: %q", err, stdout)
+			}
+			return m["entries"].(float64)
+		}
+		if code != 0 {
+			t.Fatalf("apcu status: exit %d: %s", code, stderr)
+		}
+		if code, _, stderr := p.php(ctx, p.main, "eval", `apcu_store("fcgicli-test", 1);`); code != 0 {
+			t.Fatalf("apcu_store: exit %d: %s", code, stderr)
+		}
+		_, stdout, _ = p.php(ctx, p.main, "apcu", "status", "-o", "json")
+		if n := entries(stdout); n < 1 {
+			t.Errorf("after apcu_store, %v entries", n)
+		}
+		if code, stdout, _ := p.php(ctx, p.main, "apcu", "clear"); code != 0 || stdout != "apcu clear: done\n" {
+			t.Errorf("clear: exit %d, stdout %q", code, stdout)
+		}
+		_, stdout, _ = p.php(ctx, p.main, "apcu", "status", "-o", "json")
+		if n := entries(stdout); n != 0 {
+			t.Errorf("after clear, %v entries", n)
+		}
+		p.checkEmpty(t, "apcu")
+	})
+
+	t.Run("blind", func(t *testing.T) {
+		re := regexp.QuoteMeta
+		cases := []struct{ sock, why, hint string }{
+			{p.jail, "open_basedir forbids it (CGI status 404)", "give --tmp-dir a directory inside the pool's open_basedir"},
+			{p.chroot, `php-fpm answered "Primary script unknown": the file is not there as the pool sees the file system (CGI status 404)`, "give --tmp-dir a directory the pool sees under the same path: inside its chroot"},
+		}
+		for _, c := range cases {
+			if c.sock == "" {
+				t.Log("not root: no chroot pool")
+				continue
+			}
+			code, stdout, stderr := p.php(ctx, c.sock, "eval", "echo 1;")
+			want := regexp.MustCompile(`(?m)^fcgicli: the pool could not run ` + re(p.tmp) + `/fcgicli-\d+/\d+\.php: ` + re(c.why) + "\nfcgicli: hint: " + re(c.hint) + `.*\n\z`)
+			if code != 1 || stdout != "" || !want.MatchString(stderr) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 1 and %s", code, stdout, stderr, want)
+			}
+			p.checkEmpty(t, "a pool that cannot see the file")
+		}
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		code, _, stderr := p.php(ctx, p.main, "eval", `for ($i = 0; $i < 600; $i++) { echo " "; flush(); usleep(100000); }`, "-t", "1s")
+		if code != 4 || stderr != "fcgicli: timed out after 1s (--timeout)\n" {
+			t.Errorf("exit %d, stderr %q; want 4", code, stderr)
+		}
+		p.checkEmpty(t, "a timeout")
+	})
+
+	// Ctrl-C (the context ending) and SIGTERM to a real fcgicli process,
+	// each once the code is running in the pool: it writes a file first.
+	busy := func(marker string) string {
+		return fmt.Sprintf(`file_put_contents(%q, "1"); for ($i = 0; $i < 600; $i++) { echo " "; flush(); usleep(100000); }`, marker)
+	}
+	waitFile := func(t *testing.T, path string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if _, err := os.Stat(path); err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the code never started: no %s", path)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	t.Run("interrupt", func(t *testing.T) {
+		marker := filepath.Join(p.dir, "interrupt-started")
+		ictx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		var code int
+		var stderr string
+		go func() {
+			code, _, stderr = p.php(ictx, p.main, "eval", busy(marker))
+			close(done)
+		}()
+		waitFile(t, marker)
+		cancel()
+		<-done
+		if code != 130 || stderr != "fcgicli: interrupted\n" {
+			t.Errorf("exit %d, stderr %q; want 130", code, stderr)
+		}
+		p.checkEmpty(t, "an interruption")
+	})
+	t.Run("sigterm", func(t *testing.T) {
+		marker := filepath.Join(p.dir, "sigterm-started")
+		cmd := fcgicliCmd(t, "php", "eval", busy(marker), "-c", p.main, "--tmp-dir", p.tmp)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFile(t, marker)
+		left, _ := os.ReadDir(p.tmp)
+		if len(left) != 1 {
+			t.Errorf("mid-request, --tmp-dir holds %v, want the script's directory", left)
+		}
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := waitBounded(t, cmd, 30*time.Second); code != 130 || stderr.String() != "fcgicli: interrupted\n" {
+			t.Errorf("exit %d, stderr %q; want 130", code, stderr.String())
+		}
+		p.checkEmpty(t, "SIGTERM")
+	})
+}
