@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -110,7 +111,7 @@ func phpOptionsFrom(c *cli.Context, env *runenv.Env) (*phpOptions, error) {
 	case !ok:
 		return nil, runenv.Usagef("unknown action %q: want eval, ini, info, opcache status|reset|invalidate or apcu status|clear %s", o.action, help)
 	case want == 0 && len(o.args) > 0:
-		return nil, runenv.Usagef("php %s takes no arguments, got %q", o.action, o.args)
+		return nil, runenv.Usagef("php %s takes no arguments, got: %s", o.action, strings.Join(o.args, " "))
 	case want == -2 && len(o.args) == 0:
 		return nil, runenv.Usagef("php %s needs at least one PATH", o.action)
 	case o.action == "eval" && (o.file == "") == (len(o.args) != 1):

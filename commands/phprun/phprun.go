@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -73,15 +74,16 @@ func Snippet(src []byte) Code {
 	return Code{Source: src, Name: "Command line code", Quiet: true}
 }
 
-// File makes a PHP file's contents into Code named name; a first "#!"
-// line is dropped, as the php command drops it.
+// File makes a PHP file's contents into Code named name. A first "#!"
+// line is skipped, as the php command skips it, and still counts as line
+// 1: it becomes "<?php ?>", whose closing tag takes its newline.
 func File(src []byte, name string) Code {
 	if bytes.HasPrefix(src, []byte("#!")) {
+		rest := []byte{}
 		if i := bytes.IndexByte(src, '\n'); i >= 0 {
-			src = src[i+1:]
-		} else {
-			src = nil
+			rest = src[i:]
 		}
+		src = append([]byte("<?php ?>"), rest...)
 	}
 	return Code{Source: src, Name: name, Quiet: true}
 }
@@ -165,7 +167,10 @@ func Exec(ctx context.Context, o Options, code Code) (*Run, error) {
 func writeScript(dir string, source []byte) (path string, cleanup func(), err error) {
 	sub, err := os.MkdirTemp(dir, "fcgicli-")
 	if err != nil {
-		return "", nil, &runenv.UsageError{Msg: fmt.Sprintf("--tmp-dir: %v", runenv.UnwrapOp(err))}
+		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+			err = pe.Err
+		}
+		return "", nil, runenv.Usagef("--tmp-dir %s: %v", dir, err)
 	}
 	cleanup = func() { os.RemoveAll(sub) }
 	// Others may enter it, not list it.
