@@ -129,6 +129,11 @@ func phpOptionsFrom(c *cli.Context, env *runenv.Env) (*phpOptions, error) {
 		return nil, &runenv.UsageError{Msg: err.Error()}
 	}
 	o.run.Params = c.StringSlice("param")
+	for _, p := range o.run.Params {
+		if name, _, _ := strings.Cut(p, "="); name == "SCRIPT_FILENAME" {
+			return nil, runenv.Usagef("-p SCRIPT_FILENAME: php sets it to the file it writes under --tmp-dir")
+		}
+	}
 	o.run.TmpDir = c.String("tmp-dir")
 	if o.run.TmpDir == "" {
 		o.run.TmpDir = phprun.DefaultTmpDir()

@@ -35,6 +35,7 @@ var referenceGuides = map[string]string{
 	"cgi-fcgi":         "../cgi-fcgi.md",
 	"install-cgi-fcgi": "../cgi-fcgi.md",
 	"shell":            "../shell.md",
+	"php":              "../php.md",
 }
 
 // ReferencePages renders app's reference: file name (under ReferenceDir)
