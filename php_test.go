@@ -194,6 +194,38 @@ func TestPHP(t *testing.T) {
 		p.checkEmpty(t, "ini")
 	})
 
+	t.Run("info", func(t *testing.T) {
+		code, stdout, stderr := p.php(ctx, p.main, "info", "-o", "json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var in struct {
+			SAPI       string `json:"sapi"`
+			UID        *int   `json:"uid"`
+			Extensions []struct {
+				Name string `json:"name"`
+				Zend bool   `json:"zend"`
+			} `json:"extensions"`
+			OpenBasedir string `json:"open_basedir"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &in); err != nil {
+			t.Fatalf("%v: %s", err, stdout)
+		}
+		opcache := false
+		for _, e := range in.Extensions {
+			opcache = opcache || e.Name == "Zend OPcache" && e.Zend
+		}
+		// php-fpm runs its workers as the user that started it here.
+		if in.SAPI != "fpm-fcgi" || !opcache || in.OpenBasedir != "" || in.UID != nil && *in.UID != os.Geteuid() {
+			t.Errorf("sapi %q, OPcache as a Zend extension %v, open_basedir %q, uid %v (want %d):\n%s", in.SAPI, opcache, in.OpenBasedir, in.UID, os.Geteuid(), stdout)
+		}
+		code, stdout, _ = p.php(ctx, p.main, "info")
+		if code != 0 || !strings.HasPrefix(stdout, "+---") || !strings.Contains(stdout, "| sapi              | fpm-fcgi ") || !strings.Contains(stdout, "| Zend OPcache ") {
+			t.Errorf("text: exit %d:\n%s", code, stdout)
+		}
+		p.checkEmpty(t, "info")
+	})
+
 	t.Run("opcache", func(t *testing.T) {
 		status := func() map[string]any {
 			t.Helper()
