@@ -343,7 +343,7 @@ func TestPHP(t *testing.T) {
 	// Ctrl-C (the context ending) and SIGTERM to a real fcgicli process,
 	// each once the code is running in the pool: it writes a file first.
 	busy := func(marker string) string {
-		return fmt.Sprintf(`file_put_contents(%q, "1"); for ($i = 0; $i < 600; $i++) { echo " "; flush(); usleep(100000); }`, marker)
+		return fmt.Sprintf(`echo "started\n"; while (ob_get_level()) { ob_end_flush(); } flush(); file_put_contents(%q, "1"); for ($i = 0; $i < 600; $i++) { echo " "; flush(); usleep(100000); }`, marker)
 	}
 	waitFile := func(t *testing.T, path string) {
 		t.Helper()
@@ -363,24 +363,25 @@ func TestPHP(t *testing.T) {
 		ictx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		var code int
-		var stderr string
+		var stdout, stderr string
 		go func() {
-			code, _, stderr = p.php(ictx, p.main, "eval", busy(marker))
+			code, stdout, stderr = p.php(ictx, p.main, "eval", busy(marker))
 			close(done)
 		}()
 		waitFile(t, marker)
 		cancel()
 		<-done
-		if code != 130 || stderr != "fcgicli: interrupted\n" {
-			t.Errorf("exit %d, stderr %q; want 130", code, stderr)
+		// The output that came before is out: it streams.
+		if code != 130 || stderr != "fcgicli: interrupted\n" || strings.TrimRight(stdout, " ") != "started\n" {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 130 and the output so far", code, stdout, stderr)
 		}
 		p.checkEmpty(t, "an interruption")
 	})
 	t.Run("sigterm", func(t *testing.T) {
 		marker := filepath.Join(p.dir, "sigterm-started")
 		cmd := fcgicliCmd(t, "php", "eval", busy(marker), "-c", p.main, "--tmp-dir", p.tmp)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -392,8 +393,8 @@ func TestPHP(t *testing.T) {
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
-		if code := waitBounded(t, cmd, 30*time.Second); code != 130 || stderr.String() != "fcgicli: interrupted\n" {
-			t.Errorf("exit %d, stderr %q; want 130", code, stderr.String())
+		if code := waitBounded(t, cmd, 30*time.Second); code != 130 || stderr.String() != "fcgicli: interrupted\n" || strings.TrimRight(stdout.String(), " ") != "started\n" {
+			t.Errorf("exit %d, stdout %q, stderr %q; want 130 and the output so far", code, stdout.String(), stderr.String())
 		}
 		p.checkEmpty(t, "SIGTERM")
 	})

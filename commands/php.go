@@ -129,6 +129,10 @@ func phpOptionsFrom(c *cli.Context, env *runenv.Env) (*phpOptions, error) {
 		return nil, &runenv.UsageError{Msg: err.Error()}
 	}
 	o.run.Params = c.StringSlice("param")
+	if o.output == formatters.Text || o.action != "eval" {
+		// The application's stderr as it comes; eval's JSON holds it.
+		o.run.Stderr = env.Stderr
+	}
 	for _, p := range o.run.Params {
 		if name, _, _ := strings.Cut(p, "="); name == "SCRIPT_FILENAME" {
 			return nil, runenv.Usagef("-p SCRIPT_FILENAME: php sets it to the file it writes under --tmp-dir")
@@ -182,7 +186,11 @@ func runPHP(c *cli.Context, o *phpOptions, env *runenv.Env) error {
 		if cerr != nil {
 			return cerr
 		}
-		r, err = phprun.Exec(ctx, o.run, code)
+		run := o.run
+		if o.output == formatters.Text {
+			run.Stdout = env.Stdout
+		}
+		r, err = phprun.Exec(ctx, run, code)
 		if err == nil {
 			return phpEvalDone(r, o, env)
 		}
@@ -219,8 +227,8 @@ func runPHP(c *cli.Context, o *phpOptions, env *runenv.Env) error {
 	}
 	if r != nil {
 		// What PHP said on the way explains a failure, or warns.
-		if _, werr := env.Stderr.Write(r.Stderr); werr != nil && err == nil {
-			err = werr
+		if err != nil && o.run.Stderr == nil {
+			_, _ = env.Stderr.Write(r.Stderr)
 		}
 		if werr := formatters.WritePHPErrors(env.Stderr, r.Errors); werr != nil && err == nil {
 			err = werr
@@ -251,18 +259,15 @@ func phpIni(c *cli.Context, o *phpOptions, env *runenv.Env, r **phprun.Run) erro
 	return selErr
 }
 
-// phpEvalDone prints eval's outcome and turns an exit status other than
+// phpEvalDone prints the rest of eval's outcome and turns an exit status other than
 // 0 into exit 7.
 func phpEvalDone(r *phprun.Run, o *phpOptions, env *runenv.Env) error {
 	var err error
 	if o.output == formatters.JSON {
 		err = formatters.WritePHPRunJSON(env.Stdout, &r.PHPRun)
 	} else {
-		if _, err = env.Stdout.Write(r.Output); err == nil {
-			if _, err = env.Stderr.Write(r.Stderr); err == nil {
-				err = formatters.WritePHPErrors(env.Stderr, r.Errors)
-			}
-		}
+		// The output and the application's stderr are out already.
+		err = formatters.WritePHPErrors(env.Stderr, r.Errors)
 	}
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,12 +36,21 @@ type Options struct {
 	TmpDir string
 	// Params are extra params (NAME=VALUE), as request's -p.
 	Params []string
-	// MaxOutput bounds the output kept, and the application's stderr.
-	MaxOutput int64
+	// Stdout and Stderr, when set, get the code's output and the
+	// application's FCGI_STDERR as they arrive; when nil, the Run keeps
+	// them, up to MaxOutput bytes each.
+	Stdout, Stderr io.Writer
+	// MaxOutput bounds what is kept in memory: the output and stderr
+	// when kept, what the pool sends outside the code's output.
+	MaxOutput int
 }
 
-// DefaultMaxOutput is the output a run keeps when Options.MaxOutput is 0.
+// DefaultMaxOutput is MaxOutput when it is 0.
 const DefaultMaxOutput = 64 << 20
+
+// blindStderr is how much of the application's stderr is kept to
+// recognise a pool that cannot run the file.
+const blindStderr = 64 << 10
 
 // DefaultTmpDir is the --tmp-dir default: /dev/shm, which php-fpm sees
 // under systemd's PrivateTmp (Debian's php-fpm units have none, RHEL's
@@ -140,21 +150,44 @@ func Exec(ctx context.Context, o Options, code Code) (*Run, error) {
 	if limit <= 0 {
 		limit = DefaultMaxOutput
 	}
-	body, stderr := &runenv.CapBuffer{Max: limit}, &runenv.CapBuffer{Max: limit}
-	x := &fcgireq.Exchange{Parser: &fcgiwire.ResponseParser{Body: body}, JudgeCGI: true}
-	req := prep.Request()
-	req.Stdout, req.Stderr = x.Parser, stderr
-	if err := x.Send(ctx, conn, req); err != nil {
-		return nil, err
-	}
 	r := &Run{Script: path}
-	r.Stderr = stderr.Buf
-	if err := r.parse(s.mark, body.Buf); err != nil {
-		if be := blind(path, o.TmpDir, x.Parser, stderr.Buf); be != nil {
-			return r, be
+	stdout, stderr := o.Stdout, o.Stderr
+	var kept, keptErr *runenv.CapBuffer
+	if stdout == nil {
+		kept = &runenv.CapBuffer{Max: int64(limit)}
+		stdout = kept
+	}
+	if stderr == nil {
+		keptErr = &runenv.CapBuffer{Max: int64(limit)}
+		stderr = keptErr
+	}
+	// The start of the stderr, to recognise php-fpm's messages by.
+	head := &runenv.CapBuffer{Max: blindStderr}
+	f := newFramer(s.mark, stdout, limit)
+	x := &fcgireq.Exchange{Parser: &fcgiwire.ResponseParser{Body: f}, JudgeCGI: true}
+	req := prep.Request()
+	req.Stdout, req.Stderr = x.Parser, io.MultiWriter(stderr, head)
+	err = x.Send(ctx, conn, req)
+	if keptErr != nil {
+		r.Stderr = keptErr.Buf
+	}
+	if err != nil {
+		_ = f.cut()
+		return r, err
+	}
+	line, err := f.trailer()
+	if kept != nil {
+		r.Output = kept.Buf
+		if kept.Truncated && err == nil {
+			err = fmt.Errorf("the code's output is over %d bytes", limit)
 		}
-		if body.Truncated {
-			return r, fmt.Errorf("the pool's answer is over %d bytes: its end was not kept", limit)
+	}
+	if err == nil {
+		err = r.decode(line)
+	}
+	if err != nil {
+		if be := blind(path, o.TmpDir, x.Parser, head.Buf); be != nil {
+			return r, be
 		}
 		return r, err
 	}
@@ -200,26 +233,10 @@ func writeScript(dir string, source []byte) (path string, cleanup func(), err er
 	return abs, cleanup, nil
 }
 
-// parse finds the output between the markers and decodes the trailer.
-func (r *Run) parse(mark string, body []byte) error {
-	begin := []byte(mark + "B\n")
-	end := []byte("\n" + mark + "E")
-	j := bytes.LastIndex(body, end)
-	if j < 0 {
-		return errors.New("the pool's answer has no fcgicli trailer: the code did not run to fcgicli's end (a worker killed by request_terminate_timeout, a shutdown function that called exit)")
-	}
-	// A fatal error discards the output PHP still buffers (output_buffering),
-	// the first marker with it: what is left came after it.
-	r.Output = body[:j]
-	if i := bytes.Index(body[:j], begin); i >= 0 {
-		r.Output = body[i+len(begin) : j]
-	}
-	rest := body[j+len(end):]
-	if k := bytes.IndexByte(rest, '\n'); k >= 0 {
-		rest = rest[:k]
-	}
+// decode reads the trailer's JSON.
+func (r *Run) decode(line []byte) error {
 	var t trailer
-	if err := json.Unmarshal(rest, &t); err != nil {
+	if err := json.Unmarshal(line, &t); err != nil {
 		return fmt.Errorf("the pool's trailer is not JSON: %v", err)
 	}
 	r.End, r.ExitStatus, r.Errors, r.Result = t.End, t.ExitStatus, t.Errors, t.Result

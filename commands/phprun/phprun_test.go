@@ -2,6 +2,7 @@ package phprun
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,36 +31,61 @@ func TestSnippetAndFile(t *testing.T) {
 	}
 }
 
-func TestParse(t *testing.T) {
+// TestFramer feeds each answer whole and split in two at every byte.
+func TestFramer(t *testing.T) {
 	const mark = "fcgicli-00"
-	status := func(n int) *int { return &n }
+	trailer := `{"end":"return","exit_status":0,"errors":[],"result":null}`
 	for _, c := range []struct {
-		name, body, output string
-		end                string
-		exit               *int
-		err                string
+		name, body, output, trailer, err string
 	}{
-		{"framed", "prepended" + mark + "B\nhello\n\n" + mark + `E{"end":"return","exit_status":0,"errors":[],"result":null}` + "\nappended", "hello\n", "return", status(0), ""},
-		{"first marker discarded by a fatal error", "late\n" + mark + `E{"end":"fatal","exit_status":255,"errors":[],"result":null}` + "\n", "late", "fatal", status(255), ""},
-		{"unknown status", mark + "B\n\n" + mark + `E{"end":"exit","exit_status":null,"errors":[],"result":null}`, "", "exit", nil, ""},
-		{"no trailer", mark + "B\nhello", "", "", nil, "the pool's answer has no fcgicli trailer"},
-		{"bad trailer", mark + "B\n\n" + mark + "E{nope\n", "", "", nil, "the pool's trailer is not JSON"},
+		{"framed", "prepended" + mark + "B\nhello\n\n" + mark + "E" + trailer + "\nappended", "hello\n", trailer, ""},
+		{"empty output", mark + "B\n\n" + mark + "E" + trailer, "", trailer, ""},
+		{"a marker's look-alike in the output", mark + "B\n\n" + mark + "\n" + mark + "X\n\n" + mark + "E" + trailer, "\n" + mark + "\n" + mark + "X\n", trailer, ""},
+		{"first marker discarded by a fatal error", "late\n" + mark + "E" + trailer + "\n", "late", trailer, ""},
+		{"no trailer", mark + "B\nhello", "", "", errNoTrailer.Error()},
+		{"nothing", "", "", "", errNoTrailer.Error()},
 	} {
-		r := &Run{}
-		err := r.parse(mark, []byte(c.body))
-		if c.err != "" {
-			if err == nil || !strings.HasPrefix(err.Error(), c.err) {
-				t.Errorf("%s: error %v, want %q", c.name, err, c.err)
+		for cut := 0; cut <= len(c.body); cut++ {
+			var out strings.Builder
+			f := newFramer(mark, &out, 1<<20)
+			f.Write([]byte(c.body[:cut]))
+			f.Write([]byte(c.body[cut:]))
+			line, err := f.trailer()
+			if c.err != "" {
+				if err == nil || err.Error() != c.err {
+					t.Errorf("%s, cut at %d: error %v, want %q", c.name, cut, err, c.err)
+				}
+				continue
 			}
-			continue
+			if err != nil || out.String() != c.output || string(line) != c.trailer {
+				t.Errorf("%s, cut at %d: output %q, trailer %q, error %v; want %q, %q", c.name, cut, out.String(), line, err, c.output, c.trailer)
+			}
 		}
-		if err != nil {
-			t.Errorf("%s: %v", c.name, err)
-			continue
-		}
-		if string(r.Output) != c.output || r.End != c.end || (r.ExitStatus == nil) != (c.exit == nil) || r.ExitStatus != nil && *r.ExitStatus != *c.exit {
-			t.Errorf("%s: output %q, end %q, exit %v; want %q, %q, %v", c.name, r.Output, r.End, r.ExitStatus, c.output, c.end, c.exit)
-		}
+	}
+	// A stream cut short passes on what it held back.
+	var out strings.Builder
+	f := newFramer(mark, &out, 1<<20)
+	f.Write([]byte(mark + "B\nso far"))
+	if err := f.cut(); err != nil || out.String() != "so far" {
+		t.Errorf("cut: %q, %v", out.String(), err)
+	}
+	// What is held before the first marker is bounded.
+	f = newFramer(mark, io.Discard, 8)
+	if _, err := f.Write([]byte("123456789")); err == nil || err.Error() != "the pool's answer holds over 8 bytes outside the code's output" {
+		t.Errorf("over the bound: %v", err)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	r := &Run{}
+	if err := r.decode([]byte(`{"end":"exit","exit_status":null,"errors":[{"level":"Warning","message":"m","file":"f","line":2}],"result":[1]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if r.End != "exit" || r.ExitStatus != nil || len(r.Errors) != 1 || r.Errors[0].Line != 2 || string(r.Result) != "[1]" {
+		t.Errorf("decoded %+v", r)
+	}
+	if err := r.decode([]byte("{nope")); err == nil || !strings.HasPrefix(err.Error(), "the pool's trailer is not JSON") {
+		t.Errorf("bad JSON: %v", err)
 	}
 }
 
