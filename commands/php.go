@@ -170,6 +170,12 @@ func phpCode(o *phpOptions, env *runenv.Env) (phprun.Code, error) {
 
 func runPHP(c *cli.Context, o *phpOptions, env *runenv.Env) error {
 	ctx := c.Context
+	// What went to stdout, so that -o json prints one document: a failure
+	// after the answer adds none.
+	written := &runenv.CountWriter{}
+	e := *env
+	e.Stdout = io.MultiWriter(env.Stdout, written)
+	env = &e
 	var (
 		r   *phprun.Run
 		err error
@@ -234,7 +240,7 @@ func runPHP(c *cli.Context, o *phpOptions, env *runenv.Env) error {
 			err = werr
 		}
 	}
-	return phpError(err, o, env)
+	return phpError(err, o, env, written.N > 0)
 }
 
 // phpIni shows the pool's ini settings, or those named, or with
@@ -282,20 +288,21 @@ func phpEvalDone(r *phprun.Run, o *phpOptions, env *runenv.Env) error {
 }
 
 // phpError gives the errors only php has their exit code and wording: a
-// pool that cannot see the script (with its hint, also in JSON), an
-// extension not loaded, an answer without fcgicli's trailer.
-func phpError(err error, o *phpOptions, env *runenv.Env) error {
+// pool that cannot see the script (with its hint), an extension not
+// loaded, an answer without fcgicli's trailer. With -o json and nothing
+// written yet, the failure is the document.
+func phpError(err error, o *phpOptions, env *runenv.Env, written bool) error {
 	if err == nil {
 		return nil
 	}
+	hint := ""
 	if be, ok := errors.AsType[*phprun.BlindError](err); ok {
-		if o.output == formatters.JSON {
-			_ = formatters.WriteHintJSON(env.Stdout, be.Error(), be.Hint)
-		}
-		return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: be.Error() + "\nfcgicli: hint: " + be.Hint}
+		hint = be.Hint
+		err = &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: be.Error() + "\nfcgicli: hint: " + be.Hint}
 	}
-	if code, _ := runenv.ExitCode(err); code == runenv.ExitCheckFailed && o.output == formatters.JSON {
-		_ = formatters.WriteHintJSON(env.Stdout, err.Error(), "")
+	if code, msg := runenv.ExitCode(err); o.output == formatters.JSON && !written && code != runenv.ExitUsage {
+		msg, _, _ = strings.Cut(msg, "\n")
+		_ = formatters.WriteHintJSON(env.Stdout, msg, hint)
 	}
 	return err
 }
