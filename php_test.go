@@ -151,6 +151,7 @@ func TestPHP(t *testing.T) {
 			{"parse error", `echo 1 +;`, 7, "", "PHP Parse error:  syntax error, unexpected token \";\" in Command line code on line 1\nfcgicli: the PHP code ended with a fatal error (exit status 255)\n"},
 			{"fatal", `str_repeat("x", 300 << 20);`, 7, "", "PHP Fatal error:  Allowed memory size of 209715200 bytes exhausted (tried to allocate 314576896 bytes) in Command line code on line 1\nfcgicli: the PHP code ended with a fatal error (exit status 255)\n"},
 			{"stray output", `ob_start(); echo "kept\n";`, 0, "kept\n", ""},
+			{"declare first", `declare(strict_types=1); namespace N; function f(int $i) { return $i; } echo f(1), "\n";`, 0, "1\n", ""},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				code, stdout, stderr := p.php(ctx, p.main, "eval", c.code)

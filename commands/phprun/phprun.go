@@ -86,14 +86,19 @@ func Snippet(src []byte) Code {
 
 // File makes a PHP file's contents into Code named name. A first "#!"
 // line is skipped, as the php command skips it, and still counts as line
-// 1: it becomes "<?php ?>", whose closing tag takes its newline.
+// 1: the opening tag that follows moves up to it ("<?php\n"), or it
+// becomes "<?php ?>", whose closing tag takes its newline.
 func File(src []byte, name string) Code {
 	if bytes.HasPrefix(src, []byte("#!")) {
 		rest := []byte{}
 		if i := bytes.IndexByte(src, '\n'); i >= 0 {
-			rest = src[i:]
+			rest = src[i+1:]
 		}
-		src = append([]byte("<?php ?>"), rest...)
+		if after, ok := bytes.CutPrefix(rest, []byte("<?php")); ok && len(after) > 0 && (after[0] == ' ' || after[0] == '\t' || after[0] == '\n' || after[0] == '\r') {
+			src = append([]byte("<?php\n"), after...)
+		} else {
+			src = append([]byte("<?php ?>\n"), rest...)
+		}
 	}
 	return Code{Source: src, Name: name, Quiet: true}
 }

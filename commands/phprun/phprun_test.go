@@ -22,8 +22,9 @@ func TestSnippetAndFile(t *testing.T) {
 		{"snippet with a tag", Snippet([]byte("<?php echo 1;")), "<?php echo 1;"},
 		{"file", File([]byte("<?php echo 1;\n"), "a.php"), "<?php echo 1;\n"},
 		// The #! line still counts as line 1.
-		{"file with #!", File([]byte("#!/usr/bin/php\n<?php echo 1;\n"), "a.php"), "<?php ?>\n<?php echo 1;\n"},
-		{"file that is only #!", File([]byte("#!/usr/bin/php"), "a.php"), "<?php ?>"},
+		{"file with #!", File([]byte("#!/usr/bin/php\n<?php echo 1;\n"), "a.php"), "<?php\n echo 1;\n"},
+		{"file with #! and HTML", File([]byte("#!/usr/bin/php\nhtml\n"), "a.php"), "<?php ?>\nhtml\n"},
+		{"file that is only #!", File([]byte("#!/usr/bin/php"), "a.php"), "<?php ?>\n"},
 	} {
 		if got := string(c.code.Source); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)

@@ -119,7 +119,15 @@ if (QUIET && function_exists('ini_set')) {
 }
 echo "MARKB\n";
 try {
-    CLASS::$result = eval('?>' . CLASS::rewrite(base64_decode('CODE')));
+    $code = CLASS::rewrite(base64_decode('CODE'));
+    // Without its opening tag (its newlines kept for the line numbers),
+    // so that a declare(strict_types=1) or a namespace is still first.
+    if (preg_match('~^<\?php\s~i', $code, $m)) {
+        $code = str_repeat("\n", substr_count($m[0], "\n")) . substr($code, strlen($m[0]));
+    } else {
+        $code = '?>' . $code;
+    }
+    CLASS::$result = eval($code);
     CLASS::$end = 'return';
 } catch (\Throwable $e) {
     $parse = $e instanceof \ParseError;
