@@ -20,12 +20,12 @@ import (
 
 // phpPools is a php-fpm of the php tests' own: pool main (opcache on,
 // memory_limit set by php_admin_value, a file's cache entry made at
-// once), pool jail (an open_basedir without the temp dir) and, as root,
-// pool chroot (a chroot without it).
+// once), pool off (OPcache and APCu off), pool jail (an open_basedir
+// without the temp dir) and, as root, pool chroot (a chroot without it).
 type phpPools struct {
-	main, jail, chroot string // socket paths; chroot "" when not root
-	tmp                string // the --tmp-dir the tests list
-	dir                string
+	main, off, jail, chroot string // socket paths; chroot "" when not root
+	tmp                     string // the --tmp-dir the tests list
+	dir                     string
 }
 
 func startPHPPools(t *testing.T) *phpPools {
@@ -38,7 +38,7 @@ func startPHPPools(t *testing.T) *phpPools {
 		t.Skip("php-fpm is not installed (apt-get install php-fpm)")
 	}
 	dir := t.TempDir()
-	p := &phpPools{main: dir + "/main.sock", jail: dir + "/jail.sock", tmp: dir + "/tmp", dir: dir}
+	p := &phpPools{main: dir + "/main.sock", off: dir + "/off.sock", jail: dir + "/jail.sock", tmp: dir + "/tmp", dir: dir}
 	for _, d := range []string{p.tmp, dir + "/jail", dir + "/root"} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -56,6 +56,12 @@ php_admin_value[memory_limit] = 200M
 php_admin_value[opcache.enable] = 1
 php_admin_value[opcache.file_update_protection] = 0
 php_admin_value[output_buffering] = 4096
+[off]
+listen = %[1]s/off.sock
+pm = static
+pm.max_children = 1
+php_admin_value[opcache.enable] = 0
+php_admin_value[apc.enabled] = 0
 [jail]
 listen = %[1]s/jail.sock
 pm = static
@@ -89,7 +95,7 @@ php_admin_value[open_basedir] = %[1]s/jail
 			<-done
 		}
 	})
-	for _, sock := range []string{p.main, p.jail, p.chroot} {
+	for _, sock := range []string{p.main, p.off, p.jail, p.chroot} {
 		if sock == "" {
 			continue
 		}
@@ -275,6 +281,12 @@ func TestPHP(t *testing.T) {
 		if want := "opcache invalidate " + page + ": done\nopcache invalidate /no/such.php: no such file in the pool\n"; code != 0 || stdout != want {
 			t.Errorf("invalidate: exit %d, stdout %q, want %q", code, stdout, want)
 		}
+		for _, action := range []string{"status", "reset"} {
+			code, stdout, stderr = p.php(ctx, p.off, "opcache", action)
+			if code != 1 || stdout != "" || stderr != "fcgicli: OPcache is loaded but off in this pool (opcache.enable=0)\n" {
+				t.Errorf("opcache %s in a pool with it off: exit %d, stdout %q, stderr %q", action, code, stdout, stderr)
+			}
+		}
 		p.checkEmpty(t, "opcache")
 	})
 
@@ -309,6 +321,13 @@ func TestPHP(t *testing.T) {
 		_, stdout, _ = p.php(ctx, p.main, "apcu", "status", "-o", "json")
 		if n := entries(stdout); n != 0 {
 			t.Errorf("after clear, %v entries", n)
+		}
+		for _, action := range []string{"status", "clear"} {
+			code, stdout, stderr = p.php(ctx, p.off, "apcu", action, "-o", "json")
+			want := "{\n  \"error\": \"APCu is loaded but off in this pool (apc.enabled=0)\"\n}\n"
+			if code != 1 || stdout != want || stderr != "fcgicli: APCu is loaded but off in this pool (apc.enabled=0)\n" {
+				t.Errorf("apcu %s in a pool with it off: exit %d, stdout %q, stderr %q", action, code, stdout, stderr)
+			}
 		}
 		p.checkEmpty(t, "apcu")
 	})
