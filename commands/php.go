@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/phprun"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -124,6 +125,9 @@ func phpOptionsFrom(c *cli.Context, env *runenv.Env) (*phpOptions, error) {
 	var err error
 	if o.run.Net, err = netOptionsFrom(c, env); err != nil {
 		return nil, err
+	}
+	if o.run.Net.Connect == fcgireq.BuiltinAddr {
+		return nil, runenv.Usagef("-c builtin is fcgicli's echo responder, which runs no PHP: php needs a php-fpm pool")
 	}
 	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON); err != nil {
 		return nil, &runenv.UsageError{Msg: err.Error()}
