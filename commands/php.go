@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -149,8 +150,9 @@ func phpOptionsFrom(c *cli.Context, env *runenv.Env) (*phpOptions, error) {
 	return o, nil
 }
 
-// phpCode reads eval's code: CODE, stdin (-) or -f FILE (- for stdin).
-func phpCode(o *phpOptions, env *runenv.Env) (phprun.Code, error) {
+// phpCode reads eval's code: CODE, stdin (-) or -f FILE (- for stdin),
+// until ctx ends (Ctrl-C while stdin is still open).
+func phpCode(ctx context.Context, o *phpOptions, env *runenv.Env) (phprun.Code, error) {
 	if o.file == "" && o.args[0] != "-" {
 		return phprun.Snippet([]byte(o.args[0])), nil
 	}
@@ -158,8 +160,22 @@ func phpCode(o *phpOptions, env *runenv.Env) (phprun.Code, error) {
 	var err error
 	name := o.file
 	if o.file == "" || o.file == "-" {
-		src, err = io.ReadAll(env.Stdin)
 		name = "Standard input code"
+		type read struct {
+			b   []byte
+			err error
+		}
+		done := make(chan read, 1)
+		go func() {
+			b, err := io.ReadAll(env.Stdin)
+			done <- read{b, err}
+		}()
+		select {
+		case r := <-done:
+			src, err = r.b, r.err
+		case <-ctx.Done():
+			return phprun.Code{}, context.Cause(ctx)
+		}
 	} else {
 		src, err = os.ReadFile(o.file)
 	}
@@ -192,7 +208,7 @@ func runPHP(c *cli.Context, o *phpOptions, env *runenv.Env) error {
 	}
 	switch o.action {
 	case "eval":
-		code, cerr := phpCode(o, env)
+		code, cerr := phpCode(ctx, o, env)
 		if cerr != nil {
 			return cerr
 		}
