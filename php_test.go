@@ -118,8 +118,13 @@ php_admin_value[open_basedir] = %[1]s/jail
 
 // php runs fcgicli php ACTION -c sock --tmp-dir p.tmp ARGS... in-process.
 func (p *phpPools) php(ctx context.Context, sock string, args ...string) (code int, stdout, stderr string) {
+	return p.phpStdin(ctx, "", sock, args...)
+}
+
+// phpStdin is php with stdin.
+func (p *phpPools) phpStdin(ctx context.Context, stdin, sock string, args ...string) (code int, stdout, stderr string) {
 	var out, errOut strings.Builder
-	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+	env := &runenv.Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut,
 		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 	full := append([]string{"fcgicli", "php"}, args...)
 	full = append(full, "-c", sock, "--tmp-dir", p.tmp)
@@ -167,7 +172,20 @@ func TestPHP(t *testing.T) {
 				p.checkEmpty(t, c.name)
 			})
 		}
-		code, stdout, _ := p.php(ctx, p.main, "eval", `echo "x"; exit(5);`, "-o", "json")
+		// From stdin, and from a file whose #! line still counts.
+		code, stdout, stderr := p.phpStdin(ctx, `echo "stdin\n", $u;`, p.main, "eval", "-")
+		if want := "PHP Warning:  Undefined variable $u in Standard input code on line 1\n"; code != 0 || stdout != "stdin\n" || stderr != want {
+			t.Errorf("eval -: exit %d, stdout %q, stderr %q; want 0, %q, %q", code, stdout, stderr, "stdin\n", want)
+		}
+		file := filepath.Join(p.dir, "script.php")
+		if err := os.WriteFile(file, []byte("#!/usr/bin/env php\n<?php\ndeclare(strict_types=1);\necho \"file\\n\", $u;\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr = p.php(ctx, p.main, "eval", "-f", file)
+		if want := "PHP Warning:  Undefined variable $u in " + file + " on line 4\n"; code != 0 || stdout != "file\n" || stderr != want {
+			t.Errorf("eval -f: exit %d, stdout %q, stderr %q; want 0, %q, %q", code, stdout, stderr, "file\n", want)
+		}
+		code, stdout, _ = p.php(ctx, p.main, "eval", `echo "x"; exit(5);`, "-o", "json")
 		want := "{\n  \"output\": \"x\",\n  \"stderr\": \"\",\n  \"errors\": [],\n  \"end\": \"exit\",\n  \"exit_status\": 5\n}\n"
 		if code != 7 || stdout != want {
 			t.Errorf("-o json: exit %d, stdout %q; want 7, %q", code, stdout, want)

@@ -183,7 +183,9 @@ func phpCode(ctx context.Context, o *phpOptions, env *runenv.Env) (phprun.Code, 
 		return phprun.Code{}, runenv.Usagef("reading the code: %v", runenv.UnwrapOp(err))
 	}
 	if o.file == "" {
-		return phprun.Snippet(src), nil
+		c := phprun.Snippet(src)
+		c.Name = name
+		return c, nil
 	}
 	return phprun.File(src, name), nil
 }
