@@ -353,10 +353,8 @@ func part(n, total int64) string {
 	if total > 0 {
 		pct = float64(n) * 100 / float64(total)
 	}
-	return fmt.Sprintf("%s of %s (%.1f%%)", mib(n), mib(total), pct)
+	return fmt.Sprintf("%s of %s (%.1f%%)", FormatBytes(n), FormatBytes(total), pct)
 }
-
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // unixTime shows a unix time in UTC; 0 is "never".
 func unixTime(s int64) string {
