@@ -21,11 +21,13 @@ import (
 // phpPools is a php-fpm of the php tests' own: pool main (opcache on,
 // memory_limit set by php_admin_value, a file's cache entry made at
 // once), pool off (OPcache and APCu off), pool jail (an open_basedir
-// without the temp dir) and, as root, pool chroot (a chroot without it).
+// without the temp dir) and, as root, pool chroot (a chroot without it)
+// and pool nobody (workers of another user).
 type phpPools struct {
-	main, off, jail, chroot string // socket paths; chroot "" when not root
-	tmp                     string // the --tmp-dir the tests list
-	dir                     string
+	main, off, jail string // socket paths
+	chroot, nobody  string // as root: a chrooted pool, a pool running as nobody
+	tmp             string // the --tmp-dir the tests list
+	dir             string
 }
 
 func startPHPPools(t *testing.T) *phpPools {
@@ -72,6 +74,15 @@ php_admin_value[open_basedir] = %[1]s/jail
 	if root {
 		p.chroot = dir + "/chroot.sock"
 		conf += fmt.Sprintf("[chroot]\nlisten = %[1]s/chroot.sock\npm = static\npm.max_children = 1\nchroot = %[1]s/root\n", dir)
+		// A pool of another user, as a stock one runs as www-data: it
+		// must be able to reach --tmp-dir (t.TempDir's are 0700).
+		p.nobody = dir + "/nobody.sock"
+		conf += fmt.Sprintf("[nobody]\nlisten = %[1]s/nobody.sock\nlisten.mode = 0666\nuser = nobody\npm = static\npm.max_children = 1\n", dir)
+		for _, d := range []string{filepath.Dir(dir), dir} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if err := os.WriteFile(dir+"/php-fpm.conf", []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -95,7 +106,7 @@ php_admin_value[open_basedir] = %[1]s/jail
 			<-done
 		}
 	})
-	for _, sock := range []string{p.main, p.off, p.jail, p.chroot} {
+	for _, sock := range []string{p.main, p.off, p.jail, p.chroot, p.nobody} {
 		if sock == "" {
 			continue
 		}
@@ -171,6 +182,13 @@ func TestPHP(t *testing.T) {
 				}
 				p.checkEmpty(t, c.name)
 			})
+		}
+		// A pool whose workers are another user reads the file.
+		if p.nobody != "" {
+			code, stdout, stderr := p.php(ctx, p.nobody, "eval", `echo posix_getpwuid(posix_geteuid())["name"], "\n";`)
+			if code != 0 || stdout != "nobody\n" || stderr != "" {
+				t.Errorf("pool of nobody: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
 		}
 		// From stdin, and from a file whose #! line still counts.
 		code, stdout, stderr := p.phpStdin(ctx, `echo "stdin\n", $u;`, p.main, "eval", "-")
