@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -138,7 +139,10 @@ func (p *phpPools) phpStdin(ctx context.Context, stdin, sock string, args ...str
 	env := &runenv.Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut,
 		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
 	full := append([]string{"fcgicli", "php"}, args...)
-	full = append(full, "-c", sock, "--tmp-dir", p.tmp)
+	full = append(full, "-c", sock)
+	if !slices.Contains(args, "--tmp-dir") {
+		full = append(full, "--tmp-dir", p.tmp)
+	}
 	code = commands.RunEnv(ctx, env, full)
 	return code, out.String(), errOut.String()
 }
@@ -372,7 +376,7 @@ func TestPHP(t *testing.T) {
 		re := regexp.QuoteMeta
 		cases := []struct{ sock, why, hint string }{
 			{p.jail, "open_basedir forbids it (CGI status 404)", "give --tmp-dir a directory inside the pool's open_basedir"},
-			{p.chroot, `php-fpm answered "Primary script unknown": the file is not there as the pool sees the file system (CGI status 404)`, "give --tmp-dir a directory the pool sees under the same path: inside its chroot"},
+			{p.chroot, `php-fpm answered "Primary script unknown": the pool does not see the file, or its user may not reach it (CGI status 404)`, "give --tmp-dir, instead of " + p.tmp + ", a directory the pool sees under the same path and its user may enter: inside the pool's chroot"},
 		}
 		for _, c := range cases {
 			if c.sock == "" {
@@ -385,6 +389,23 @@ func TestPHP(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 1 and %s", code, stdout, stderr, want)
 			}
 			p.checkEmpty(t, "a pool that cannot see the file")
+		}
+		if p.nobody == "" {
+			return
+		}
+		// A --tmp-dir the pool's user may not enter.
+		private := filepath.Join(p.dir, "private")
+		if err := os.Mkdir(private, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := p.php(ctx, p.nobody, "eval", "echo 1;", "--tmp-dir", private)
+		// php-fpm cannot tell it from a file that is not there.
+		want := regexp.MustCompile(`(?m)^fcgicli: the pool could not run ` + re(private) + `/fcgicli-\d+/\d+\.php: php-fpm answered "Primary script unknown": the pool does not see the file, or its user may not reach it \(CGI status 404\)\nfcgicli: hint: give --tmp-dir, instead of ` + re(private) + `, a directory .*not a directory private to you; .*\n\z`)
+		if code != 1 || !want.MatchString(stderr) {
+			t.Errorf("a private --tmp-dir: exit %d, stderr %q; want %s", code, stderr, want)
+		}
+		if left, _ := os.ReadDir(private); len(left) > 0 {
+			t.Errorf("the private --tmp-dir still holds %v", left)
 		}
 	})
 

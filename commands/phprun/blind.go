@@ -9,7 +9,8 @@ import (
 
 // BlindError is a pool that could not run the script fcgicli wrote: it
 // does not see the file (a chroot, a private /tmp, another host or
-// container) or may not open it (open_basedir, permissions).
+// container) or may not open it (open_basedir, permissions: a directory
+// its user may not enter is "Primary script unknown" too).
 type BlindError struct {
 	Script string
 	Why    string // what php-fpm said
@@ -28,8 +29,8 @@ func blind(script, tmpDir string, p *fcgiwire.ResponseParser, stderr []byte) *Bl
 		e.Why = "open_basedir forbids it"
 		e.Hint = fmt.Sprintf("give --tmp-dir a directory inside the pool's open_basedir (php_admin_value[open_basedir]; see 'fcgicli php ini open_basedir' on a pool that has none), instead of %s", tmpDir)
 	case bytes.Contains(stderr, []byte("Primary script unknown")):
-		e.Why = "php-fpm answered \"Primary script unknown\": the file is not there as the pool sees the file system"
-		e.Hint = fmt.Sprintf("give --tmp-dir a directory the pool sees under the same path: inside its chroot (the pool's chroot setting), not %s if its systemd unit has PrivateTmp=true; a pool in another container or on another host sees none of this machine's files", tmpDir)
+		e.Why = "php-fpm answered \"Primary script unknown\": the pool does not see the file, or its user may not reach it"
+		e.Hint = fmt.Sprintf("give --tmp-dir, instead of %s, a directory the pool sees under the same path and its user may enter: inside the pool's chroot if it has one, not /tmp if its systemd unit has PrivateTmp=true, not a directory private to you; a pool in another container or on another host sees none of this machine's files", tmpDir)
 	case bytes.Contains(stderr, []byte("Unable to open primary script")):
 		e.Why = "php-fpm cannot open it (" + lastMessage(stderr) + ")"
 		e.Hint = fmt.Sprintf("give --tmp-dir a directory the pool's user may enter and read, instead of %s", tmpDir)

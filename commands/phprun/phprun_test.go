@@ -142,7 +142,7 @@ func TestBlind(t *testing.T) {
 	for _, c := range []struct {
 		stderr, why string
 	}{
-		{"Primary script unknown", `php-fpm answered "Primary script unknown": the file is not there as the pool sees the file system (CGI status 404)`},
+		{"Primary script unknown", `php-fpm answered "Primary script unknown": the pool does not see the file, or its user may not reach it (CGI status 404)`},
 		{"PHP message: PHP Warning:  PHP Request Startup: open_basedir restriction in effect. File(/x) is not within the allowed path(s): (/y) in Unknown on line 0; Unable to open primary script: /x (Operation not permitted)", "open_basedir forbids it (CGI status 404)"},
 		{"PHP message: PHP Warning:  x; Unable to open primary script: /x (Permission denied)", "php-fpm cannot open it (Unable to open primary script: /x (Permission denied)) (CGI status 404)"},
 		{"Access to the script '/x' has been denied (see security.limit_extensions)", "php-fpm refuses its extension (security.limit_extensions) (CGI status 404)"},
