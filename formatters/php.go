@@ -50,19 +50,26 @@ func WritePHPErrors(w io.Writer, errs []PHPError) error {
 	return err
 }
 
-// WritePHPRunJSON writes a run as one JSON document.
+// WritePHPRunJSON writes a run as one JSON document: the output and the
+// stderr as strings when they are UTF-8, else as output_base64 and
+// stderr_base64, as request's JSON has them.
 func WritePHPRunJSON(w io.Writer, r *PHPRun) error {
 	errs := r.Errors
 	if errs == nil {
 		errs = []PHPError{}
 	}
-	return writeJSON(w, struct {
-		Output     string     `json:"output"`
-		Stderr     string     `json:"stderr"`
-		Errors     []PHPError `json:"errors"`
-		End        string     `json:"end"`
-		ExitStatus *int       `json:"exit_status"`
-	}{string(r.Output), string(r.Stderr), errs, r.End, r.ExitStatus})
+	doc := struct {
+		Output       *string    `json:"output,omitempty"`
+		OutputBase64 *string    `json:"output_base64,omitempty"`
+		Stderr       *string    `json:"stderr,omitempty"`
+		StderrBase64 *string    `json:"stderr_base64,omitempty"`
+		Errors       []PHPError `json:"errors"`
+		End          string     `json:"end"`
+		ExitStatus   *int       `json:"exit_status"`
+	}{Errors: errs, End: r.End, ExitStatus: r.ExitStatus}
+	doc.Output, doc.OutputBase64 = textOrBase64(r.Output)
+	doc.Stderr, doc.StderrBase64 = textOrBase64(r.Stderr)
+	return writeJSON(w, doc)
 }
 
 // PHPInfo is the pool's PHP: version, SAPI, the user it runs as, its ini

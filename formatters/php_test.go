@@ -56,6 +56,15 @@ func TestWritePHP(t *testing.T) {
 	}
 
 	b.Reset()
+	status := 0
+	if err := WritePHPRunJSON(&b, &PHPRun{Output: []byte{0xff, 'a'}, Stderr: []byte("e"), End: "return", ExitStatus: &status}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\n  \"output_base64\": \"/2E=\",\n  \"stderr\": \"e\",\n  \"errors\": [],\n  \"end\": \"return\",\n  \"exit_status\": 0\n}\n"; b.String() != want {
+		t.Errorf("run JSON: %q, want %q", b.String(), want)
+	}
+
+	b.Reset()
 	if err := WriteHintJSON(&b, "the pool could not run /x", "give --tmp-dir"); err != nil {
 		t.Fatal(err)
 	}
