@@ -177,6 +177,7 @@ func TestPHP(t *testing.T) {
 			{"parse error", `echo 1 +;`, 7, "", "PHP Parse error:  syntax error, unexpected token \";\" in Command line code on line 1\nfcgicli: the PHP code ended with a fatal error (exit status 255)\n"},
 			{"fatal", `str_repeat("x", 300 << 20);`, 7, "", "PHP Fatal error:  Allowed memory size of 209715200 bytes exhausted (tried to allocate 314576896 bytes) in Command line code on line 1\nfcgicli: the PHP code ended with a fatal error (exit status 255)\n"},
 			{"stray output", `ob_start(); echo "kept\n";`, 0, "kept\n", ""},
+			{"application stderr, then errors on a line of their own", `error_log("logged"); echo $u;`, 0, "", "PHP message: logged\nPHP Warning:  Undefined variable $u in Command line code on line 1\n"},
 			{"declare first", `declare(strict_types=1); namespace N; function f(int $i) { return $i; } echo f(1), "\n";`, 0, "1\n", ""},
 		} {
 			t.Run(c.name, func(t *testing.T) {

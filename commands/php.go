@@ -258,7 +258,7 @@ func runPHP(c *cli.Context, o *phpOptions, env *runenv.Env) error {
 		if err != nil && o.run.Stderr == nil {
 			_, _ = env.Stderr.Write(r.Stderr)
 		}
-		if werr := formatters.WritePHPErrors(env.Stderr, r.Errors); werr != nil && err == nil {
+		if werr := writePHPErrors(env, r.Errors); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -287,6 +287,17 @@ func phpIni(c *cli.Context, o *phpOptions, env *runenv.Env, r **phprun.Run) erro
 	return selErr
 }
 
+// writePHPErrors writes PHP's errors on stderr, from the start of a line
+// when the application's stderr ended mid-line.
+func writePHPErrors(env *runenv.Env, errs []formatters.PHPError) error {
+	if lt, ok := env.Stderr.(*runenv.LineTracker); ok && !lt.AtStart && len(errs) > 0 {
+		if _, err := io.WriteString(env.Stderr, "\n"); err != nil {
+			return err
+		}
+	}
+	return formatters.WritePHPErrors(env.Stderr, errs)
+}
+
 // phpEvalDone prints the rest of eval's outcome and turns an exit status other than
 // 0 into exit 7.
 func phpEvalDone(r *phprun.Run, o *phpOptions, env *runenv.Env) error {
@@ -295,7 +306,7 @@ func phpEvalDone(r *phprun.Run, o *phpOptions, env *runenv.Env) error {
 		err = formatters.WritePHPRunJSON(env.Stdout, &r.PHPRun)
 	} else {
 		// The output and the application's stderr are out already.
-		err = formatters.WritePHPErrors(env.Stderr, r.Errors)
+		err = writePHPErrors(env, r.Errors)
 	}
 	if err != nil {
 		return err
