@@ -70,9 +70,6 @@ type Code struct {
 	// Name is how errors name the code: "Command line code" for a
 	// snippet, as php -r does, or the file it came from.
 	Name string
-	// Quiet turns PHP's own display and logging of errors off for the
-	// request (the wrapper reports them instead).
-	Quiet bool
 }
 
 // Snippet makes code given as php -r takes it into Code: PHP without an
@@ -81,7 +78,7 @@ func Snippet(src []byte) Code {
 	if !bytes.HasPrefix(src, []byte("<?")) {
 		src = append([]byte("<?php "), src...)
 	}
-	return Code{Source: src, Name: "Command line code", Quiet: true}
+	return Code{Source: src, Name: "Command line code"}
 }
 
 // File makes a PHP file's contents into Code named name. A first "#!"
@@ -100,7 +97,7 @@ func File(src []byte, name string) Code {
 			src = append([]byte("<?php ?>\n"), rest...)
 		}
 	}
-	return Code{Source: src, Name: name, Quiet: true}
+	return Code{Source: src, Name: name}
 }
 
 // Run is one run's outcome: what the code printed and how it ended, and
@@ -129,7 +126,7 @@ type trailer struct {
 func Exec(ctx context.Context, o Options, code Code) (*Run, error) {
 	ctx, cancel := o.Net.WithTimeout(ctx)
 	defer cancel()
-	s, err := newScript(code.Source, code.Name, code.Quiet)
+	s, err := newScript(code.Source, code.Name)
 	if err != nil {
 		return nil, err
 	}

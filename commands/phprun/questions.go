@@ -273,7 +273,7 @@ func APCuClear(ctx context.Context, o Options) ([]formatters.PHPAction, *Run, er
 // not return (a fatal error, PHP errors on the way) is an error that the
 // run's errors explain.
 func ask(ctx context.Context, o Options, code string, v any) (*Run, error) {
-	r, err := Exec(ctx, o, Code{Source: []byte(code), Name: "fcgicli's code", Quiet: true})
+	r, err := Exec(ctx, o, Code{Source: []byte(code), Name: "fcgicli's code"})
 	if err != nil {
 		return r, err
 	}

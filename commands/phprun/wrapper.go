@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"strconv"
 	"strings"
 )
 
@@ -19,10 +18,13 @@ import (
 // call that records the status first. An exit in a file the code
 // includes goes unseen: its status is unknown (null).
 //
+// PHP's own display and logging of errors are turned off for the request
+// (ini_set, which PHP undoes when the request ends): the wrapper reports
+// the errors instead.
+//
 // Placeholders: CLASS (a name of its own for each run), MARK (the
 // marker), NAME (how errors name the code, a PHP string literal), CODE
-// (the code, base64), QUIET (true when PHP's own display and logging of
-// errors is turned off for the request, the wrapper reporting them).
+// (the code, base64).
 const wrapper = `<?php
 // Sent by fcgicli to run in this pool; fcgicli deletes it when the request ends.
 final class CLASS {
@@ -113,7 +115,7 @@ final class CLASS {
 }
 set_error_handler([CLASS::class, 'error']);
 register_shutdown_function([CLASS::class, 'shutdown']);
-if (QUIET && function_exists('ini_set')) {
+if (function_exists('ini_set')) {
     @ini_set('display_errors', '0');
     @ini_set('log_errors', '0');
 }
@@ -147,7 +149,7 @@ type script struct {
 
 // newScript wraps code (PHP source, opening tag included) for a run,
 // its errors naming it name.
-func newScript(code []byte, name string, quiet bool) (*script, error) {
+func newScript(code []byte, name string) (*script, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
@@ -159,7 +161,6 @@ func newScript(code []byte, name string, quiet bool) (*script, error) {
 		"MARK", s.mark,
 		"NAME", phpString(name),
 		"CODE", base64.StdEncoding.EncodeToString(code),
-		"QUIET", strconv.FormatBool(quiet),
 	)
 	s.source = []byte(r.Replace(wrapper))
 	return s, nil
