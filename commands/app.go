@@ -144,6 +144,16 @@ EXAMPLES:
 		OnUsageError:   onUsageError,
 		Flags:          globalFlags(),
 		Commands:       cmds,
+		// Before any command: --version prints and stops, with exit 0.
+		Before: func(c *cli.Context) error {
+			if !c.Bool("version") {
+				return nil
+			}
+			if err := writeVersion(env); err != nil {
+				return err
+			}
+			return &runenv.CodeError{Code: runenv.ExitOK}
+		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return runenv.Usagef("unknown command %q (see 'fcgicli --help')", c.Args().First())
@@ -159,4 +169,4 @@ EXAMPLES:
 }
 
 // globalFlags are the flags given before the command.
-func globalFlags() []cli.Flag { return []cli.Flag{colorFlag()} }
+func globalFlags() []cli.Flag { return []cli.Flag{colorFlag(), versionFlag()} }

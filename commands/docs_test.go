@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -190,25 +189,6 @@ func TestManPage(t *testing.T) {
 		if !strings.Contains(man, want) {
 			t.Errorf("man page lacks %q", want)
 		}
-	}
-}
-
-func TestWriteVersion(t *testing.T) {
-	var b bytes.Buffer
-	if err := writeVersion(&b, &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.3"}, Settings: []debug.BuildSetting{
-		{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.time", Value: "2026-01-02T03:04:05Z"}, {Key: "vcs.modified", Value: "true"},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if got := b.String(); !strings.HasPrefix(got, "fcgicli v1.2.3\ncommit: abc123+dirty (2026-01-02T03:04:05Z)\ngo: go1.26.8 ") {
-		t.Errorf("got %q", got)
-	}
-	b.Reset()
-	if err := writeVersion(&b, nil); err != nil {
-		t.Fatal(err)
-	}
-	if got := b.String(); !strings.HasPrefix(got, "fcgicli unknown\ncommit: unknown\ngo: go") {
-		t.Errorf("without build info: got %q", got)
 	}
 }
 

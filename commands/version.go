@@ -2,68 +2,45 @@ package commands
 
 import (
 	"fmt"
-	"io"
-	"runtime"
-	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/fcgicli/fcgicli/commands/runenv"
+	"github.com/fcgicli/fcgicli/commands/version"
 )
 
 func versionCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "version",
-		Usage: "print fcgicli's version, commit and Go version",
-		Description: `Prints the module version, the commit it was built from (with "+dirty"
-when the checkout had changes) and the Go version, from the build info Go
-records in the binary. A binary built outside a checkout (go install
-module@version) has a version but no commit; one built with "go build" in
-a git checkout has a pseudo-version made from the commit (Go 1.24 and
-later) and the commit, or "(devel)" and no commit with -buildvcs=false.
+		Usage: "print fcgicli's version, commit, its date and the Go release that built it",
+		Description: `Prints one line, the same as "fcgicli --version": the version, the commit it
+was built from and the commit's date, then the Go release and the target.
+A release build has them stamped in. Otherwise they come from the build
+info Go records in the binary: "go install module@version" gives the
+version and no commit; "go build" in a git checkout gives a pseudo-version
+made from the commit, and the commit ("+dirty" when the checkout had
+changes); with -buildvcs=false, or outside a checkout, the version is
+"devel" and the commit "unknown".
 
 EXAMPLES:
    fcgicli version
-   go install github.com/fcgicli/fcgicli@latest && fcgicli version`,
+   fcgicli --version`,
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return runenv.Usagef("version takes no arguments")
 			}
-			info, _ := debug.ReadBuildInfo()
-			return writeVersion(env.Stdout, info)
+			return writeVersion(env)
 		},
 	}
 }
 
-// writeVersion prints what info says about the build; info may be nil (a
-// binary built without module support).
-func writeVersion(w io.Writer, info *debug.BuildInfo) error {
-	version, commit, when, dirty := "unknown", "unknown", "", false
-	goVersion := runtime.Version()
-	if info != nil {
-		if info.Main.Version != "" {
-			version = info.Main.Version
-		}
-		if info.GoVersion != "" {
-			goVersion = info.GoVersion
-		}
-		for _, s := range info.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				commit = s.Value
-			case "vcs.time":
-				when = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-	}
-	if dirty {
-		commit += "+dirty"
-	}
-	if when != "" {
-		commit += " (" + when + ")"
-	}
-	_, err := fmt.Fprintf(w, "fcgicli %s\ncommit: %s\ngo: %s %s/%s\n", version, commit, goVersion, runtime.GOOS, runtime.GOARCH)
+// versionFlag is -V, --version, given before any command.
+func versionFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "version", Aliases: []string{"V"}, Usage: `print the version line ("fcgicli version") and exit`}
+}
+
+// writeVersion prints the version line.
+func writeVersion(env *runenv.Env) error {
+	_, err := fmt.Fprintln(env.Stdout, version.Get().Line())
 	return err
 }

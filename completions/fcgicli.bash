@@ -225,7 +225,7 @@ _fcgicli() {
 	# A command or a flag.
 	case $cmd in
 	"")
-		if [[ $cur == -* ]]; then _fcgicli_choices $'--color\n--help\n-h'; else _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nshell\nphp\nhelp'; fi ;;
+		if [[ $cur == -* ]]; then _fcgicli_choices $'--color\n--version\n-V\n--help\n-h'; else _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nshell\nphp\nhelp'; fi ;;
 	request) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--keep-conn\n--request-id\n--include\n-i\n--output\n-o\n--verbose\n-v\n--fail\n-f\n--fail-with-body\n--max-body\n--color\n--help\n-h' ;;
 	bench) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--request-id\n--keep-conn\n--no-keep-conn\n--concurrency\n-C\n--cpus\n--requests\n-n\n--duration\n-z\n--rate\n--warmup\n--request-timeout\n--expect\n--fail\n-f\n--status-path\n--output\n-o\n--color\n--help\n-h' ;;
 	get-values) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--output\n-o\n--type\n--verbose\n-v\n--color\n--help\n-h' ;;

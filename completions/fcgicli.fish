@@ -11,6 +11,7 @@ end
 complete -c fcgicli -e
 complete -c fcgicli -f
 complete -c fcgicli -l color -x -a 'auto always never' -d 'colour: WHEN auto, always or never (NO_COLOR turns auto off)'
+complete -c fcgicli -l version -s V -d 'print the version line ("fcgicli version") and exit'
 complete -c fcgicli -l help -s h -d 'show help'
 complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values conformance raw-dump ping status serve proxy cgi-fcgi install-cgi-fcgi version man completion shell php help' -a request -d 'send one request and print the response'
 complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values conformance raw-dump ping status serve proxy cgi-fcgi install-cgi-fcgi version man completion shell php help' -a bench -d 'load-test an application: many requests on many connections, with latency percentiles'
@@ -23,7 +24,7 @@ complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values
 complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values conformance raw-dump ping status serve proxy cgi-fcgi install-cgi-fcgi version man completion shell php help' -a proxy -d 'a transparent FastCGI proxy that shows every request passing through'
 complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values conformance raw-dump ping status serve proxy cgi-fcgi install-cgi-fcgi version man completion shell php help' -a cgi-fcgi -d 'run as libfcgi\'s cgi-fcgi -bind -connect (also when installed as cgi-fcgi)'
 complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values conformance raw-dump ping status serve proxy cgi-fcgi install-cgi-fcgi version man completion shell php help' -a install-cgi-fcgi -d 'link DIR/cgi-fcgi to fcgicli, so scripts that run cgi-fcgi run fcgicli\'s cgi-fcgi mode'
-complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values conformance raw-dump ping status serve proxy cgi-fcgi install-cgi-fcgi version man completion shell php help' -a version -d 'print fcgicli\'s version, commit and Go version'
+complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values conformance raw-dump ping status serve proxy cgi-fcgi install-cgi-fcgi version man completion shell php help' -a version -d 'print fcgicli\'s version, commit, its date and the Go release that built it'
 complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values conformance raw-dump ping status serve proxy cgi-fcgi install-cgi-fcgi version man completion shell php help' -a man -d 'print fcgicli\'s man page (roff) on stdout'
 complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values conformance raw-dump ping status serve proxy cgi-fcgi install-cgi-fcgi version man completion shell php help' -a completion -d 'print a shell completion script: bash, zsh or fish'
 complete -c fcgicli -n 'not __fish_seen_subcommand_from request bench get-values conformance raw-dump ping status serve proxy cgi-fcgi install-cgi-fcgi version man completion shell php help' -a shell -d 'an interactive session: send, change a param, send again, compare'

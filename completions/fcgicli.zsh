@@ -19,6 +19,7 @@ _fcgicli() {
 	typeset -A opt_args
 	_arguments -C \
 		'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
+		'(--version -V)'{--version,-V}'[print the version line ("fcgicli version") and exit]' \
 		'(--help -h)'{--help,-h}'[show help]' \
 		'1:command:->command' \
 		'*::argument:->argument' && ret=0
@@ -36,7 +37,7 @@ _fcgicli() {
 			'proxy:a transparent FastCGI proxy that shows every request passing through'
 			'cgi-fcgi:run as libfcgi'\''s cgi-fcgi -bind -connect (also when installed as cgi-fcgi)'
 			'install-cgi-fcgi:link DIR/cgi-fcgi to fcgicli, so scripts that run cgi-fcgi run fcgicli'\''s cgi-fcgi mode'
-			'version:print fcgicli'\''s version, commit and Go version'
+			'version:print fcgicli'\''s version, commit, its date and the Go release that built it'
 			'man:print fcgicli'\''s man page (roff) on stdout'
 			'completion:print a shell completion script: bash, zsh or fish'
 			'shell:an interactive session: send, change a param, send again, compare'
