@@ -44,7 +44,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "records", Usage: "show every record, as raw-dump does"},
 			&cli.IntFlag{Name: "max-bytes", Value: 256, Usage: "with --records, show at most `N` bytes of each stream record (0: all)"},
 			&cli.StringFlag{Name: "save", Usage: "write each connection's bytes to `DIR`/conn-N-request.bin and -response.bin"},
-			&cli.StringFlag{Name: "socket-mode", Usage: "file mode for unix socket listeners, octal `MODE` such as 0660"},
+			&cli.StringFlag{Name: "socket-mode", Usage: "file mode for unix socket listeners, octal `MODE` such as 0660 (not on Windows, whose sockets have none)"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 5 * time.Second, Usage: "on SIGINT/SIGTERM, wait up to `DURATION` for connections in flight"},
 			readTimeoutFlag(),
 			idleTimeoutFlag(),

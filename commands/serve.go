@@ -50,7 +50,7 @@ EXAMPLES:
    fcgicli serve --listen 127.0.0.1:9000 --fault close-before-end:0.1`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "listen", Aliases: []string{"l"}, Usage: "listen on `ADDR` (repeatable; same forms as --connect; port 0 picks a free one)"},
-			&cli.StringFlag{Name: "socket-mode", Usage: "file mode for unix socket listeners, octal `MODE` such as 0660"},
+			&cli.StringFlag{Name: "socket-mode", Usage: "file mode for unix socket listeners, octal `MODE` such as 0660 (not on Windows, whose sockets have none)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "report `FORMAT` on stdout: text or json (one line per request)"},
 			&cli.StringFlag{Name: "echo-format", Usage: "echo as `FORMAT` text, json or html (default: by the Accept header, else text)"},
 			&cli.IntFlag{Name: "status", Usage: "answer with CGI status `CODE` instead of the echo"},

@@ -204,7 +204,7 @@ _fcgicli() {
 		serve)
 			_arguments -s -S \
 				'*'{--listen=,-l+}'[listen on ADDR (repeatable; same forms as --connect; port 0 picks a free one)]:address:_fcgicli_addr' \
-				'--socket-mode=[file mode for unix socket listeners, octal MODE such as 0660]:value: ' \
+				'--socket-mode=[file mode for unix socket listeners, octal MODE such as 0660 (not on Windows, whose sockets have none)]:value: ' \
 				'(--output -o)'{--output=,-o+}'[report FORMAT on stdout\: text or json (one line per request)]:value:(text json)' \
 				'--echo-format=[echo as FORMAT text, json or html (default\: by the Accept header, else text)]:value:(text json html)' \
 				'--status=[answer with CGI status CODE instead of the echo]:value: ' \
@@ -236,7 +236,7 @@ _fcgicli() {
 				'--records[show every record, as raw-dump does]' \
 				'--max-bytes=[with --records, show at most N bytes of each stream record (0\: all)]:value: ' \
 				'--save=[write each connection'\''s bytes to DIR/conn-N-request.bin and -response.bin]:directory:_files -/' \
-				'--socket-mode=[file mode for unix socket listeners, octal MODE such as 0660]:value: ' \
+				'--socket-mode=[file mode for unix socket listeners, octal MODE such as 0660 (not on Windows, whose sockets have none)]:value: ' \
 				'--shutdown-timeout=[on SIGINT/SIGTERM, wait up to DURATION for connections in flight]:value: ' \
 				'--read-timeout=[cut a client that stalls DURATION mid-record or mid-request (0\: never)]:value: ' \
 				'--idle-timeout=[close a kept-alive connection DURATION without a request (0\: never)]:value: ' \

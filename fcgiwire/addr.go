@@ -3,6 +3,7 @@ package fcgiwire
 import (
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -40,15 +41,21 @@ func (e *AddrError) Error() string {
 
 // ParseAddr parses an address to connect to, in one of the forms of
 // AddrForms. A TCP port must be from 1 to 65535.
-func ParseAddr(s string) (Addr, error) { return parseAddr(s, 1) }
+func ParseAddr(s string) (Addr, error) { return parseAddr(s, 1, abstractSockets) }
 
 // ParseListenAddr parses an address to listen on, in one of the forms of
 // AddrForms. A TCP port may also be 0, which has the system pick a free
 // port.
-func ParseListenAddr(s string) (Addr, error) { return parseAddr(s, 0) }
+func ParseListenAddr(s string) (Addr, error) { return parseAddr(s, 0, abstractSockets) }
 
-// parseAddr parses s, requiring a TCP port from minPort to 65535.
-func parseAddr(s string, minPort int) (Addr, error) {
+// abstractSockets tells whether the system has abstract unix sockets
+// (@name): Linux only. Elsewhere Go would take "@name" for a file of that
+// name in the working directory, so the form is refused instead.
+const abstractSockets = runtime.GOOS == "linux" || runtime.GOOS == "android"
+
+// parseAddr parses s, requiring a TCP port from minPort to 65535, and
+// refusing @name unless abstract is set.
+func parseAddr(s string, minPort int, abstract bool) (Addr, error) {
 	bad := func(reason string) (Addr, error) { return Addr{}, &AddrError{Addr: s, Reason: reason} }
 	switch {
 	case s == "":
@@ -70,6 +77,9 @@ func parseAddr(s string, minPort int) (Addr, error) {
 	case strings.HasPrefix(s, "@"):
 		if len(s) == 1 {
 			return bad("empty abstract socket name")
+		}
+		if !abstract {
+			return bad("abstract sockets (@name) exist only on Linux")
 		}
 		return Addr{Network: "unix", Address: s}, nil
 	}

@@ -99,6 +99,13 @@ func TestParseAddrRejects(t *testing.T) {
 			t.Errorf("message %q does not show the accepted forms", msg)
 		}
 	}
+	// Where the system has no abstract sockets, @name is refused.
+	if _, err := parseAddr("@fpm", 1, false); err == nil || err.Error() != `bad address "@fpm": abstract sockets (@name) exist only on Linux (accepted forms: `+AddrForms+`)` {
+		t.Errorf("@fpm without abstract sockets: %v", err)
+	}
+	if a, err := parseAddr("@fpm", 1, true); err != nil || a != (Addr{Network: "unix", Address: "@fpm"}) {
+		t.Errorf("@fpm with abstract sockets: %+v, %v", a, err)
+	}
 	want := `bad address "localhost": missing port (accepted forms: host:port, tcp://host:port, [::1]:port, unix:/path, unix:///path, /path, ./path or @abstract)`
 	if _, err := ParseAddr("localhost"); err == nil || err.Error() != want {
 		t.Errorf("message = %v, want %s", err, want)

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -36,6 +37,18 @@ type Deadlines struct {
 // Listen listens on a, first removing a stale unix socket that nothing
 // answers on any more, and gives a unix socket file the mode when set.
 func Listen(a fcgiwire.Addr, mode os.FileMode) (net.Listener, error) {
+	return listen(a, mode, socketModes)
+}
+
+// socketModes tells whether a unix socket's file has a mode that chmod
+// sets: not on Windows, where --socket-mode is refused.
+const socketModes = runtime.GOOS != "windows"
+
+// listen is Listen, refusing a mode for a unix socket unless modes is set.
+func listen(a fcgiwire.Addr, mode os.FileMode, modes bool) (net.Listener, error) {
+	if mode != 0 && a.Network == "unix" && !modes {
+		return nil, runenv.Usagef("--socket-mode: a unix socket on Windows has no file mode")
+	}
 	l, err := listenOnce(a)
 	if err == nil && mode != 0 && a.Network == "unix" && a.Address[0] != '@' {
 		if cerr := os.Chmod(a.Address, mode); cerr != nil {

@@ -35,6 +35,25 @@ func TestListenUnix(t *testing.T) {
 	}
 }
 
+// TestSocketModeWithoutModes: where sockets have no file mode (Windows),
+// --socket-mode on a unix socket is a usage error and nothing listens; a
+// TCP listener does not care.
+func TestSocketModeWithoutModes(t *testing.T) {
+	a := unixAddr(t)
+	l, err := listen(a, 0o660, false)
+	if code, msg := runenv.ExitCode(err); l != nil || code != runenv.ExitUsage || msg != "--socket-mode: a unix socket on Windows has no file mode" {
+		t.Errorf("listen = %v, exit %d %q", l, code, msg)
+	}
+	if _, err := os.Stat(a.Address); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket file: %v, want none", err)
+	}
+	l, err = listen(fcgiwire.Addr{Network: "tcp", Address: "127.0.0.1:0"}, 0o660, false)
+	if err != nil {
+		t.Fatalf("tcp: %v", err)
+	}
+	l.Close()
+}
+
 // TestListenAll: when one address fails, those already open are closed.
 func TestListenAll(t *testing.T) {
 	ok := unixAddr(t)
