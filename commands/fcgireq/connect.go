@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/fcgicli/fcgicli/commands/echo"
@@ -71,14 +73,8 @@ func OpenTarget(o NetOptions) (*Target, error) {
 		}
 		return &Target{Addr: a, Display: a.String(), close: func() {}}, nil
 	}
-	dir, err := os.MkdirTemp("", "fcgicli-builtin-")
+	l, sock, remove, err := listenBuiltin(abstractSockets)
 	if err != nil {
-		return nil, err
-	}
-	sock := filepath.Join(dir, "echo.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	srv := echo.NewBuiltin(nil)
@@ -90,9 +86,35 @@ func OpenTarget(o NetOptions) (*Target, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
 			_ = srv.Shutdown(ctx)
-			os.RemoveAll(dir)
+			remove()
 		},
 	}, nil
+}
+
+// abstractSockets tells whether the system has abstract unix sockets,
+// which live in no file system: Linux only.
+const abstractSockets = runtime.GOOS == "linux" || runtime.GOOS == "android"
+
+// listenBuiltin opens the builtin responder's socket: a unix socket in a
+// new temporary directory, or, where there is none (a scratch container
+// has no /tmp) and abstract is set, an abstract socket of a random name.
+// remove removes the directory.
+func listenBuiltin(abstract bool) (l net.Listener, sock string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "fcgicli-builtin-")
+	if err == nil {
+		sock = filepath.Join(dir, "echo.sock")
+		if l, err = net.Listen("unix", sock); err == nil {
+			return l, sock, func() { os.RemoveAll(dir) }, nil
+		}
+		os.RemoveAll(dir)
+	}
+	if abstract {
+		sock = fmt.Sprintf("@fcgicli-builtin-%d-%016x", os.Getpid(), rand.Uint64())
+		if l, aerr := net.Listen("unix", sock); aerr == nil {
+			return l, sock, func() {}, nil
+		}
+	}
+	return nil, "", nil, runenv.Usagef("-c builtin: no place for its socket: %v (set TMPDIR to a writable directory)", runenv.UnwrapOp(err))
 }
 
 // Close stops a builtin responder; for any other target it does nothing.
