@@ -81,9 +81,11 @@ commit=$(git rev-parse HEAD)
 same "fcgicli version" "$("$bin" version)" "$line"
 same "fcgicli -V" "$("$bin" -V)" "$line"
 buildinfo=$(go version -m "$bin")
-for want in CGO_ENABLED=0 -trimpath=true -tags=urfave_cli_no_docs '-ldflags=-s -w'; do
+for want in CGO_ENABLED=0 -trimpath=true -tags=urfave_cli_no_docs; do
 	grep -qF -- "$want" <<<"$buildinfo" || fail "the binary was not built with $want"
 done
+# -trimpath keeps -ldflags out of the build info: stripped (-s) shows as no symbols.
+if go tool nm "$bin" >/dev/null 2>&1; then fail "the binary has a symbol table: not stripped"; fi
 step "archive, checksums, --version"
 
 # An empty root: the binary and a php-fpm socket (a hard link to it).
@@ -129,8 +131,7 @@ same "bash completion of 'fcgicli req'" "$(bash -c '
 	COMP_WORDS=(fcgicli req) COMP_CWORD=1 COMP_LINE="fcgicli req" COMP_POINT=11
 	_fcgicli
 	printf "%s\n" "${COMPREPLY[@]}"')" request
-same "dpkg -L fcgicli" "$(dpkg -L fcgicli | LC_ALL=C sort)" "/.
-/usr
+same "dpkg -L fcgicli" "$(dpkg -L fcgicli | LC_ALL=C sort)" "/usr
 /usr/bin
 /usr/bin/fcgicli
 /usr/share
