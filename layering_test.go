@@ -21,7 +21,7 @@ const (
 	levelFcgiwire   = iota // the protocol: the standard library only
 	levelModel             // data a formatter renders and an engine fills
 	levelFormatters        // renders; never opens a socket
-	levelBottom            // commands/runenv, commands/netio: process streams, exit kinds, listeners and tees
+	levelBottom            // commands/runenv, commands/netio, commands/version: process streams, exit kinds, listeners and tees, the build's version
 	levelResponder         // commands/echo: the responder behind serve and -c builtin
 	levelRequest           // commands/fcgireq: prepares and sends requests
 	levelEngine            // commands/<engine>: conformance, proxy...
@@ -49,6 +49,7 @@ func levelOf(rel string) (level int, ok bool) {
 		"commands/fcgireq": levelRequest,
 		"commands/runenv":  levelBottom,
 		"commands/netio":   levelBottom,
+		"commands/version": levelBottom,
 		"formatters":       levelFormatters,
 		"fcgiwire":         levelFcgiwire,
 		// a test server for other packages' tests, on fcgiwire only

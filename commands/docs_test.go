@@ -53,12 +53,12 @@ func TestREADMEShort(t *testing.T) {
 	}
 }
 
-// TestDocsLinks checks every relative link of README.md and of the pages
+// TestDocsLinks checks every relative link of README.md, CHANGELOG.md and of the pages
 // under docs/: the file it names exists, and so does the heading its
 // #anchor names, as GitHub spells heading anchors.
 func TestDocsLinks(t *testing.T) {
 	root := ".."
-	files := []string{"README.md"}
+	files := []string{"README.md", "CHANGELOG.md"}
 	err := filepath.WalkDir(filepath.Join(root, "docs"), func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
 			rel, _ := filepath.Rel(root, path)
