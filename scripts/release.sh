@@ -93,8 +93,8 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 rm -rf dist
 mkdir dist
-# Archives hold the files with the commit's date, root's ownership and a
-# fixed order, so that the same commit gives the same bytes.
+# Archives hold the files with the commit's date, fixed modes, root's
+# ownership and a fixed order, so that the same commit gives the same bytes.
 mtime=$date
 [ "$mtime" != unknown ] || mtime=@0
 nfpm=
@@ -111,9 +111,11 @@ for t in "${targets[@]}"; do
 	build "$t" "$dir/$exe"
 	cp README.md LICENSE CHANGELOG.md fcgicli.1 "$dir/"
 	cp completions/fcgicli.bash completions/fcgicli.zsh completions/fcgicli.fish "$dir/completions/"
+	chmod 644 "$dir"/*.* "$dir"/LICENSE "$dir"/completions/*
+	chmod 755 "$dir" "$dir/completions" "$dir/$exe"
 	touch -d "$mtime" "$dir" "$dir"/* "$dir"/completions/*
 	if [ "$os" = windows ]; then
-		(cd "$stage" && find "$name" | LC_ALL=C sort | zip -X -q "$root/dist/$name.zip" -@)
+		(cd "$stage" && find "$name" | LC_ALL=C sort | TZ=UTC zip -X -q "$root/dist/$name.zip" -@)
 	else
 		tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="$mtime" -cf - "$name" |
 			gzip -9n >"dist/$name.tar.gz"
