@@ -86,7 +86,10 @@ for want in CGO_ENABLED=0 -trimpath=true -tags=urfave_cli_no_docs; do
 done
 # -trimpath keeps -ldflags out of the build info: stripped (-s) shows as no symbols.
 if go tool nm "$bin" >/dev/null 2>&1; then fail "the binary has a symbol table: not stripped"; fi
-step "archive, checksums, --version"
+# The Dockerfile's build: the same binary, version line and all.
+scripts/release.sh --binary "$version" "$work/docker-fcgicli"
+same "release.sh --binary's --version" "$("$work/docker-fcgicli" --version)" "$line"
+step "archive, checksums, --version, --binary"
 
 # An empty root: the binary and a php-fpm socket (a hard link to it).
 find_port() {
