@@ -6,7 +6,7 @@
 #   - the binary runs in an empty root, as in a scratch image: chroot into
 #     a directory holding only it and a php-fpm socket, with no
 #     environment, no /tmp, /etc/passwd or CA files; a request to php-fpm,
-#     ping, and a request to -c builtin;
+#     ping, and requests to -c builtin, one with a body from a pipe;
 #   - the deb installs with dpkg: --version, man -w, bash completion of
 #     "fcgicli req" from the installed file, and dpkg -L listing only the
 #     package's files; then it is removed again;
@@ -118,11 +118,13 @@ out=$(in_root ping -c /fpm.sock --color never)
 [[ $out =~ ^OK\ pong\  ]] || fail "in the empty root, ping printed \"$out\""
 out=$(in_root request -c builtin '/x?y=1')
 grep -qx '  QUERY_STRING=y=1' <<<"$out" || fail "in the empty root, -c builtin printed:"$'\n'"$out"
+out=$(echo hello | in_root request -c builtin /x -d @-)
+grep -qx '  CONTENT_LENGTH=6' <<<"$out" || fail "in the empty root, a body from a pipe gave:"$'\n'"$out"
 same "in the empty root, --version" "$(in_root --version)" "$line"
 same "the empty root holds" "$(ls -A "$empty")" "fcgicli
 fpm.sock"
 scripts/php-fpm.sh stop "$fpm_dir"
-step "the binary in an empty root (chroot): request, ping, -c builtin"
+step "the binary in an empty root (chroot): request, ping, -c builtin, a body from a pipe"
 
 # The deb.
 dpkg -i "dist/fcgicli_${version}_amd64.deb" >/dev/null

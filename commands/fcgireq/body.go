@@ -23,7 +23,8 @@ type body struct {
 
 // openBody opens TEXT, @FILE or @- (stdin). A file or stdin that is not a
 // regular file (a pipe, a terminal) is first copied to a temporary file,
-// so its size is known and memory stays flat whatever its size.
+// so its size is known and memory stays flat whatever its size (to memory
+// where there is no temporary directory).
 func openBody(ctx context.Context, flag, spec string, stdin io.Reader) (*body, error) {
 	if !strings.HasPrefix(spec, "@") {
 		return &body{r: strings.NewReader(spec), size: int64(len(spec)), close: func() {}}, nil
@@ -67,27 +68,21 @@ func regularBody(f *os.File) (*body, bool) {
 	return &body{r: &exactReader{r: f, left: size}, size: size, lastMod: fi.ModTime().Unix(), close: func() {}}, true
 }
 
-// spool copies src to a temporary file, bounded by ctx.
+// spool copies src to a temporary file, bounded by ctx; where there is no
+// temporary directory (a scratch container has no /tmp), into memory.
 func spool(ctx context.Context, flag string, src io.Reader) (*body, error) {
 	tmp, err := os.CreateTemp("", "fcgicli-body-")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
+		var buf bytes.Buffer
+		if err := copyCtx(ctx, flag, &buf, src); err != nil {
+			return nil, err
+		}
+		return &body{r: bytes.NewReader(buf.Bytes()), size: int64(buf.Len()), close: func() {}}, nil
 	}
 	os.Remove(tmp.Name()) // the open file stays readable
-	done := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(tmp, src)
-		done <- err
-	}()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
+	if err := copyCtx(ctx, flag, tmp, src); err != nil {
 		tmp.Close()
-		return nil, context.Cause(ctx)
-	}
-	if err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("%s: reading: %w", flag, err)
+		return nil, err
 	}
 	size, err := tmp.Seek(0, io.SeekCurrent)
 	if err == nil {
@@ -98,6 +93,26 @@ func spool(ctx context.Context, flag string, src io.Reader) (*body, error) {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	return &body{r: &exactReader{r: tmp, left: size}, size: size, close: func() { tmp.Close() }}, nil
+}
+
+// copyCtx copies src to dst until src ends or ctx does. When ctx ends
+// first, the copy goes on into dst until src ends or fails, which the
+// caller sees to by closing dst (a file) or dropping it (memory).
+func copyCtx(ctx context.Context, flag string, dst io.Writer, src io.Reader) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(dst, src)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("%s: reading: %w", flag, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // exactReader yields exactly left bytes: it stops there if the file grew,
