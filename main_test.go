@@ -99,6 +99,7 @@ func TestScripts(t *testing.T) {
 			"fpmstart":      cmdFPMStart,
 			"fpmstop":       cmdFPMStop,
 			"waitstatus":    cmdWaitStatus,
+			"fpmrun":        cmdFPMRun,
 		},
 	})
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/health"
 	"github.com/fcgicli/fcgicli/commands/runenv"
-	"github.com/fcgicli/fcgicli/fcgiwire"
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
@@ -31,14 +30,21 @@ the order given: 1 unhealthy (wrong status or body), 3 cannot connect (a glob
 that matches nothing included), 4 timeout, 5 protocol error, 6 the
 application refused the request (OVERLOADED...), 7 a non-zero app status.
 
+--fpm-config FILE (repeatable; auto: the usual places) checks every pool of
+php-fpm's own configuration, at its own ping.path and ping.response; a pool
+with no ping.path fails with its own line, and an unreadable or invalid
+file is exit 2 with its file and line.
+
 EXAMPLES:
    fcgicli ping -c 127.0.0.1:9000
    fcgicli ping -c '/run/php/*.sock' -q || echo unhealthy
+   fcgicli ping --fpm-config /etc/php/8.2/fpm/php-fpm.conf
    fcgicli ping -c /run/php/php8.2-fpm.sock --path /healthz --expect ok -t 1s`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "connect", Aliases: []string{"c"}, Usage: "pool `ADDR` (repeatable; a unix socket glob such as '/run/php/*.sock' checks every match; default $FCGI_CONNECT)"},
 			&cli.DurationFlag{Name: "connect-timeout", Value: 2 * time.Second, Usage: "give up connecting after `DURATION`"},
 			&cli.DurationFlag{Name: "timeout", Aliases: []string{"t"}, Value: 2 * time.Second, Usage: "give up on each pool after `DURATION` (0: never)"},
+			fpmConfigFlag(),
 			&cli.StringFlag{Name: "path", Value: "/ping", Usage: "php-fpm's ping.path `PATH`"},
 			&cli.StringFlag{Name: "expect", Value: "pong", Usage: "the body a healthy pool answers, `TEXT` (php-fpm's ping.response)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing: the exit code says it all"},
@@ -48,11 +54,7 @@ EXAMPLES:
 			if c.NArg() > 0 {
 				return runenv.Usagef("ping takes no arguments, got %q (the path is --path)", c.Args().First())
 			}
-			values, err := connectValues(c, env)
-			if err != nil {
-				return err
-			}
-			targets, err := health.Targets(values)
+			targets, warnings, err := probeTargets(c, env, health.PingTargets)
 			if err != nil {
 				return err
 			}
@@ -68,24 +70,15 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			return runPing(c.Context, env, pal, o, targets, path, c.String("expect"), c.Bool("quiet"))
+			quiet := c.Bool("quiet")
+			if !quiet {
+				for _, w := range warnings {
+					fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", w)
+				}
+			}
+			return runPing(c.Context, env, pal, o, targets, path, c.String("expect"), quiet)
 		},
 	}
-}
-
-// connectValues are the --connect values, or $FCGI_CONNECT when there
-// are none; no address at all is a usage error.
-func connectValues(c *cli.Context, env *runenv.Env) ([]string, error) {
-	values := c.StringSlice("connect")
-	if len(values) == 0 {
-		if v := env.Getenv("FCGI_CONNECT"); v != "" {
-			values = []string{v}
-		}
-	}
-	if len(values) == 0 {
-		return nil, runenv.Usagef("no server address: give -c ADDR or set FCGI_CONNECT (forms: %s, or builtin)", fcgiwire.AddrForms)
-	}
-	return values, nil
 }
 
 // runPing checks each target in turn and returns the error of the first
@@ -99,11 +92,11 @@ func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o fc
 			line = failLine(err, pal)
 		} else {
 			o.Connect = t.Addr
-			line, err = pingLine(ctx, o, path, expect, pal)
+			line, err = pingLine(ctx, o, t, path, expect, pal)
 		}
 		if !quiet {
-			if len(targets) > 1 {
-				line = t.Addr + " " + line
+			if len(targets) > 1 || t.Pool != "" {
+				line = t.Label() + " " + line
 			}
 			fmt.Fprintln(env.Stdout, line)
 		}
@@ -123,7 +116,11 @@ func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o fc
 }
 
 // pingLine checks one pool and returns its report line.
-func pingLine(ctx context.Context, o fcgireq.NetOptions, path, expect string, pal *formatters.Palette) (string, error) {
+// A pool from php-fpm's configuration has its own path and expected body.
+func pingLine(ctx context.Context, o fcgireq.NetOptions, t health.Target, path, expect string, pal *formatters.Palette) (string, error) {
+	if t.URI != "" {
+		path, expect = t.URI, t.Expect
+	}
 	p, err := health.Ping(ctx, o, path, expect)
 	if p == nil {
 		return failLine(err, pal), err

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
+	"github.com/fcgicli/fcgicli/commands/fpmconfig"
 	"github.com/fcgicli/fcgicli/commands/health"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/formatters"
@@ -39,6 +40,16 @@ pool's samples), and a glob that matches nothing is a failing pool. The exit
 code is the worst pool's: 3-7 in that order (a pool that cannot be read),
 then 1. --state-file and --watch take one pool.
 
+--fpm-config FILE (repeatable; auto: the usual places) reads php-fpm's own
+configuration and its include= files and reads every pool it defines,
+through pm.status_listen when set, at its own pm.status_path; a pool with
+no pm.status_path fails with its own line. An unreadable or invalid file
+is exit 2 with its file and line. --max-children-ratio R fails a pool whose
+active processes are R of its pm.max_children or more (from --fpm-config,
+or --max-children N for --connect pools). With the process list, the
+active, idle and total processes are the list's (php-fpm's summary lags
+and can drift; a summary beyond pm.max_children is noted).
+
 --watch refreshes a live view in place on a terminal (requests/s from
 accepted conn, changes since the last refresh, busy processes first), until
 Ctrl-C (exit 0); off a terminal, or with -o json, it prints one JSON line
@@ -51,10 +62,12 @@ EXAMPLES:
    fcgicli status -c 127.0.0.1:9000 --max-listen-queue 10 --min-idle 1 -q
    fcgicli status -c 127.0.0.1:9000 -o prometheus > /var/lib/node_exporter/phpfpm.prom
    fcgicli status -c '/run/php/*.sock' -q --max-listen-queue 10
+   fcgicli status --fpm-config auto -q --max-children-ratio 0.9
    fcgicli status -c /run/php/status.sock --state-file /tmp/fpm.state --max-children-reached-delta 0
    fcgicli status -c 127.0.0.1:9000 --watch 1s`,
 		Flags: flagList(statusNetworkFlags(), []cli.Flag{
-			&cli.StringFlag{Name: "path", Value: "/status", Usage: "php-fpm's pm.status_path `PATH`"},
+			fpmConfigFlag(),
+			&cli.StringFlag{Name: "path", Value: "/status", Usage: "php-fpm's pm.status_path `PATH` (pools from --fpm-config use their own)"},
 			&cli.BoolFlag{Name: "no-full", Usage: "do not ask for the process list"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text, json or prometheus"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but failed checks"},
@@ -65,6 +78,8 @@ EXAMPLES:
 			&cli.Float64Flag{Name: "max-active-ratio", Usage: "fail when active / total processes is above `F`"},
 			&cli.Int64Flag{Name: "max-slow-requests", Usage: "fail when slow requests (since start) are above `N`"},
 			&cli.Int64Flag{Name: "max-children-reached", Usage: "fail when max children reached (since start) is above `N`"},
+			&cli.Float64Flag{Name: "max-children-ratio", Usage: "fail when active processes / pm.max_children is `R` or more (pm.max_children from --fpm-config or --max-children)"},
+			&cli.Int64Flag{Name: "max-children", Usage: "the pm.max_children `N` of the --connect pools, which have no config to read it from"},
 			&cli.StringFlag{Name: "state-file", Usage: "remember the pool's counters in `FILE` between runs, for the -delta checks (one file per pool; one pool only)"},
 			&cli.Int64Flag{Name: "max-children-reached-delta", Usage: "fail when max children reached grew by more than `N` since the last run"},
 			&cli.Int64Flag{Name: "max-slow-requests-delta", Usage: "fail when slow requests grew by more than `N` since the last run"},
@@ -104,6 +119,8 @@ func statusNetworkFlags() []cli.Flag {
 }
 
 type statusOptions struct {
+	notes []string // about the configurations read, before the pools'
+
 	net     fcgireq.NetOptions // Connect is the one pool's, unless several
 	targets []health.Target
 	several bool // several -c or a glob: the output is one block per pool
@@ -118,21 +135,23 @@ type statusOptions struct {
 }
 
 func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) {
-	values, err := connectValues(c, env)
+	o := &statusOptions{quiet: c.Bool("quiet"), state: c.String("state-file"), watch: c.Duration("watch"), count: c.Int("count")}
+	query := "?json&full"
+	if c.Bool("no-full") {
+		query = "?json"
+	}
+	targets, warnings, err := probeTargets(c, env, func(cfgs []*fpmconfig.Config) []health.Target { return health.StatusTargets(cfgs, query) })
 	if err != nil {
 		return nil, err
 	}
-	targets, err := health.Targets(values)
-	if err != nil {
-		return nil, err
-	}
+	o.targets, o.notes = targets, warnings
 	netOpts := fcgireq.NetOptions{ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")}
 	if netOpts.ConnectTimeout < 0 || netOpts.Timeout < 0 {
 		return nil, runenv.Usagef("timeouts cannot be negative")
 	}
-	o := &statusOptions{net: netOpts, targets: targets, quiet: c.Bool("quiet"), state: c.String("state-file"),
-		watch: c.Duration("watch"), count: c.Int("count")}
-	o.several = len(values) > 1 || len(targets) > 1
+	o.net = netOpts
+	values := c.StringSlice("connect")
+	o.several = len(values) > 1 || len(targets) != 1 || c.IsSet("fpm-config")
 	for _, v := range values {
 		o.several = o.several || health.IsSocketGlob(v)
 	}
@@ -143,10 +162,7 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 	if !strings.HasPrefix(path, "/") || strings.Contains(path, "?") {
 		return nil, runenv.Usagef("--path %q must start with / and carry no query", path)
 	}
-	o.uri = path + "?json&full"
-	if c.Bool("no-full") {
-		o.uri = path + "?json"
-	}
+	o.uri = path + query
 	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON, formatters.Prometheus); err != nil {
 		return nil, &runenv.UsageError{Msg: err.Error()}
 	}
@@ -169,6 +185,23 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 		MaxSlow: i64("max-slow-requests"), MaxChildren: i64("max-children-reached"),
 		MaxListenQueueRatio: f64("max-listen-queue-ratio"), MaxActiveRatio: f64("max-active-ratio"),
 		MaxChildrenDelta: i64("max-children-reached-delta"), MaxSlowDelta: i64("max-slow-requests-delta"),
+		MaxChildrenRatio: f64("max-children-ratio"),
+	}
+	if n := i64("max-children"); n != nil {
+		if *n <= 0 {
+			return nil, runenv.Usagef("--max-children %d: pm.max_children is at least 1", *n)
+		}
+		for i := range o.targets {
+			if o.targets[i].Pool == "" {
+				o.targets[i].MaxChildren = *n
+			}
+		}
+	}
+	if r := o.limits.MaxChildrenRatio; r != nil && (*r <= 0 || *r > 1) {
+		return nil, runenv.Usagef("--max-children-ratio %g: give a share of pm.max_children above 0, at most 1 (0.9: 90%%)", *r)
+	}
+	if o.limits.MaxChildrenRatio != nil && !c.IsSet("max-children") && !c.IsSet("fpm-config") {
+		return nil, runenv.Usagef("--max-children-ratio needs pm.max_children: give --fpm-config FILE or --max-children N")
 	}
 	if o.limits.NeedsState() && o.state == "" {
 		return nil, runenv.Usagef("the -delta checks need --state-file FILE to remember the last reading")
@@ -207,24 +240,27 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 }
 
 func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
-	s, err := health.ReadStatus(ctx, o.net, o.uri)
-	if err != nil {
+	r := health.ReadPool(ctx, o.net, o.targets[0], o.uri)
+	if r.Err != nil {
 		if o.output == formatters.Prometheus && !o.quiet {
 			_ = formatters.WriteStatusPrometheus(env.Stdout, nil, o.net.Connect)
 		}
-		return err
+		return r.Err
 	}
 	var prev *health.State
 	if o.state != "" {
+		var err error
 		if prev, err = health.LoadState(o.state); err != nil {
 			return err
 		}
 	}
-	failures, notes := o.limits.Check(s, prev)
+	o.limits.CheckResult(&r, prev)
+	s := r.Status
 	if !o.quiet {
+		var err error
 		switch o.output {
 		case formatters.JSON:
-			err = formatters.WriteStatusJSON(env.Stdout, s, health.FailedChecks(failures))
+			err = formatters.WriteStatusJSON(env.Stdout, s, health.FailedChecks(r.Failures))
 		case formatters.Prometheus:
 			err = formatters.WriteStatusPrometheus(env.Stdout, s, o.net.Connect)
 		default:
@@ -234,7 +270,7 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 			return err
 		}
 	}
-	for _, n := range notes {
+	for _, n := range r.Notes {
 		fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", n)
 	}
 	if o.state != "" {
@@ -242,9 +278,9 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 			return err
 		}
 	}
-	if len(failures) > 0 {
-		lines := make([]string, len(failures))
-		for i, f := range failures {
+	if len(r.Failures) > 0 {
+		lines := make([]string, len(r.Failures))
+		for i, f := range r.Failures {
 			lines[i] = f.Line
 		}
 		return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: strings.Join(lines, "\nfcgicli: ")}
@@ -258,11 +294,12 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 // stderr, each naming its pool's address, and returns the worst pool's
 // exit code.
 func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
+	for _, n := range o.notes {
+		fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", n)
+	}
 	results := health.ReadPools(ctx, o.net, o.targets, o.uri)
 	for i := range results {
-		if r := &results[i]; r.Err == nil {
-			r.Failures, r.Notes = o.limits.Check(r.Status, nil)
-		}
+		o.limits.CheckResult(&results[i], nil)
 	}
 	if !o.quiet {
 		if err := writePools(env, pal, o.output, results); err != nil {
@@ -272,16 +309,16 @@ func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palett
 	worst := runenv.ExitOK
 	for _, r := range results {
 		for _, n := range r.Notes {
-			fmt.Fprintf(env.Stderr, "fcgicli: note: %s: %s\n", r.Addr, n)
+			fmt.Fprintf(env.Stderr, "fcgicli: note: %s: %s\n", r.Label(), n)
 		}
 		code := runenv.ExitOK
 		if r.Err != nil {
 			var msg string
 			code, msg = runenv.ExitCode(r.Err)
-			fmt.Fprintf(env.Stderr, "fcgicli: %s: %s\n", r.Addr, msg)
+			fmt.Fprintf(env.Stderr, "fcgicli: %s: %s\n", r.Label(), msg)
 		}
 		for _, f := range r.Failures {
-			fmt.Fprintf(env.Stderr, "fcgicli: %s: %s\n", r.Addr, f.Line)
+			fmt.Fprintf(env.Stderr, "fcgicli: %s: %s\n", r.Label(), f.Line)
 			code = runenv.ExitCheckFailed
 		}
 		worst = health.Worse(worst, code)
@@ -297,7 +334,7 @@ func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palett
 func writePools(env *runenv.Env, pal *formatters.Palette, output formatters.Format, results []health.PoolResult) error {
 	pools := make([]formatters.StatusPool, len(results))
 	for i, r := range results {
-		pools[i] = formatters.StatusPool{Address: r.Addr, Status: r.Status, FailedChecks: health.FailedChecks(r.Failures)}
+		pools[i] = formatters.StatusPool{Address: r.Addr, Name: r.Pool, MaxChildren: r.MaxChildren, Status: r.Status, FailedChecks: health.FailedChecks(r.Failures)}
 		if r.Err != nil {
 			_, pools[i].Error = runenv.ExitCode(r.Err)
 		}
@@ -314,7 +351,7 @@ func writePools(env *runenv.Env, pal *formatters.Palette, output formatters.Form
 		if i > 0 {
 			sep = "\n"
 		}
-		if _, err := fmt.Fprintf(env.Stdout, "%s==> %s <==\n", sep, formatters.Printable(r.Addr)); err != nil {
+		if _, err := fmt.Fprintf(env.Stdout, "%s==> %s <==\n", sep, formatters.Printable(r.Label())); err != nil {
 			return err
 		}
 		if r.Err != nil {

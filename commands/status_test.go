@@ -99,3 +99,22 @@ func TestStatusWatchOutput(t *testing.T) {
 		c.run(t)
 	}
 }
+
+// TestStatusDrift: with the process list, the checks and the output use
+// the list's numbers; a summary beyond pm.max_children (php-fpm 8.2's
+// drift) is noted once.
+func TestStatusDrift(t *testing.T) {
+	addr := statusPage(t, `{"pool":"www","accepted conn":9,"idle processes":0,"active processes":7,"total processes":7,`+
+		`"processes":[{"pid":1,"state":"Running"},{"pid":2,"state":"Idle"}]}`)
+	const note = "fcgicli: note: the summary counts 7 active and 7 total processes, more than pm.max_children 2 allows: it drifted (a php-fpm bug), the process list's 1 active and 2 total are used\n"
+	for _, c := range []cliCase{
+		{"drift", []string{"status", "-c", addr, "-q", "--max-children", "2", "--max-active", "0"}, 1, "",
+			note + "fcgicli: active processes is 1, above --max-active 0\n"},
+		{"no max", []string{"status", "-c", addr, "-q", "--max-active", "1", "--min-idle", "1"}, 0, "", ""},
+		{"pools", []string{"status", "-c", addr, "-c", addr, "-q", "--max-children", "2", "--max-children-ratio", "0.5"}, 1, "",
+			strings.Repeat("fcgicli: note: "+addr+": "+strings.TrimPrefix(note, "fcgicli: note: ")+
+				"fcgicli: "+addr+": active processes are 0.50 of pm.max_children (1 of 2), at or above --max-children-ratio 0.5\n", 2)},
+	} {
+		c.run(t)
+	}
+}

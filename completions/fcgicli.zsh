@@ -169,6 +169,7 @@ _fcgicli() {
 				'*'{--connect=,-c+}'[pool ADDR (repeatable; a unix socket glob such as '\''/run/php/*.sock'\'' checks every match; default $FCGI_CONNECT)]:address:_fcgicli_addr' \
 				'--connect-timeout=[give up connecting after DURATION]:value: ' \
 				'(--timeout -t)'{--timeout=,-t+}'[give up on each pool after DURATION (0\: never)]:value: ' \
+				'*--fpm-config=[check every pool of php-fpm'\''s main config FILE and what it includes (repeatable; auto\: look in the usual places)]:value: ' \
 				'--path=[php-fpm'\''s ping.path PATH]:value: ' \
 				'--expect=[the body a healthy pool answers, TEXT (php-fpm'\''s ping.response)]:value: ' \
 				'(--quiet -q)'{--quiet,-q}'[print nothing\: the exit code says it all]' \
@@ -181,7 +182,8 @@ _fcgicli() {
 				'*'{--connect=,-c+}'[pool ADDR (repeatable; a unix socket glob such as '\''/run/php/*.sock'\'' reads every match; default $FCGI_CONNECT)]:address:_fcgicli_addr' \
 				'--connect-timeout=[give up connecting after DURATION]:value: ' \
 				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
-				'--path=[php-fpm'\''s pm.status_path PATH]:value: ' \
+				'*--fpm-config=[check every pool of php-fpm'\''s main config FILE and what it includes (repeatable; auto\: look in the usual places)]:value: ' \
+				'--path=[php-fpm'\''s pm.status_path PATH (pools from --fpm-config use their own)]:value: ' \
 				'--no-full[do not ask for the process list]' \
 				'(--output -o)'{--output=,-o+}'[FORMAT\: text, json or prometheus]:value:(text json prometheus)' \
 				'(--quiet -q)'{--quiet,-q}'[print nothing but failed checks]' \
@@ -192,6 +194,8 @@ _fcgicli() {
 				'--max-active-ratio=[fail when active / total processes is above F]:value: ' \
 				'--max-slow-requests=[fail when slow requests (since start) are above N]:value: ' \
 				'--max-children-reached=[fail when max children reached (since start) is above N]:value: ' \
+				'--max-children-ratio=[fail when active processes / pm.max_children is R or more (pm.max_children from --fpm-config or --max-children)]:value: ' \
+				'--max-children=[the pm.max_children N of the --connect pools, which have no config to read it from]:value: ' \
 				'--state-file=[remember the pool'\''s counters in FILE between runs, for the -delta checks (one file per pool; one pool only)]:file:_files' \
 				'--max-children-reached-delta=[fail when max children reached grew by more than N since the last run]:value: ' \
 				'--max-slow-requests-delta=[fail when slow requests grew by more than N since the last run]:value: ' \

@@ -126,6 +126,11 @@ type FailedCheck struct {
 // could be read, else the error, and the checks it failed.
 type StatusPool struct {
 	Address string `json:"address"`
+	// Name is the pool's name in php-fpm's configuration and MaxChildren
+	// its pm.max_children (from the configuration or given by hand), when
+	// known.
+	Name        string `json:"name,omitempty"`
+	MaxChildren int64  `json:"max_children,omitempty"`
 	*fpmstatus.Status
 	Error        string        `json:"error,omitempty"`
 	FailedChecks []FailedCheck `json:"failed_checks"`

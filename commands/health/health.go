@@ -25,11 +25,30 @@ import (
 )
 
 // Target is one pool to check: an address, or the failure that stands for
-// it (a glob that matches nothing), reported in its turn like any other
-// pool's.
+// it (a glob that matches nothing, a pool whose configuration has no page
+// to check), reported in its turn like any other pool's. A pool found in
+// php-fpm's configuration also has its name, its page and its
+// pm.max_children.
 type Target struct {
 	Addr string
 	Err  error
+	// Pool is the pool's name in php-fpm's configuration, "" for a
+	// --connect address.
+	Pool string
+	// URI is the page to read (with its query), and Expect the body of a
+	// healthy ping; "" for the command's own.
+	URI, Expect string
+	// MaxChildren is the pool's pm.max_children, 0 when unknown.
+	MaxChildren int64
+}
+
+// Label names the target in reports: its address, after the pool's name
+// when it came from php-fpm's configuration.
+func (t Target) Label() string {
+	if t.Pool == "" {
+		return t.Addr
+	}
+	return t.Pool + " (" + t.Addr + ")"
 }
 
 // Targets expands --connect values: globs of unix sockets become their
@@ -95,39 +114,81 @@ func ReadStatus(ctx context.Context, net fcgireq.NetOptions, uri string) (*fpmst
 	return s, nil
 }
 
-// PoolResult is what a reading of several pools learnt of one: its page or
-// the error that stands for it, and, once checked, the thresholds it
-// crossed and the notes about checks that could not be made.
+// PoolResult is what a reading of a pool learnt: its page or the error
+// that stands for it, notes about the page (its summary's drift), and,
+// once checked, the thresholds it crossed and the notes about checks that
+// could not be made.
 type PoolResult struct {
-	Addr     string
+	Target
 	Status   *fpmstatus.Status
-	Err      error
 	Failures []Failure
 	Notes    []string
 }
 
-// ReadPools reads every target's status page at once, each within net's
-// deadlines, and returns the results in the targets' order. A target
-// that stands for a failure keeps it.
+// ReadPool reads a target's status page (its URI, else uri) within net's
+// deadlines, its numbers taken from the process list when the summary
+// drifted from it (see Reconcile). A target that stands for a failure
+// keeps it.
+func ReadPool(ctx context.Context, net fcgireq.NetOptions, t Target, uri string) PoolResult {
+	r := PoolResult{Target: t}
+	if r.Err != nil {
+		return r
+	}
+	if t.URI != "" {
+		uri = t.URI
+	}
+	net.Connect = t.Addr
+	if r.Status, r.Err = ReadStatus(ctx, net, uri); r.Err == nil {
+		if note := Reconcile(r.Status, t.MaxChildren); note != "" {
+			r.Notes = append(r.Notes, note)
+		}
+	}
+	return r
+}
+
+// ReadPools reads every target's status page at once (ReadPool), each
+// within net's deadlines, and returns the results in the targets' order.
 func ReadPools(ctx context.Context, net fcgireq.NetOptions, targets []Target, uri string) []PoolResult {
 	results := make([]PoolResult, len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
-		r := &results[i]
-		r.Addr, r.Err = t.Addr, t.Err
-		if r.Err != nil {
-			continue
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			o := net
-			o.Connect = r.Addr
-			r.Status, r.Err = ReadStatus(ctx, o, uri)
+			results[i] = ReadPool(ctx, net, t, uri)
 		}()
 	}
 	wg.Wait()
 	return results
+}
+
+// Reconcile takes the page's active, idle and total processes from its
+// process list, when it has one: php-fpm's process manager recounts the
+// summary about once a second, while the list is each child's state as
+// the page is made, so under load the two differ by a request or two, and
+// php-fpm 8.2 was seen counting far more (7 active of 7 on a pool of 2
+// children, after kept-alive connections). When the summary counts more
+// active or total processes than the pool's pm.max_children (0: unknown)
+// allows, the returned note says so; otherwise it returns "".
+func Reconcile(s *fpmstatus.Status, maxChildren int64) string {
+	if len(s.Processes) == 0 {
+		return ""
+	}
+	var active, idle int64
+	for _, p := range s.Processes {
+		if p.Busy() {
+			active++
+		} else {
+			idle++
+		}
+	}
+	note := ""
+	if maxChildren > 0 && (s.ActiveProcesses > maxChildren || s.TotalProcesses > maxChildren) {
+		note = fmt.Sprintf("the summary counts %d active and %d total processes, more than pm.max_children %d allows: it drifted (a php-fpm bug), the process list's %d active and %d total are used",
+			s.ActiveProcesses, s.TotalProcesses, maxChildren, active, active+idle)
+	}
+	s.ActiveProcesses, s.IdleProcesses, s.TotalProcesses = active, idle, active+idle
+	return note
 }
 
 // Worse returns the worse of two exit codes: an interrupt, then the

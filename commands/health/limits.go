@@ -13,12 +13,15 @@ type Limits struct {
 	MaxListenQueue, MinIdle, MaxActive, MaxSlow, MaxChildren *int64
 	MaxListenQueueRatio, MaxActiveRatio                      *float64
 	MaxChildrenDelta, MaxSlowDelta                           *int64
+	// MaxChildrenRatio fails a pool whose active processes are that
+	// share of its pm.max_children or more (CheckResult).
+	MaxChildrenRatio *float64
 }
 
 // Any reports whether any threshold is set.
 func (l Limits) Any() bool {
 	return l.MaxListenQueue != nil || l.MinIdle != nil || l.MaxActive != nil || l.MaxSlow != nil || l.MaxChildren != nil ||
-		l.MaxListenQueueRatio != nil || l.MaxActiveRatio != nil || l.NeedsState()
+		l.MaxListenQueueRatio != nil || l.MaxActiveRatio != nil || l.MaxChildrenRatio != nil || l.NeedsState()
 }
 
 // NeedsState reports whether a -delta check is set, which compares with
@@ -40,6 +43,32 @@ func FailedChecks(failures []Failure) []formatters.FailedCheck {
 		out = append(out, f.Check)
 	}
 	return out
+}
+
+// CheckResult checks a pool that was read: Check, then the saturation
+// against the pool's pm.max_children. It fills r.Failures and adds to
+// r.Notes; a pool that could not be read is left as it is.
+func (l Limits) CheckResult(r *PoolResult, prev *State) {
+	if r.Err != nil {
+		return
+	}
+	failures, notes := l.Check(r.Status, prev)
+	r.Failures = append(r.Failures, failures...)
+	r.Notes = append(r.Notes, notes...)
+	if l.MaxChildrenRatio == nil {
+		return
+	}
+	bound, max, active := *l.MaxChildrenRatio, r.MaxChildren, r.Status.ActiveProcesses
+	if max <= 0 {
+		r.Notes = append(r.Notes, "pm.max_children is unknown (give --fpm-config or --max-children N): --max-children-ratio skipped")
+		return
+	}
+	if ratio := float64(active) / float64(max); ratio >= bound {
+		r.Failures = append(r.Failures, Failure{
+			Line:  fmt.Sprintf("active processes are %.2f of pm.max_children (%d of %d), at or above --max-children-ratio %g", ratio, active, max, bound),
+			Check: formatters.FailedCheck{Name: "max-children-ratio", Value: ratio, Bound: bound},
+		})
+	}
 }
 
 // Check returns one failure per threshold crossed, and notes about checks
