@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -40,16 +39,12 @@ EXAMPLES:
    fcgicli ping -c '/run/php/*.sock' -q || echo unhealthy
    fcgicli ping --fpm-config /etc/php/8.2/fpm/php-fpm.conf
    fcgicli ping -c /run/php/php8.2-fpm.sock --path /healthz --expect ok -t 1s`,
-		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "connect", Aliases: []string{"c"}, Usage: "pool `ADDR` (repeatable; a unix socket glob such as '/run/php/*.sock' checks every match; default $FCGI_CONNECT)"},
-			&cli.DurationFlag{Name: "connect-timeout", Value: 2 * time.Second, Usage: "give up connecting after `DURATION`"},
-			&cli.DurationFlag{Name: "timeout", Aliases: []string{"t"}, Value: 2 * time.Second, Usage: "give up on each pool after `DURATION` (0: never)"},
-			fpmConfigFlag(),
+		Flags: flagList(probeFlags("checks"), []cli.Flag{
 			&cli.StringFlag{Name: "path", Value: "/ping", Usage: "php-fpm's ping.path `PATH`"},
 			&cli.StringFlag{Name: "expect", Value: "pong", Usage: "the body a healthy pool answers, `TEXT` (php-fpm's ping.response)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing: the exit code says it all"},
 			colorFlag(),
-		},
+		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return runenv.Usagef("ping takes no arguments, got %q (the path is --path)", c.Args().First())
@@ -58,9 +53,9 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			o := fcgireq.NetOptions{ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")}
-			if o.ConnectTimeout < 0 || o.Timeout < 0 {
-				return runenv.Usagef("timeouts cannot be negative")
+			o, err := probeNetOptions(c)
+			if err != nil {
+				return err
 			}
 			path := c.String("path")
 			if !strings.HasPrefix(path, "/") {

@@ -40,6 +40,10 @@ pool's samples), and a glob that matches nothing is a failing pool. The exit
 code is the worst pool's: 3-7 in that order (a pool that cannot be read),
 then 1. --state-file and --watch take one pool.
 
+--timeout and --connect-timeout (default 2s, as for ping, below a probe's
+usual 3s) bound each pool. -q prints nothing but failures, not even notes.
+A --state-file that cannot be read or written is exit 2, naming it.
+
 --fpm-config FILE (repeatable; auto: the usual places) reads php-fpm's own
 configuration and its include= files and reads every pool it defines,
 through pm.status_listen when set, at its own pm.status_path; a pool with
@@ -65,8 +69,7 @@ EXAMPLES:
    fcgicli status --fpm-config auto -q --max-children-ratio 0.9
    fcgicli status -c /run/php/status.sock --state-file /tmp/fpm.state --max-children-reached-delta 0
    fcgicli status -c 127.0.0.1:9000 --watch 1s`,
-		Flags: flagList(statusNetworkFlags(), []cli.Flag{
-			fpmConfigFlag(),
+		Flags: flagList(probeFlags("reads"), []cli.Flag{
 			&cli.StringFlag{Name: "path", Value: "/status", Usage: "php-fpm's pm.status_path `PATH` (pools from --fpm-config use their own)"},
 			&cli.BoolFlag{Name: "no-full", Usage: "do not ask for the process list"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text, json or prometheus"},
@@ -110,14 +113,6 @@ EXAMPLES:
 	}
 }
 
-// statusNetworkFlags are the network flags with ping's --connect: status
-// reads several pools too.
-func statusNetworkFlags() []cli.Flag {
-	flags := networkFlags(30 * time.Second)
-	flags[0] = &cli.StringSliceFlag{Name: "connect", Aliases: []string{"c"}, Usage: "pool `ADDR` (repeatable; a unix socket glob such as '/run/php/*.sock' reads every match; default $FCGI_CONNECT)"}
-	return flags
-}
-
 type statusOptions struct {
 	notes []string // about the configurations read, before the pools'
 
@@ -145,11 +140,9 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 		return nil, err
 	}
 	o.targets, o.notes = targets, warnings
-	netOpts := fcgireq.NetOptions{ConnectTimeout: c.Duration("connect-timeout"), Timeout: c.Duration("timeout")}
-	if netOpts.ConnectTimeout < 0 || netOpts.Timeout < 0 {
-		return nil, runenv.Usagef("timeouts cannot be negative")
+	if o.net, err = probeNetOptions(c); err != nil {
+		return nil, err
 	}
-	o.net = netOpts
 	values := c.StringSlice("connect")
 	o.several = len(values) > 1 || len(targets) != 1 || c.IsSet("fpm-config")
 	for _, v := range values {
@@ -270,8 +263,10 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 			return err
 		}
 	}
-	for _, n := range r.Notes {
-		fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", n)
+	if !o.quiet {
+		for _, n := range r.Notes {
+			fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", n)
+		}
 	}
 	if o.state != "" {
 		if err := health.SaveState(o.state, s); err != nil {
@@ -294,8 +289,10 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 // stderr, each naming its pool's address, and returns the worst pool's
 // exit code.
 func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
-	for _, n := range o.notes {
-		fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", n)
+	if !o.quiet {
+		for _, n := range o.notes {
+			fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", n)
+		}
 	}
 	results := health.ReadPools(ctx, o.net, o.targets, o.uri)
 	for i := range results {
@@ -309,7 +306,9 @@ func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palett
 	worst := runenv.ExitOK
 	for _, r := range results {
 		for _, n := range r.Notes {
-			fmt.Fprintf(env.Stderr, "fcgicli: note: %s: %s\n", r.Label(), n)
+			if !o.quiet {
+				fmt.Fprintf(env.Stderr, "fcgicli: note: %s: %s\n", r.Label(), n)
+			}
 		}
 		code := runenv.ExitOK
 		if r.Err != nil {

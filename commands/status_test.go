@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -68,13 +69,40 @@ func TestStatusStateFileOtherPool(t *testing.T) {
 	b := statusPage(t, `{"pool":"b","start time":1700000000,"accepted conn":9,"active processes":1,"slow requests":1,"max children reached":2}`)
 	state := filepath.Join(t.TempDir(), "fpm.state")
 	run := func(addr string) []string {
-		return []string{"status", "-c", addr, "-q", "--state-file", state, "--max-slow-requests-delta", "0", "--max-children-reached-delta", "0"}
+		return []string{"status", "-c", addr, "-o", "prometheus", "--state-file", state, "--max-slow-requests-delta", "0", "--max-children-reached-delta", "0"}
 	}
 	for _, c := range []cliCase{
 		{"first run", run(a), 0, "", "fcgicli: note: no earlier reading in the state file yet: the -delta checks start with the next run\n"},
 		{"other pool", run(b), 0, "", `fcgicli: note: the state file holds a reading of pool "a", not "b": the -delta checks start again with the next run` + "\n"},
 		{"same pool", run(b), 0, "", ""},
 		{"back to a", run(a), 0, "", `fcgicli: note: the state file holds a reading of pool "b", not "a": the -delta checks start again with the next run` + "\n"},
+		// -q prints nothing but failures: no note.
+		{"quiet", append(run(b), "-q"), 0, "", ""},
+	} {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != c.code || stderr != c.stderr {
+			t.Errorf("%s: exit %d, stderr %q; want %d, %q", c.name, code, stderr, c.code, c.stderr)
+		}
+	}
+}
+
+// TestStatusStateFileFaults: a state file that cannot be read or written
+// is exit 2 naming it, not 1, which says the pool is unhealthy.
+func TestStatusStateFileFaults(t *testing.T) {
+	addr := statusPage(t, `{"pool":"a","start time":1700000000,"accepted conn":5,"active processes":1}`)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.state")
+	if err := os.WriteFile(bad, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "no", "fpm.state")
+	for _, c := range []cliCase{
+		{"directory", []string{"status", "-c", addr, "-q", "--state-file", dir, "--max-slow-requests-delta", "0"}, 2, "",
+			"fcgicli: --state-file " + dir + ": cannot read it: is a directory\n"},
+		{"not ours", []string{"status", "-c", addr, "-q", "--state-file", bad, "--max-slow-requests-delta", "0"}, 2, "",
+			"fcgicli: --state-file " + bad + ": not a state file fcgicli wrote: unexpected end of JSON input\n"},
+		{"cannot write", []string{"status", "-c", addr, "-q", "--state-file", missing, "--max-slow-requests-delta", "0"}, 2, "",
+			"fcgicli: --state-file " + missing + ": cannot write it: no such file or directory\n"},
 	} {
 		c.run(t)
 	}
@@ -102,19 +130,28 @@ func TestStatusWatchOutput(t *testing.T) {
 
 // TestStatusDrift: with the process list, the checks and the output use
 // the list's numbers; a summary beyond pm.max_children (php-fpm 8.2's
-// drift) is noted once.
+// drift) is noted once, and -q keeps only the failures.
 func TestStatusDrift(t *testing.T) {
 	addr := statusPage(t, `{"pool":"www","accepted conn":9,"idle processes":0,"active processes":7,"total processes":7,`+
 		`"processes":[{"pid":1,"state":"Running"},{"pid":2,"state":"Idle"}]}`)
-	const note = "fcgicli: note: the summary counts 7 active and 7 total processes, more than pm.max_children 2 allows: it drifted (a php-fpm bug), the process list's 1 active and 2 total are used\n"
+	const note = "the summary counts 7 active and 7 total processes, more than pm.max_children 2 allows: it drifted (a php-fpm bug), the process list's 1 active and 2 total are used\n"
+	const ratio = "active processes are 0.50 of pm.max_children (1 of 2), at or above --max-children-ratio 0.5\n"
+	prom := []string{"status", "-o", "prometheus", "-c", addr}
 	for _, c := range []cliCase{
-		{"drift", []string{"status", "-c", addr, "-q", "--max-children", "2", "--max-active", "0"}, 1, "",
-			note + "fcgicli: active processes is 1, above --max-active 0\n"},
-		{"no max", []string{"status", "-c", addr, "-q", "--max-active", "1", "--min-idle", "1"}, 0, "", ""},
-		{"pools", []string{"status", "-c", addr, "-c", addr, "-q", "--max-children", "2", "--max-children-ratio", "0.5"}, 1, "",
-			strings.Repeat("fcgicli: note: "+addr+": "+strings.TrimPrefix(note, "fcgicli: note: ")+
-				"fcgicli: "+addr+": active processes are 0.50 of pm.max_children (1 of 2), at or above --max-children-ratio 0.5\n", 2)},
+		{"drift", append(prom, "--max-children", "2", "--max-active", "0"), 1, "",
+			"fcgicli: note: " + note + "fcgicli: active processes is 1, above --max-active 0\n"},
+		{"quiet", []string{"status", "-c", addr, "-q", "--max-children", "2", "--max-active", "0"}, 1, "",
+			"fcgicli: active processes is 1, above --max-active 0\n"},
+		{"no max", append(prom, "--max-active", "1", "--min-idle", "1"), 0, "", ""},
+		{"pools", append(prom, "-c", addr, "--max-children", "2", "--max-children-ratio", "0.5"), 1, "",
+			strings.Repeat("fcgicli: note: "+addr+": "+note+"fcgicli: "+addr+": "+ratio, 2)},
 	} {
-		c.run(t)
+		code, stdout, stderr := runCLI(t, c.args...)
+		if code != c.code || stderr != c.stderr {
+			t.Errorf("%s: exit %d, stderr %q; want %d, %q", c.name, code, stderr, c.code, c.stderr)
+		}
+		if c.name != "quiet" && !strings.Contains(stdout, "phpfpm_active_processes{pool=\"www\",address=\""+addr+"\"} 1\n") {
+			t.Errorf("%s: the summary's numbers in\n%s", c.name, stdout)
+		}
 	}
 }

@@ -137,7 +137,7 @@ complete -c fcgicli -n '__fish_seen_subcommand_from ping' -l color -x -a 'auto a
 complete -c fcgicli -n '__fish_seen_subcommand_from ping' -l help -s h -d 'show help'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l connect -s c -r -F -a builtin -d 'pool ADDR (repeatable; a unix socket glob such as \'/run/php/*.sock\' reads every match; default $FCGI_CONNECT)'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l connect-timeout -x -d 'give up connecting after DURATION'
-complete -c fcgicli -n '__fish_seen_subcommand_from status' -l timeout -s t -x -d 'give up on the whole command after DURATION (0: never)'
+complete -c fcgicli -n '__fish_seen_subcommand_from status' -l timeout -s t -x -d 'give up on each pool after DURATION (0: never)'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l fpm-config -x -d 'check every pool of php-fpm\'s main config FILE and what it includes (repeatable; auto: look in the usual places)'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l path -x -d 'php-fpm\'s pm.status_path PATH (pools from --fpm-config use their own)'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l no-full -d 'do not ask for the process list'

@@ -181,7 +181,7 @@ _fcgicli() {
 			_arguments -s -S \
 				'*'{--connect=,-c+}'[pool ADDR (repeatable; a unix socket glob such as '\''/run/php/*.sock'\'' reads every match; default $FCGI_CONNECT)]:address:_fcgicli_addr' \
 				'--connect-timeout=[give up connecting after DURATION]:value: ' \
-				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
+				'(--timeout -t)'{--timeout=,-t+}'[give up on each pool after DURATION (0\: never)]:value: ' \
 				'*--fpm-config=[check every pool of php-fpm'\''s main config FILE and what it includes (repeatable; auto\: look in the usual places)]:value: ' \
 				'--path=[php-fpm'\''s pm.status_path PATH (pools from --fpm-config use their own)]:value: ' \
 				'--no-full[do not ask for the process list]' \

@@ -180,8 +180,22 @@ func TestState(t *testing.T) {
 	if err := os.WriteFile(name, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadState(name); err == nil || err.Error() != "--state-file "+name+": not a state file fcgicli wrote: invalid character 'x' looking for beginning of value" {
-		t.Errorf("bad file: %v", err)
+	_, err = LoadState(name)
+	if code, msg := runenv.ExitCode(err); code != runenv.ExitUsage || msg != "--state-file "+name+": not a state file fcgicli wrote: invalid character 'x' looking for beginning of value" {
+		t.Errorf("bad file: exit %d %q", code, msg)
+	}
+	dir := filepath.Join(filepath.Dir(name), "dir")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadState(dir)
+	if code, msg := runenv.ExitCode(err); code != runenv.ExitUsage || msg != "--state-file "+dir+": cannot read it: is a directory" {
+		t.Errorf("a directory: exit %d %q", code, msg)
+	}
+	missing := filepath.Join(dir, "no", "such.state")
+	err = SaveState(missing, &fpmstatus.Status{})
+	if code, msg := runenv.ExitCode(err); code != runenv.ExitUsage || msg != "--state-file "+missing+": cannot write it: no such file or directory" {
+		t.Errorf("no directory: exit %d %q", code, msg)
 	}
 }
 

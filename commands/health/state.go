@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
 	"github.com/fcgicli/fcgicli/commands/fpmstatus"
+	"github.com/fcgicli/fcgicli/commands/runenv"
 )
 
 // State is what a state file remembers of a pool between runs.
@@ -21,23 +23,35 @@ type State struct {
 }
 
 // LoadState reads the state file; a missing one is no earlier reading
-// (nil, nil).
+// (nil, nil). A file that cannot be read, or that fcgicli did not write,
+// is a local problem, not the pool's: exit 2, naming the file.
 func LoadState(name string) (*State, error) {
 	b, err := os.ReadFile(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--state-file: %w", err)
+		return nil, stateError(name, "cannot read it", err)
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("--state-file %s: not a state file fcgicli wrote: %v", name, err)
+		return nil, stateError(name, "not a state file fcgicli wrote", err)
 	}
 	return &s, nil
 }
 
-// SaveState replaces the state file atomically with s's counters.
+// stateError is a state file's fault: exit 2 with the file's name, and
+// the cause without the path a *fs.PathError repeats.
+func stateError(name, what string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &runenv.CodeError{Code: runenv.ExitUsage, Msg: fmt.Sprintf("--state-file %s: %s: %v", name, what, err)}
+}
+
+// SaveState replaces the state file atomically with s's counters; a
+// failure is exit 2, naming the file.
 func SaveState(name string, s *fpmstatus.Status) error {
 	b, err := json.Marshal(State{Pool: s.Pool, StartTime: s.StartTime, AcceptedConn: s.AcceptedConn,
 		MaxChildrenReached: s.MaxChildrenReached, SlowRequests: s.SlowRequests, ReadAt: time.Now().Unix()})
@@ -46,10 +60,11 @@ func SaveState(name string, s *fpmstatus.Status) error {
 	}
 	tmp := name + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("--state-file: %w", err)
+		return stateError(name, "cannot write it", err)
 	}
 	if err := os.Rename(tmp, name); err != nil {
-		return fmt.Errorf("--state-file: %w", err)
+		os.Remove(tmp)
+		return stateError(name, "cannot write it", err)
 	}
 	return nil
 }
