@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -34,6 +35,11 @@ php-fpm's own configuration, at its own ping.path and ping.response; a pool
 with no ping.path fails with its own line, and an unreadable or invalid
 file is exit 2 with its file and line.
 
+--max-latency D fails a pool whose pong took longer than D. --busy-ok (for
+liveness probes) passes a pool that accepted the connection but had no free
+child to answer in time, with a BUSY line; a pool that is not listening
+still fails.
+
 EXAMPLES:
    fcgicli ping -c 127.0.0.1:9000
    fcgicli ping -c '/run/php/*.sock' -q || echo unhealthy
@@ -42,6 +48,8 @@ EXAMPLES:
 		Flags: flagList(probeFlags("checks"), []cli.Flag{
 			&cli.StringFlag{Name: "path", Value: "/ping", Usage: "php-fpm's ping.path `PATH`"},
 			&cli.StringFlag{Name: "expect", Value: "pong", Usage: "the body a healthy pool answers, `TEXT` (php-fpm's ping.response)"},
+			&cli.DurationFlag{Name: "max-latency", Usage: "fail a pool whose pong takes longer than `DURATION`"},
+			&cli.BoolFlag{Name: "busy-ok", Usage: "pass a pool that accepted the connection but had no free child to answer in time (for liveness probes)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing: the exit code says it all"},
 			colorFlag(),
 		}),
@@ -49,48 +57,66 @@ EXAMPLES:
 			if c.NArg() > 0 {
 				return runenv.Usagef("ping takes no arguments, got %q (the path is --path)", c.Args().First())
 			}
-			targets, warnings, err := probeTargets(c, env, health.PingTargets)
+			o, err := pingOptionsFrom(c, env)
 			if err != nil {
 				return err
-			}
-			o, err := probeNetOptions(c)
-			if err != nil {
-				return err
-			}
-			path := c.String("path")
-			if !strings.HasPrefix(path, "/") {
-				return runenv.Usagef("--path %q must start with /", path)
 			}
 			pal, err := palette(c, env, env.Stdout)
 			if err != nil {
 				return err
 			}
-			quiet := c.Bool("quiet")
-			if !quiet {
-				for _, w := range warnings {
+			if !o.quiet {
+				for _, w := range o.notes {
 					fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", w)
 				}
 			}
-			return runPing(c.Context, env, pal, o, targets, path, c.String("expect"), quiet)
+			return runPing(c.Context, env, pal, o)
 		},
 	}
 }
 
+type pingOptions struct {
+	net           fcgireq.NetOptions
+	targets       []health.Target
+	notes         []string // about the configurations read
+	path, expect  string
+	maxLatency    time.Duration
+	quiet, busyOK bool
+}
+
+func pingOptionsFrom(c *cli.Context, env *runenv.Env) (*pingOptions, error) {
+	targets, warnings, err := probeTargets(c, env, health.PingTargets)
+	if err != nil {
+		return nil, err
+	}
+	o := &pingOptions{targets: targets, notes: warnings, path: c.String("path"), expect: c.String("expect"),
+		maxLatency: c.Duration("max-latency"), quiet: c.Bool("quiet"), busyOK: c.Bool("busy-ok")}
+	if o.net, err = probeNetOptions(c); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(o.path, "/") {
+		return nil, runenv.Usagef("--path %q must start with /", o.path)
+	}
+	if o.maxLatency < 0 {
+		return nil, runenv.Usagef("--max-latency cannot be negative")
+	}
+	return o, nil
+}
+
 // runPing checks each target in turn and returns the error of the first
 // that failed.
-func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o fcgireq.NetOptions, targets []health.Target, path, expect string, quiet bool) error {
+func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *pingOptions) error {
 	var first error
-	for _, t := range targets {
+	for _, t := range o.targets {
 		var line string
 		err := t.Err
 		if err != nil {
 			line = failLine(err, pal)
 		} else {
-			o.Connect = t.Addr
-			line, err = pingLine(ctx, o, t, path, expect, pal)
+			line, err = pingLine(ctx, o, t, pal)
 		}
-		if !quiet {
-			if len(targets) > 1 || t.Pool != "" {
+		if !o.quiet {
+			if len(o.targets) > 1 || t.Pool != "" {
 				line = t.Label() + " " + line
 			}
 			fmt.Fprintln(env.Stdout, line)
@@ -110,18 +136,28 @@ func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o fc
 	return nil
 }
 
-// pingLine checks one pool and returns its report line.
-// A pool from php-fpm's configuration has its own path and expected body.
-func pingLine(ctx context.Context, o fcgireq.NetOptions, t health.Target, path, expect string, pal *formatters.Palette) (string, error) {
+// pingLine checks one pool and returns its report line. A pool from
+// php-fpm's configuration has its own path and expected body. With
+// --busy-ok, a busy pool passes with a BUSY line.
+func pingLine(ctx context.Context, o *pingOptions, t health.Target, pal *formatters.Palette) (string, error) {
+	path, expect := o.path, o.expect
 	if t.URI != "" {
 		path, expect = t.URI, t.Expect
 	}
-	p, err := health.Ping(ctx, o, path, expect)
-	if p == nil {
+	net := o.net
+	net.Connect = t.Addr
+	p, err := health.Ping(ctx, net, path, expect, o.maxLatency)
+	switch {
+	case p == nil && o.busyOK && health.IsBusy(err):
+		return pal.Info.Sprint("BUSY") + " " + health.BusyLine(err), nil
+	case p == nil:
 		return failLine(err, pal), err
 	}
 	took := formatters.Millis(p.Elapsed)
-	if err != nil {
+	switch {
+	case p.Slow:
+		return fmt.Sprintf("%s %s %s, slower than --max-latency %s", pal.Error.Sprint("FAIL"), formatters.Printable(p.Body), took, o.maxLatency), err
+	case err != nil:
 		return fmt.Sprintf("%s status %d body %s %s", pal.Error.Sprint("FAIL"), p.Status, health.QuoteBody(p.Body), took), err
 	}
 	return fmt.Sprintf("%s %s %s", pal.Good.Sprint("OK"), formatters.Printable(p.Body), took), nil

@@ -43,6 +43,10 @@ then 1. --state-file and --watch take one pool.
 --timeout and --connect-timeout (default 2s, as for ping, below a probe's
 usual 3s) bound each pool. -q prints nothing but failures, not even notes.
 A --state-file that cannot be read or written is exit 2, naming it.
+--busy-ok (for liveness probes) passes a pool that accepted the
+connection but had no free child: no answer before --timeout, or a page
+whose listen queue holds connections (its failed checks become a note). A
+pool that is not listening still fails.
 
 --fpm-config FILE (repeatable; auto: the usual places) reads php-fpm's own
 configuration and its include= files and reads every pool it defines,
@@ -74,6 +78,7 @@ EXAMPLES:
 			&cli.BoolFlag{Name: "no-full", Usage: "do not ask for the process list"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text, json or prometheus"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but failed checks"},
+			&cli.BoolFlag{Name: "busy-ok", Usage: "pass a pool that accepted the connection but had no free child (no answer in time, or connections in its listen queue), for liveness probes"},
 			&cli.Int64Flag{Name: "max-listen-queue", Usage: "fail when listen queue is above `N`"},
 			&cli.Float64Flag{Name: "max-listen-queue-ratio", Usage: "fail when listen queue / listen queue len is above `F`"},
 			&cli.Int64Flag{Name: "min-idle", Usage: "fail when idle processes are below `N`"},
@@ -122,6 +127,7 @@ type statusOptions struct {
 	uri     string
 	output  formatters.Format
 	quiet   bool
+	busyOK  bool // a pool that accepted the connection but had no free child passes
 	limits  health.Limits
 	state   string
 	watch   time.Duration
@@ -130,7 +136,7 @@ type statusOptions struct {
 }
 
 func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) {
-	o := &statusOptions{quiet: c.Bool("quiet"), state: c.String("state-file"), watch: c.Duration("watch"), count: c.Int("count")}
+	o := &statusOptions{quiet: c.Bool("quiet"), busyOK: c.Bool("busy-ok"), state: c.String("state-file"), watch: c.Duration("watch"), count: c.Int("count")}
 	query := "?json&full"
 	if c.Bool("no-full") {
 		query = "?json"
@@ -214,6 +220,9 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 	if o.watch > 0 && (o.limits.Any() || o.state != "") {
 		return nil, runenv.Usagef("thresholds and --state-file do not go with --watch")
 	}
+	if o.watch > 0 && o.busyOK {
+		return nil, runenv.Usagef("--busy-ok does not go with --watch, which has no checks to pass")
+	}
 	if o.watch > 0 {
 		// --watch shows the live text view on a terminal and JSON lines
 		// elsewhere (or with -o json): an -o or -q it cannot honour is
@@ -234,6 +243,13 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 
 func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
 	r := health.ReadPool(ctx, o.net, o.targets[0], o.uri)
+	if o.busyOK && health.IsBusy(r.Err) {
+		// Alive but busy: no page to show, the note says so.
+		if !o.quiet {
+			fmt.Fprintf(env.Stderr, "fcgicli: note: busy: %s; passes with --busy-ok\n", health.BusyLine(r.Err))
+		}
+		return nil
+	}
 	if r.Err != nil {
 		if o.output == formatters.Prometheus && !o.quiet {
 			_ = formatters.WriteStatusPrometheus(env.Stdout, nil, o.net.Connect)
@@ -248,6 +264,9 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 		}
 	}
 	o.limits.CheckResult(&r, prev)
+	if o.busyOK {
+		r.ForgiveBusy()
+	}
 	s := r.Status
 	if !o.quiet {
 		var err error
@@ -297,6 +316,9 @@ func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palett
 	results := health.ReadPools(ctx, o.net, o.targets, o.uri)
 	for i := range results {
 		o.limits.CheckResult(&results[i], nil)
+		if o.busyOK {
+			results[i].ForgiveBusy()
+		}
 	}
 	if !o.quiet {
 		if err := writePools(env, pal, o.output, results); err != nil {
@@ -311,7 +333,11 @@ func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palett
 			}
 		}
 		code := runenv.ExitOK
-		if r.Err != nil {
+		if r.Busy && r.Err != nil {
+			if !o.quiet {
+				fmt.Fprintf(env.Stderr, "fcgicli: note: %s: busy: %s; passes with --busy-ok\n", r.Label(), health.BusyLine(r.Err))
+			}
+		} else if r.Err != nil {
 			var msg string
 			code, msg = runenv.ExitCode(r.Err)
 			fmt.Fprintf(env.Stderr, "fcgicli: %s: %s\n", r.Label(), msg)
@@ -333,7 +359,7 @@ func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palett
 func writePools(env *runenv.Env, pal *formatters.Palette, output formatters.Format, results []health.PoolResult) error {
 	pools := make([]formatters.StatusPool, len(results))
 	for i, r := range results {
-		pools[i] = formatters.StatusPool{Address: r.Addr, Name: r.Pool, MaxChildren: r.MaxChildren, Status: r.Status, FailedChecks: health.FailedChecks(r.Failures)}
+		pools[i] = formatters.StatusPool{Address: r.Addr, Name: r.Pool, MaxChildren: r.MaxChildren, Status: r.Status, Busy: r.Busy, FailedChecks: health.FailedChecks(r.Failures)}
 		if r.Err != nil {
 			_, pools[i].Error = runenv.ExitCode(r.Err)
 		}
@@ -354,7 +380,11 @@ func writePools(env *runenv.Env, pal *formatters.Palette, output formatters.Form
 			return err
 		}
 		if r.Err != nil {
-			if _, err := fmt.Fprintln(env.Stdout, failLine(r.Err, pal)); err != nil {
+			line := failLine(r.Err, pal)
+			if r.Busy {
+				line = pal.Info.Sprint("BUSY") + " " + health.BusyLine(r.Err)
+			}
+			if _, err := fmt.Fprintln(env.Stdout, line); err != nil {
 				return err
 			}
 			continue

@@ -131,6 +131,9 @@ type StatusPool struct {
 	// known.
 	Name        string `json:"name,omitempty"`
 	MaxChildren int64  `json:"max_children,omitempty"`
+	// Busy is a pool that passed with --busy-ok: it accepted the
+	// connection but had no free child.
+	Busy bool `json:"busy,omitempty"`
 	*fpmstatus.Status
 	Error        string        `json:"error,omitempty"`
 	FailedChecks []FailedCheck `json:"failed_checks"`

@@ -98,11 +98,12 @@ func socketPath(m string) string {
 }
 
 // ReadStatus fetches and parses the status page at uri. A reply that is
-// not one is a failed check (exit 1) that shows what came back.
+// not one is a failed check (exit 1) that shows what came back; a pool
+// that took the request but did not answer in time is a BusyError.
 func ReadStatus(ctx context.Context, net fcgireq.NetOptions, uri string) (*fpmstatus.Status, error) {
 	f, err := fcgireq.FetchPage(ctx, net, uri)
 	if err != nil {
-		return nil, err
+		return nil, busyAfterConnect(f, err)
 	}
 	if f.CGI.Status != 200 {
 		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%s: status %d, body %s", fpmstatus.ErrNotStatusPage, f.CGI.Status, QuoteBody(strings.TrimSpace(string(f.Body))))}
@@ -123,6 +124,8 @@ type PoolResult struct {
 	Status   *fpmstatus.Status
 	Failures []Failure
 	Notes    []string
+	// Busy is set by ForgiveBusy on a busy pool that passes.
+	Busy bool
 }
 
 // ReadPool reads a target's status page (its URI, else uri) within net's

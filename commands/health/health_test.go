@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/fcgicli/fcgicli/commands/fpmstatus"
 	"github.com/fcgicli/fcgicli/commands/runenv"
@@ -203,16 +204,16 @@ func TestState(t *testing.T) {
 // still carries the answer; a pool that cannot be reached has no answer.
 func TestPing(t *testing.T) {
 	pong := answer(t, "Content-Type: text/plain\r\n\r\npong\n")
-	p, err := Ping(context.Background(), netOpts(pong), "/ping", "pong")
+	p, err := Ping(context.Background(), netOpts(pong), "/ping", "pong", 0)
 	if err != nil || p.Status != 200 || p.Body != "pong" {
 		t.Errorf("pong: %+v %v", p, err)
 	}
-	p, err = Ping(context.Background(), netOpts(pong), "/ping", "ok")
+	p, err = Ping(context.Background(), netOpts(pong), "/ping", "ok", 0)
 	if code, _ := runenv.ExitCode(err); code != runenv.ExitCheckFailed || p == nil || p.Body != "pong" {
 		t.Errorf("wrong body: %+v %v", p, err)
 	}
 	closed := fcgitest.Refused(t)
-	p, err = Ping(context.Background(), netOpts(closed), "/ping", "pong")
+	p, err = Ping(context.Background(), netOpts(closed), "/ping", "pong", 0)
 	if code, _ := runenv.ExitCode(err); code != runenv.ExitConnect || p != nil {
 		t.Errorf("refused: %+v %v", p, err)
 	}
@@ -228,5 +229,45 @@ func TestWorse(t *testing.T) {
 				t.Errorf("Worse(%d, %d) = %d, Worse(%d, %d) = %d, want %d", a, b, Worse(a, b), b, a, Worse(b, a), a)
 			}
 		}
+	}
+}
+
+// TestBusy: a pool that took the request but gave no answer in time is
+// busy (still a timeout, exit 4); one that refused the connection is not.
+// ForgiveBusy lets it pass, and turns the failed checks of a pool with a
+// listen queue into a note.
+func TestBusy(t *testing.T) {
+	silent, _ := fcgitest.Silent(t, 2*time.Second)
+	o := netOpts(silent)
+	o.Timeout = 100 * time.Millisecond
+	_, err := ReadStatus(context.Background(), o, "/status")
+	if code, msg := runenv.ExitCode(err); !IsBusy(err) || code != runenv.ExitTimeout || msg != "timed out after 100ms (--timeout)" {
+		t.Errorf("silent pool: busy %v, exit %d %q", IsBusy(err), code, msg)
+	}
+	if p, err := Ping(context.Background(), o, "/ping", "pong", 0); p != nil || !IsBusy(err) {
+		t.Errorf("silent pool, ping: %+v %v", p, err)
+	}
+	_, err = ReadStatus(context.Background(), netOpts(fcgitest.Refused(t)), "/status")
+	if IsBusy(err) {
+		t.Errorf("a refused connection is busy: %v", err)
+	}
+	r := &PoolResult{Target: Target{Err: &BusyError{Err: err}}}
+	r.ForgiveBusy()
+	if !r.Busy {
+		t.Error("a BusyError was not forgiven")
+	}
+	queued := &fpmstatus.Status{ListenQueue: 2}
+	r = &PoolResult{Status: queued}
+	Limits{MaxListenQueue: i64(0), MinIdle: i64(1)}.CheckResult(r, nil)
+	r.ForgiveBusy()
+	want := []string{"busy (listen queue 2: no child is free), passes with --busy-ok: listen queue is 2, above --max-listen-queue 0; idle processes is 0, below --min-idle 1"}
+	if !r.Busy || len(r.Failures) != 0 || !reflect.DeepEqual(r.Notes, want) {
+		t.Errorf("listen queue: busy %v, failures %v, notes %q", r.Busy, r.Failures, r.Notes)
+	}
+	r = &PoolResult{Status: &fpmstatus.Status{}}
+	Limits{MinIdle: i64(1)}.CheckResult(r, nil)
+	r.ForgiveBusy()
+	if r.Busy || len(r.Failures) != 1 {
+		t.Errorf("no listen queue: busy %v, failures %v", r.Busy, r.Failures)
 	}
 }

@@ -15,20 +15,27 @@ type Pong struct {
 	Status  int
 	Body    string
 	Elapsed time.Duration
+	// Slow is set when the right answer came after the latency allowed.
+	Slow bool
 }
 
 // Ping requests the ping page at path and checks that it answers 200 with
-// expect. A pool that answered something else returns its Pong and a
-// failed check (exit 1); one that could not be asked returns the error
-// alone.
-func Ping(ctx context.Context, net fcgireq.NetOptions, path, expect string) (*Pong, error) {
+// expect, within maxLatency when it is not 0. A pool that answered
+// something else, or too late, returns its Pong and a failed check (exit
+// 1): Slow says which. One that could not be asked returns the error alone,
+// a BusyError when it took the request but did not answer in time.
+func Ping(ctx context.Context, net fcgireq.NetOptions, path, expect string, maxLatency time.Duration) (*Pong, error) {
 	f, err := fcgireq.FetchPage(ctx, net, path)
 	if err != nil {
-		return nil, err
+		return nil, busyAfterConnect(f, err)
 	}
 	p := &Pong{Status: f.CGI.Status, Body: strings.TrimSuffix(string(f.Body), "\n"), Elapsed: f.Elapsed}
 	if p.Status != 200 || p.Body != expect {
 		return p, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: "unhealthy"}
+	}
+	if maxLatency > 0 && p.Elapsed > maxLatency {
+		p.Slow = true
+		return p, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: "slow"}
 	}
 	return p, nil
 }
