@@ -61,9 +61,10 @@ and can drift; a summary beyond pm.max_children is noted).
 --watch refreshes a live view in place on a terminal (requests/s from
 accepted conn, changes since the last refresh, busy processes first), until
 Ctrl-C (exit 0); off a terminal, or with -o json, it prints one JSON line
-per interval (-o text off a terminal, -o prometheus and -q are refused). A
-failed refresh is reported and the watch goes on; with --count N it stops
-after N refreshes with the last one's exit code.
+per interval, starting with its "time" (-o text off a terminal, -o
+prometheus and -q are refused). A failed refresh is reported on stderr and
+in a JSON line with its "error" and "exit_code", and the watch goes on;
+with --count N it stops after N refreshes with the last one's exit code.
 
 EXAMPLES:
    fcgicli status -c /run/php/php8.2-fpm.sock
@@ -397,24 +398,28 @@ func writePools(env *runenv.Env, pal *formatters.Palette, output formatters.Form
 }
 
 // runWatch shows each refresh of a watch: in the live view (a terminal,
-// not -o json) it redraws the screen; otherwise each is one JSON line. A
-// failed read is reported on stderr and the watch goes on.
+// not -o json) it redraws the screen; otherwise each is one JSON line,
+// with the time of the reading. A failed read is reported on stderr (and,
+// as JSON lines, in a line with its error) and the watch goes on.
 func runWatch(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
 	return health.Watch(ctx, o.net, o.uri, o.watch, o.count, func(r *health.Reading) error {
 		switch {
 		case r.Err != nil:
-			_, msg := runenv.ExitCode(r.Err)
+			code, msg := runenv.ExitCode(r.Err)
 			if o.live {
 				fmt.Fprint(env.Stdout, "\x1b[H\x1b[2J")
 			}
 			fmt.Fprintf(env.Stderr, "fcgicli: %s\n", msg)
+			if !o.live {
+				return formatters.WriteStatusJSONLine(env.Stdout, r.At, nil, msg, code)
+			}
 		case o.live:
 			fmt.Fprint(env.Stdout, "\x1b[H\x1b[2J")
 			fmt.Fprintf(env.Stdout, "%s every %s  %s\n", o.net.Connect, o.watch, r.At.Format("15:04:05"))
 			v := &formatters.StatusView{Status: r.Status, Previous: r.Previous, Interval: r.At.Sub(r.PreviousAt), Now: r.At, Address: o.net.Connect}
 			return formatters.WriteStatusText(env.Stdout, v, pal)
 		default:
-			return formatters.WriteStatusJSONLine(env.Stdout, r.Status)
+			return formatters.WriteStatusJSONLine(env.Stdout, r.At, r.Status, "", 0)
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,8 +31,25 @@ func TestStatusWrongType(t *testing.T) {
 		`fcgicli: not a php-fpm status page: "processes" is a string, want a list; body "{\"pool\":\"www\",\"accepted conn\":1,\"active processes\":1,\"proces"...` + "\n"}.run(t)
 }
 
+// watchTime matches the time of a --watch JSON line, which the tests'
+// wanted output writes as "T".
+var watchTime = regexp.MustCompile(`"time":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z"`)
+
+// runWatchCase is cliCase for --watch, whose JSON lines start with the
+// time of their reading.
+func runWatchCase(t *testing.T, c cliCase) {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, c.args...)
+	stdout = watchTime.ReplaceAllString(stdout, `"time":"T"`)
+	if code != c.code || stdout != c.stdout || stderr != c.stderr {
+		t.Errorf("%s: fcgicli %q: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit %d\nstdout:\n%s\nstderr:\n%s",
+			c.name, c.args, code, stdout, stderr, c.code, c.stdout, c.stderr)
+	}
+}
+
 // TestStatusWatchCountExit: with --count, the exit code is the last
-// refresh's. Each failure is reported once, on stderr.
+// refresh's. Each failure is reported on stderr, and in a JSON line with
+// its error and exit code.
 func TestStatusWatchCountExit(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,13 +57,15 @@ func TestStatusWatchCountExit(t *testing.T) {
 	}
 	refused := l.Addr().String()
 	l.Close()
-	cliCase{"refused", []string{"status", "-c", refused, "--watch", "10ms", "--count", "2"}, 3, "",
-		strings.Repeat("fcgicli: cannot connect to "+refused+": connection refused\n", 2)}.run(t)
+	runWatchCase(t, cliCase{"refused", []string{"status", "-c", refused, "--watch", "10ms", "--count", "2"}, 3,
+		strings.Repeat(`{"time":"T","error":"cannot connect to `+refused+`: connection refused","exit_code":3}`+"\n", 2),
+		strings.Repeat("fcgicli: cannot connect to "+refused+": connection refused\n", 2)})
 
 	// A pool whose page alternates: good, not a page, good...
 	const page = `{"pool":"www","accepted conn":1,"active processes":1}`
-	const line = `{"pool":"www","process_manager":"","start_time":0,"start_since":0,"accepted_conn":1,"listen_queue":0,"max_listen_queue":0,"listen_queue_len":0,"idle_processes":0,"active_processes":1,"total_processes":0,"max_active_processes":0,"max_children_reached":0,"slow_requests":0}` + "\n"
+	const line = `{"time":"T","pool":"www","process_manager":"","start_time":0,"start_since":0,"accepted_conn":1,"listen_queue":0,"max_listen_queue":0,"listen_queue_len":0,"idle_processes":0,"active_processes":1,"total_processes":0,"max_active_processes":0,"max_children_reached":0,"slow_requests":0}` + "\n"
 	const notPage = "fcgicli: not a php-fpm status page: status 404, body \"File not found.\"\n"
+	const notPageLine = `{"time":"T","error":"not a php-fpm status page: status 404, body \"File not found.\"","exit_code":1}` + "\n"
 	var n atomic.Int64
 	addr := serveFCGI(t, func(ctx context.Context, w *fcgiwire.ResponseWriter, r *fcgiwire.ServerRequest) {
 		if n.Add(1)%2 == 0 {
@@ -55,9 +75,9 @@ func TestStatusWatchCountExit(t *testing.T) {
 		io.WriteString(w.Stdout(), "Content-Type: application/json\r\n\r\n"+page)
 	})
 	watch := []string{"status", "-c", addr, "--no-full", "--watch", "10ms", "--count"}
-	cliCase{"good, bad", append(watch, "2"), 1, line, notPage}.run(t)
+	runWatchCase(t, cliCase{"good, bad", append(watch, "2"), 1, line + notPageLine, notPage})
 	n.Store(1) // the next read is a bad one
-	cliCase{"bad, good", append(watch, "2"), 0, line, notPage}.run(t)
+	runWatchCase(t, cliCase{"bad, good", append(watch, "2"), 0, notPageLine + line, notPage})
 }
 
 // TestStatusStateFileOtherPool: a state file saved for another pool (of
@@ -113,7 +133,7 @@ func TestStatusStateFileFaults(t *testing.T) {
 // 2, one line) instead of being silently replaced by JSON lines.
 func TestStatusWatchOutput(t *testing.T) {
 	addr := statusPage(t, `{"pool":"www","accepted conn":1,"active processes":1}`)
-	const line = `{"pool":"www","process_manager":"","start_time":0,"start_since":0,"accepted_conn":1,"listen_queue":0,"max_listen_queue":0,"listen_queue_len":0,"idle_processes":0,"active_processes":1,"total_processes":0,"max_active_processes":0,"max_children_reached":0,"slow_requests":0}` + "\n"
+	const line = `{"time":"T","pool":"www","process_manager":"","start_time":0,"start_since":0,"accepted_conn":1,"listen_queue":0,"max_listen_queue":0,"listen_queue_len":0,"idle_processes":0,"active_processes":1,"total_processes":0,"max_active_processes":0,"max_children_reached":0,"slow_requests":0}` + "\n"
 	watch := []string{"status", "-c", addr, "--no-full", "--watch", "10ms", "--count", "1"}
 	for _, c := range []cliCase{
 		{"default", watch, 0, line, ""},
@@ -124,7 +144,7 @@ func TestStatusWatchOutput(t *testing.T) {
 		{"quiet json", append(watch, "-q", "-o", "json"), 2, "", "fcgicli: -q does not go with --watch, which has no checks to report\n"},
 		{"text", append(watch, "-o", "text"), 2, "", "fcgicli: --watch -o text needs a terminal: off one, --watch prints JSON lines (-o json)\n"},
 	} {
-		c.run(t)
+		runWatchCase(t, c)
 	}
 }
 

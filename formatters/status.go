@@ -164,9 +164,18 @@ func WriteStatusPoolsJSON(w io.Writer, pools []StatusPool) error {
 	}{pools})
 }
 
-// WriteStatusJSONLine writes the page as one line of JSON (for --watch off
-// a terminal).
-func WriteStatusJSONLine(w io.Writer, s *fpmstatus.Status) error { return writeJSONLine(w, s) }
+// WriteStatusJSONLine writes one refresh of --watch as one line of JSON:
+// "time", when it was read (RFC 3339, UTC, in milliseconds), then the
+// page's fields, or, when the page could not be read (s is nil), "error"
+// and "exit_code", what the failure would exit with.
+func WriteStatusJSONLine(w io.Writer, at time.Time, s *fpmstatus.Status, errMsg string, exitCode int) error {
+	return writeJSONLine(w, struct {
+		Time string `json:"time"`
+		*fpmstatus.Status
+		Error    string `json:"error,omitempty"`
+		ExitCode int    `json:"exit_code,omitempty"`
+	}{at.UTC().Format("2006-01-02T15:04:05.000Z07:00"), s, errMsg, exitCode})
+}
 
 // promMetric is one summary metric of the Prometheus exposition.
 type promMetric struct {
