@@ -41,8 +41,12 @@ func RunEnv(ctx context.Context, env *runenv.Env, args []string) int {
 	if len(args) > 0 && filepath.Base(args[0]) == cgiFCGIName {
 		return cgifcgi.Run(ctx, &e, args[1:])
 	}
-	app, args := appFor(&e, args)
-	err := app.RunContext(ctx, args)
+	app, runArgs := appFor(&e, args)
+	err := app.RunContext(ctx, runArgs)
+	if code, ok := nagiosCode(env, args, err); ok {
+		// -o nagios: the plugin line is written, its state is the code.
+		return code
+	}
 	code, msg := runenv.ExitCode(err)
 	if msg != "" {
 		if !errOut.AtStart {

@@ -40,6 +40,10 @@ liveness probes) passes a pool that accepted the connection but had no free
 child to answer in time, with a BUSY line; a pool that is not listening
 still fails.
 
+-o nagios writes one Nagios plugin line, "PHP-FPM OK|CRITICAL|UNKNOWN -
+summary | perfdata", and exits with the plugin guidelines' codes instead
+of fcgicli's: 0 OK, 2 CRITICAL, 3 UNKNOWN (a usage error).
+
 EXAMPLES:
    fcgicli ping -c 127.0.0.1:9000
    fcgicli ping -c '/run/php/*.sock' -q || echo unhealthy
@@ -50,6 +54,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "expect", Value: "pong", Usage: "the body a healthy pool answers, `TEXT` (php-fpm's ping.response)"},
 			&cli.DurationFlag{Name: "max-latency", Usage: "fail a pool whose pong takes longer than `DURATION`"},
 			&cli.BoolFlag{Name: "busy-ok", Usage: "pass a pool that accepted the connection but had no free child to answer in time (for liveness probes)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text, or nagios (one plugin line; exit codes of the Nagios plugin guidelines)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing: the exit code says it all"},
 			colorFlag(),
 		}),
@@ -70,6 +75,9 @@ EXAMPLES:
 					fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", w)
 				}
 			}
+			if o.output == formatters.Nagios {
+				return runPingNagios(c.Context, env, o)
+			}
 			return runPing(c.Context, env, pal, o)
 		},
 	}
@@ -81,6 +89,7 @@ type pingOptions struct {
 	notes         []string // about the configurations read
 	path, expect  string
 	maxLatency    time.Duration
+	output        formatters.Format
 	quiet, busyOK bool
 }
 
@@ -100,7 +109,29 @@ func pingOptionsFrom(c *cli.Context, env *runenv.Env) (*pingOptions, error) {
 	if o.maxLatency < 0 {
 		return nil, runenv.Usagef("--max-latency cannot be negative")
 	}
+	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.Nagios); err != nil {
+		return nil, &runenv.UsageError{Msg: err.Error()}
+	}
+	if o.output == formatters.Nagios && o.quiet {
+		return nil, runenv.Usagef("-o nagios writes one plugin line: it does not go with -q")
+	}
 	return o, nil
+}
+
+// ping pings one target: its failure when it stands for one, else its
+// page (a pool from php-fpm's configuration has its own path and expected
+// body).
+func (o *pingOptions) ping(ctx context.Context, t health.Target) (*health.Pong, error) {
+	if t.Err != nil {
+		return nil, t.Err
+	}
+	path, expect := o.path, o.expect
+	if t.URI != "" {
+		path, expect = t.URI, t.Expect
+	}
+	net := o.net
+	net.Connect = t.Addr
+	return health.Ping(ctx, net, path, expect, o.maxLatency)
 }
 
 // runPing checks each target in turn and returns the error of the first
@@ -108,13 +139,7 @@ func pingOptionsFrom(c *cli.Context, env *runenv.Env) (*pingOptions, error) {
 func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *pingOptions) error {
 	var first error
 	for _, t := range o.targets {
-		var line string
-		err := t.Err
-		if err != nil {
-			line = failLine(err, pal)
-		} else {
-			line, err = pingLine(ctx, o, t, pal)
-		}
+		line, err := pingLine(ctx, o, t, pal)
 		if !o.quiet {
 			if len(o.targets) > 1 || t.Pool != "" {
 				line = t.Label() + " " + line
@@ -140,13 +165,7 @@ func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *p
 // php-fpm's configuration has its own path and expected body. With
 // --busy-ok, a busy pool passes with a BUSY line.
 func pingLine(ctx context.Context, o *pingOptions, t health.Target, pal *formatters.Palette) (string, error) {
-	path, expect := o.path, o.expect
-	if t.URI != "" {
-		path, expect = t.URI, t.Expect
-	}
-	net := o.net
-	net.Connect = t.Addr
-	p, err := health.Ping(ctx, net, path, expect, o.maxLatency)
+	p, err := o.ping(ctx, t)
 	switch {
 	case p == nil && o.busyOK && health.IsBusy(err):
 		return pal.Info.Sprint("BUSY") + " " + health.BusyLine(err), nil

@@ -43,6 +43,11 @@ then 1. --state-file and --watch take one pool.
 --timeout and --connect-timeout (default 2s, as for ping, below a probe's
 usual 3s) bound each pool. -q prints nothing but failures, not even notes.
 A --state-file that cannot be read or written is exit 2, naming it.
+-o nagios writes one Nagios plugin line, "PHP-FPM OK|CRITICAL|UNKNOWN -
+summary | perfdata", and exits with the plugin guidelines' codes instead
+of fcgicli's: 0 OK, 2 CRITICAL (a check failed, a pool unreachable), 3
+UNKNOWN (a usage error, a reply that is not a status page).
+
 --busy-ok (for liveness probes) passes a pool that accepted the
 connection but had no free child: no answer before --timeout, or a page
 whose listen queue holds connections (its failed checks become a note). A
@@ -77,7 +82,7 @@ EXAMPLES:
 		Flags: flagList(probeFlags("reads"), []cli.Flag{
 			&cli.StringFlag{Name: "path", Value: "/status", Usage: "php-fpm's pm.status_path `PATH` (pools from --fpm-config use their own)"},
 			&cli.BoolFlag{Name: "no-full", Usage: "do not ask for the process list"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text, json or prometheus"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text, json, prometheus or nagios"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but failed checks"},
 			&cli.BoolFlag{Name: "busy-ok", Usage: "pass a pool that accepted the connection but had no free child (no answer in time, or connections in its listen queue), for liveness probes"},
 			&cli.Int64Flag{Name: "max-listen-queue", Usage: "fail when listen queue is above `N`"},
@@ -110,6 +115,9 @@ EXAMPLES:
 			}
 			if o.watch > 0 {
 				return runWatch(c.Context, env, pal, o)
+			}
+			if o.output == formatters.Nagios {
+				return runStatusNagios(c.Context, env, o)
 			}
 			if o.several {
 				return runStatusPools(c.Context, env, pal, o)
@@ -163,7 +171,7 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 		return nil, runenv.Usagef("--path %q must start with / and carry no query", path)
 	}
 	o.uri = path + query
-	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON, formatters.Prometheus); err != nil {
+	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON, formatters.Prometheus, formatters.Nagios); err != nil {
 		return nil, &runenv.UsageError{Msg: err.Error()}
 	}
 	i64 := func(name string) *int64 {
@@ -220,6 +228,9 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 	}
 	if o.watch > 0 && (o.limits.Any() || o.state != "") {
 		return nil, runenv.Usagef("thresholds and --state-file do not go with --watch")
+	}
+	if o.output == formatters.Nagios && (o.quiet || o.watch > 0) {
+		return nil, runenv.Usagef("-o nagios writes one plugin line: it does not go with -q or --watch")
 	}
 	if o.watch > 0 && o.busyOK {
 		return nil, runenv.Usagef("--busy-ok does not go with --watch, which has no checks to pass")

@@ -174,6 +174,7 @@ _fcgicli() {
 				'--expect=[the body a healthy pool answers, TEXT (php-fpm'\''s ping.response)]:value: ' \
 				'--max-latency=[fail a pool whose pong takes longer than DURATION]:value: ' \
 				'--busy-ok[pass a pool that accepted the connection but had no free child to answer in time (for liveness probes)]' \
+				'(--output -o)'{--output=,-o+}'[FORMAT\: text, or nagios (one plugin line; exit codes of the Nagios plugin guidelines)]:value: ' \
 				'(--quiet -q)'{--quiet,-q}'[print nothing\: the exit code says it all]' \
 				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
 				'(--help -h)'{--help,-h}'[show help]' \
@@ -187,7 +188,7 @@ _fcgicli() {
 				'*--fpm-config=[check every pool of php-fpm'\''s main config FILE and what it includes (repeatable; auto\: look in the usual places)]:value: ' \
 				'--path=[php-fpm'\''s pm.status_path PATH (pools from --fpm-config use their own)]:value: ' \
 				'--no-full[do not ask for the process list]' \
-				'(--output -o)'{--output=,-o+}'[FORMAT\: text, json or prometheus]:value:(text json prometheus)' \
+				'(--output -o)'{--output=,-o+}'[FORMAT\: text, json, prometheus or nagios]:value:(text json prometheus)' \
 				'(--quiet -q)'{--quiet,-q}'[print nothing but failed checks]' \
 				'--busy-ok[pass a pool that accepted the connection but had no free child (no answer in time, or connections in its listen queue), for liveness probes]' \
 				'--max-listen-queue=[fail when listen queue is above N]:value: ' \

@@ -95,5 +95,5 @@ func PingTargets(cfgs []*fpmconfig.Config) []Target {
 
 // noPage is the failure of a pool whose configuration has no page to check.
 func noPage(p fpmconfig.Pool, directive, what string) error {
-	return &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("its configuration (%s) sets no %s: %s cannot be read", p.Section, directive, what)}
+	return &PageError{Msg: fmt.Sprintf("its configuration (%s) sets no %s: %s cannot be read", p.Section, directive, what)}
 }

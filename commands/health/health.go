@@ -98,7 +98,7 @@ func socketPath(m string) string {
 }
 
 // ReadStatus fetches and parses the status page at uri. A reply that is
-// not one is a failed check (exit 1) that shows what came back; a pool
+// not one is a PageError (exit 1) that shows what came back; a pool
 // that took the request but did not answer in time is a BusyError.
 func ReadStatus(ctx context.Context, net fcgireq.NetOptions, uri string) (*fpmstatus.Status, error) {
 	f, err := fcgireq.FetchPage(ctx, net, uri)
@@ -106,14 +106,22 @@ func ReadStatus(ctx context.Context, net fcgireq.NetOptions, uri string) (*fpmst
 		return nil, busyAfterConnect(f, err)
 	}
 	if f.CGI.Status != 200 {
-		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%s: status %d, body %s", fpmstatus.ErrNotStatusPage, f.CGI.Status, QuoteBody(strings.TrimSpace(string(f.Body))))}
+		return nil, &PageError{Msg: fmt.Sprintf("%s: status %d, body %s", fpmstatus.ErrNotStatusPage, f.CGI.Status, QuoteBody(strings.TrimSpace(string(f.Body))))}
 	}
 	s, err := fpmstatus.Parse(f.Body)
 	if err != nil {
-		return nil, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: fmt.Sprintf("%v; body %s", err, QuoteBody(strings.TrimSpace(string(f.Body))))}
+		return nil, &PageError{Msg: fmt.Sprintf("%v; body %s", err, QuoteBody(strings.TrimSpace(string(f.Body))))}
 	}
 	return s, nil
 }
+
+// PageError is a pool whose page cannot be checked: it answered something
+// that is not a status page, or its configuration names no page. It is a
+// failed check (exit 1), never a healthy pool; a Nagios check reports it
+// as UNKNOWN, since the pool's state is not known.
+type PageError struct{ Msg string }
+
+func (e *PageError) Error() string { return e.Msg }
 
 // PoolResult is what a reading of a pool learnt: its page or the error
 // that stands for it, notes about the page (its summary's drift), and,
