@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,84 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
+
+// fpmProc is a php-fpm run in the foreground on a configuration of a
+// test's own.
+type fpmProc struct {
+	cmd     *exec.Cmd
+	conf    string
+	exited  chan struct{}
+	waitErr error
+}
+
+// runFPM starts php-fpm on the main configuration file conf, its prefix
+// conf's directory, with env added to its environment (for ${NAME} in the
+// files); its output goes to conf.out.
+func runFPM(conf string, env []string) (*fpmProc, error) {
+	bin := findFPM()
+	if bin == "" {
+		return nil, fmt.Errorf("php-fpm is not installed (apt-get install php-fpm)")
+	}
+	args := []string{"-F", "-y", conf, "-p", filepath.Dir(conf)}
+	if os.Getuid() == 0 {
+		args = append([]string{"-R"}, args...)
+	}
+	log, err := os.Create(conf + ".out")
+	if err != nil {
+		return nil, err
+	}
+	p := &fpmProc{cmd: exec.Command(bin, args...), conf: conf, exited: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	if err := p.cmd.Start(); err != nil {
+		log.Close()
+		return nil, err
+	}
+	go func() { p.waitErr = p.cmd.Wait(); log.Close(); close(p.exited) }()
+	return p, nil
+}
+
+// stop ends php-fpm (SIGTERM, then SIGKILL after 30s) and waits for it.
+func (p *fpmProc) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// waitListening waits up to 60s until each address (a unix socket path
+// or host:port) accepts connections; php-fpm ending first is an error
+// with its output.
+func (p *fpmProc) waitListening(addrs ...string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for _, addr := range addrs {
+		network := "tcp"
+		if strings.HasPrefix(addr, "/") {
+			network = "unix"
+		}
+		for {
+			c, err := net.DialTimeout(network, addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-p.exited:
+				out, _ := os.ReadFile(p.conf + ".out")
+				return fmt.Errorf("php-fpm ended (%v) before %s accepted connections:\n%s", p.waitErr, addr, out)
+			default:
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("nothing listens on %s after 60s: %v", addr, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
 
 // fpmrun [-env NAME,...] CONF ADDR...: start php-fpm in the foreground on
 // the script's own configuration CONF (its prefix CONF's directory; WORK
@@ -26,60 +105,14 @@ func cmdFPMRun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: fpmrun [-env NAME,...] CONF ADDR...")
 	}
-	bin := findFPM()
-	if bin == "" {
-		ts.Fatalf("php-fpm is not installed (apt-get install php-fpm)")
-	}
-	conf := ts.MkAbs(args[0])
-	fpmArgs := []string{"-F", "-y", conf, "-p", filepath.Dir(conf)}
-	if os.Getuid() == 0 {
-		fpmArgs = append([]string{"-R"}, fpmArgs...)
-	}
-	cmd := exec.Command(bin, fpmArgs...)
-	cmd.Env = os.Environ()
+	var env []string
 	for _, k := range names {
-		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+		env = append(env, k+"="+ts.Getenv(k))
 	}
-	log, err := os.Create(conf + ".out")
+	p, err := runFPM(ts.MkAbs(args[0]), env)
 	ts.Check(err)
-	cmd.Stdout, cmd.Stderr = log, log
-	ts.Check(cmd.Start())
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); log.Close(); close(exited) }()
-	ts.Defer(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
+	ts.Defer(p.stop)
 	wd, _ := os.Getwd()
 	ts.Setenv("DOCROOT", filepath.Join(wd, "testdata", "php"))
-	deadline := time.Now().Add(60 * time.Second)
-	for _, addr := range args[1:] {
-		network := "tcp"
-		if strings.HasPrefix(addr, "/") {
-			network = "unix"
-		}
-		for {
-			c, err := net.DialTimeout(network, addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-exited:
-				out, _ := os.ReadFile(conf + ".out")
-				ts.Fatalf("php-fpm ended (%v) before %s accepted connections:\n%s", waitErr, addr, out)
-			default:
-			}
-			if time.Now().After(deadline) {
-				ts.Fatalf("nothing listens on %s after 60s: %v", addr, err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	ts.Check(p.waitListening(args[1:]...))
 }
