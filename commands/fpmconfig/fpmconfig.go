@@ -4,8 +4,7 @@
 // fcgicli connects to), process manager and its numbers, status and ping
 // paths, and the file and line each setting came from. Find looks for the
 // main file where the usual distributions and the official Docker images
-// put it. It is the reader pool discovery is to be built on; no command
-// calls it yet.
+// put it. status and ping find their pools with it (--fpm-config).
 //
 // Its size (about 1,700 lines) is PHP's ini scanner and parser reproduced
 // line for line in ini.go, because php-fpm reads its files with them and a

@@ -3,6 +3,7 @@ package health
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/fcgicli/fcgicli/commands/fpmconfig"
@@ -17,12 +18,16 @@ const Auto = "auto"
 // standing for every one Find finds. A file that cannot be read or that
 // php-fpm would refuse, or auto finding none, is a usage error (exit 2)
 // naming the file and line.
-func ReadConfigs(files []string) ([]*fpmconfig.Config, error) {
+func ReadConfigs(files []string) ([]*fpmconfig.Config, error) { return readConfigs(files, nil) }
+
+// readConfigs is ReadConfigs on a file system of its own (nil: the
+// machine's), where a test puts the usual places.
+func readConfigs(files []string, fsys fs.FS) ([]*fpmconfig.Config, error) {
 	var out []*fpmconfig.Config
 	for _, f := range files {
 		names := []string{f}
 		if f == Auto {
-			found, err := fpmconfig.Find(nil)
+			found, err := fpmconfig.Find(fsys)
 			if err != nil {
 				return nil, configError(err)
 			}
@@ -32,7 +37,7 @@ func ReadConfigs(files []string) ([]*fpmconfig.Config, error) {
 			names = found
 		}
 		for _, name := range names {
-			cfg, err := fpmconfig.Read(name, fpmconfig.Options{})
+			cfg, err := fpmconfig.Read(name, fpmconfig.Options{FS: fsys})
 			if err != nil {
 				return nil, configError(err)
 			}

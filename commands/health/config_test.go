@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/fcgicli/fcgicli/commands/fpmstatus"
 	"github.com/fcgicli/fcgicli/commands/runenv"
@@ -118,5 +120,34 @@ func TestCheckSaturation(t *testing.T) {
 		if line != c.line || note != c.note || len(r.Failures) > 1 || len(r.Notes) > 1 {
 			t.Errorf("%d of %d: %q %q, want %q %q", c.active, c.max, line, note, c.line, c.note)
 		}
+	}
+}
+
+// TestConfigAuto: auto reads every main file found in the usual places
+// (Debian's and RHEL's here), with what each includes; none found is a
+// usage error that lists where it looked.
+func TestConfigAuto(t *testing.T) {
+	fsys := fstest.MapFS{
+		"etc/php/8.2/fpm/php-fpm.conf":       {Data: []byte("include = /etc/php/8.2/fpm/pool.d/*.conf\n")},
+		"etc/php/8.2/fpm/pool.d/www.conf":    {Data: []byte("[www]\nlisten = /run/php/php8.2-fpm.sock\npm = static\npm.max_children = 5\npm.status_path = /status\n")},
+		"etc/php/8.2/fpm/pool.d/api.conf":    {Data: []byte("[api]\nlisten = 127.0.0.1:9001\npm = dynamic\npm.max_children = 8\npm.start_servers = 2\npm.min_spare_servers = 1\npm.max_spare_servers = 3\npm.status_path = /st\n")},
+		"etc/php-fpm.conf":                   {Data: []byte("[legacy]\nlisten = 9000\npm = ondemand\npm.max_children = 3\npm.status_path = /status\n")},
+		"etc/php/8.2/fpm/pool.d/notes.conf~": {Data: []byte("not included\n")},
+	}
+	cfgs, err := readConfigs([]string{Auto}, fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tg := range StatusTargets(cfgs, "?json") {
+		got = append(got, tg.Label()+" "+tg.URI)
+	}
+	want := []string{"api (127.0.0.1:9001) /st?json", "www (/run/php/php8.2-fpm.sock) /status?json", "legacy (127.0.0.1:9000) /status?json"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("pools %q, want %q", got, want)
+	}
+	_, err = readConfigs([]string{Auto}, fstest.MapFS{})
+	if code, msg := runenv.ExitCode(err); code != runenv.ExitUsage || !strings.HasPrefix(msg, "--fpm-config auto: no php-fpm configuration in the usual places (/etc/php/*/fpm/php-fpm.conf, /etc/php-fpm.conf, ") {
+		t.Errorf("none found: exit %d %q", code, msg)
 	}
 }
