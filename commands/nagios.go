@@ -93,13 +93,9 @@ func nagiosPoolState(r *health.PoolResult) formatters.NagiosState {
 // OK, a short summary), and the numbers of every pool read as performance
 // data.
 func runStatusNagios(ctx context.Context, env *runenv.Env, o *statusOptions) error {
-	results := health.ReadPools(ctx, o.net, o.targets, o.uri)
-	var prev *health.State
-	if o.state != "" && results[0].Err == nil {
-		var err error
-		if prev, err = health.LoadState(o.state); err != nil {
-			return err
-		}
+	results, err := o.check.Run(ctx, o.net, o.targets, o.uri)
+	if err != nil {
+		return err
 	}
 	state := formatters.NagiosOK
 	var problems, fine []string
@@ -107,10 +103,6 @@ func runStatusNagios(ctx context.Context, env *runenv.Env, o *statusOptions) err
 	var perf []formatters.NagiosPerf
 	for i := range results {
 		r := &results[i]
-		o.limits.CheckResult(r, prev)
-		if o.busyOK {
-			r.ForgiveBusy()
-		}
 		st := nagiosPoolState(r)
 		state = formatters.WorseNagios(state, st)
 		label := ""
@@ -135,12 +127,7 @@ func runStatusNagios(ctx context.Context, env *runenv.Env, o *statusOptions) err
 			fine = append(fine, fmt.Sprintf("pool %s: %d active, %d idle, %d total, listen queue %d", s.Pool, s.ActiveProcesses, s.IdleProcesses, s.TotalProcesses, s.ListenQueue))
 		}
 		if r.Status != nil {
-			perf = append(perf, statusPerf(r, o.limits, o.several)...)
-		}
-	}
-	if o.state != "" && results[0].Status != nil {
-		if err := health.SaveState(o.state, results[0].Status); err != nil {
-			return err
+			perf = append(perf, statusPerf(r, o.check.Limits, o.several)...)
 		}
 	}
 	return writeNagios(env, state, problems, fine, busy, o.several, perf)

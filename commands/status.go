@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -127,6 +128,13 @@ EXAMPLES:
 	}
 }
 
+// note writes a line of fcgicli's own on stderr, unless -q.
+func (o *statusOptions) note(format string, args ...any) {
+	if !o.quiet {
+		fmt.Fprintf(o.stderr, "fcgicli: "+format+"\n", args...)
+	}
+}
+
 type statusOptions struct {
 	notes []string // about the configurations read, before the pools'
 
@@ -136,16 +144,16 @@ type statusOptions struct {
 	uri     string
 	output  formatters.Format
 	quiet   bool
-	busyOK  bool // a pool that accepted the connection but had no free child passes
-	limits  health.Limits
-	state   string
+	check   health.Check // the thresholds, the state file, --busy-ok
+	stderr  io.Writer    // for the notes, which -q leaves out
 	watch   time.Duration
 	count   int
 	live    bool // --watch redraws the text view in place (else JSON lines)
 }
 
 func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) {
-	o := &statusOptions{quiet: c.Bool("quiet"), busyOK: c.Bool("busy-ok"), state: c.String("state-file"), watch: c.Duration("watch"), count: c.Int("count")}
+	o := &statusOptions{quiet: c.Bool("quiet"), watch: c.Duration("watch"), count: c.Int("count"), stderr: env.Stderr,
+		check: health.Check{StateFile: c.String("state-file"), BusyOK: c.Bool("busy-ok")}}
 	query := "?json&full"
 	if c.Bool("no-full") {
 		query = "?json"
@@ -188,7 +196,7 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 		v := c.Float64(name)
 		return &v
 	}
-	o.limits = health.Limits{
+	o.check.Limits = health.Limits{
 		MaxListenQueue: i64("max-listen-queue"), MinIdle: i64("min-idle"), MaxActive: i64("max-active"),
 		MaxSlow: i64("max-slow-requests"), MaxChildren: i64("max-children-reached"),
 		MaxListenQueueRatio: f64("max-listen-queue-ratio"), MaxActiveRatio: f64("max-active-ratio"),
@@ -205,104 +213,59 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 			}
 		}
 	}
-	if r := o.limits.MaxChildrenRatio; r != nil && (*r <= 0 || *r > 1) {
+	if r := o.check.Limits.MaxChildrenRatio; r != nil && (*r <= 0 || *r > 1) {
 		return nil, runenv.Usagef("--max-children-ratio %g: give a share of pm.max_children above 0, at most 1 (0.9: 90%%)", *r)
 	}
-	if o.limits.MaxChildrenRatio != nil && !c.IsSet("max-children") && !c.IsSet("fpm-config") {
+	if o.check.Limits.MaxChildrenRatio != nil && !c.IsSet("max-children") && !c.IsSet("fpm-config") {
 		return nil, runenv.Usagef("--max-children-ratio needs pm.max_children: give --fpm-config FILE or --max-children N")
 	}
-	if o.limits.NeedsState() && o.state == "" {
+	if o.check.Limits.NeedsState() && o.check.StateFile == "" {
 		return nil, runenv.Usagef("the -delta checks need --state-file FILE to remember the last reading")
 	}
-	if o.several && o.state != "" {
+	if o.several && o.check.StateFile != "" {
 		return nil, runenv.Usagef("--state-file remembers one pool: it does not go with several -c or a glob (run status once per pool, each with its own file)")
-	}
-	if o.several && o.watch != 0 {
-		return nil, runenv.Usagef("--watch shows one pool: it does not go with several -c or a glob")
-	}
-	if o.watch < 0 || o.count < 0 {
-		return nil, runenv.Usagef("--watch and --count cannot be negative")
-	}
-	if o.watch == 0 && c.IsSet("count") {
-		return nil, runenv.Usagef("--count goes with --watch")
-	}
-	if o.watch > 0 && (o.limits.Any() || o.state != "") {
-		return nil, runenv.Usagef("thresholds and --state-file do not go with --watch")
 	}
 	if o.output == formatters.Nagios && (o.quiet || o.watch > 0) {
 		return nil, runenv.Usagef("-o nagios writes one plugin line: it does not go with -q or --watch")
 	}
-	if o.watch > 0 && o.busyOK {
-		return nil, runenv.Usagef("--busy-ok does not go with --watch, which has no checks to pass")
-	}
-	if o.watch > 0 {
-		// --watch shows the live text view on a terminal and JSON lines
-		// elsewhere (or with -o json): an -o or -q it cannot honour is
-		// refused, never silently replaced.
-		terminal := runenv.IsTerminal(env.Stdout)
-		switch {
-		case o.quiet:
-			return nil, runenv.Usagef("-q does not go with --watch, which has no checks to report")
-		case o.output == formatters.Prometheus:
-			return nil, runenv.Usagef("-o prometheus does not go with --watch (it shows the live view on a terminal, JSON lines elsewhere or with -o json)")
-		case o.output == formatters.Text && c.IsSet("output") && !terminal:
-			return nil, runenv.Usagef("--watch -o text needs a terminal: off one, --watch prints JSON lines (-o json)")
-		}
-		o.live = terminal && o.output == formatters.Text
+	if err := o.watchOptions(c, env); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
 
 func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
-	r := health.ReadPool(ctx, o.net, o.targets[0], o.uri)
-	if o.busyOK && health.IsBusy(r.Err) {
-		// Alive but busy: no page to show, the note says so.
-		if !o.quiet {
-			fmt.Fprintf(env.Stderr, "fcgicli: note: busy: %s; passes with --busy-ok\n", health.BusyLine(r.Err))
-		}
-		return nil
+	results, err := o.check.Run(ctx, o.net, o.targets, o.uri)
+	if err != nil {
+		return err
 	}
-	if r.Err != nil {
+	r := results[0]
+	switch {
+	case r.Busy && r.Err != nil:
+		// Alive but busy: no page to show, the note says so.
+		o.note("note: busy: %s; passes with --busy-ok", health.BusyLine(r.Err))
+		return nil
+	case r.Err != nil:
 		if o.output == formatters.Prometheus && !o.quiet {
 			_ = formatters.WriteStatusPrometheus(env.Stdout, nil, o.net.Connect)
 		}
 		return r.Err
 	}
-	var prev *health.State
-	if o.state != "" {
-		var err error
-		if prev, err = health.LoadState(o.state); err != nil {
-			return err
-		}
-	}
-	o.limits.CheckResult(&r, prev)
-	if o.busyOK {
-		r.ForgiveBusy()
-	}
-	s := r.Status
 	if !o.quiet {
-		var err error
 		switch o.output {
 		case formatters.JSON:
-			err = formatters.WriteStatusJSON(env.Stdout, s, health.FailedChecks(r.Failures))
+			err = formatters.WriteStatusJSON(env.Stdout, r.Status, health.FailedChecks(r.Failures))
 		case formatters.Prometheus:
-			err = formatters.WriteStatusPrometheus(env.Stdout, s, o.net.Connect)
+			err = formatters.WriteStatusPrometheus(env.Stdout, r.Status, o.net.Connect)
 		default:
-			err = formatters.WriteStatusText(env.Stdout, &formatters.StatusView{Status: s, Now: time.Now(), Address: o.net.Connect}, pal)
+			err = formatters.WriteStatusText(env.Stdout, &formatters.StatusView{Status: r.Status, Now: time.Now(), Address: o.net.Connect}, pal)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if !o.quiet {
-		for _, n := range r.Notes {
-			fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", n)
-		}
-	}
-	if o.state != "" {
-		if err := health.SaveState(o.state, s); err != nil {
-			return err
-		}
+	for _, n := range r.Notes {
+		o.note("note: %s", n)
 	}
 	if len(r.Failures) > 0 {
 		lines := make([]string, len(r.Failures))
@@ -317,50 +280,36 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 // runStatusPools reads every pool at once, then prints one block per pool
 // in the order given (-o json: one document with the list of pools; -o
 // prometheus: every pool's samples, each metric once), the failures on
-// stderr, each naming its pool's address, and returns the worst pool's
-// exit code.
+// stderr, each naming its pool, and returns the worst pool's exit code.
 func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
-	if !o.quiet {
-		for _, n := range o.notes {
-			fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", n)
-		}
+	for _, n := range o.notes {
+		o.note("note: %s", n)
 	}
-	results := health.ReadPools(ctx, o.net, o.targets, o.uri)
-	for i := range results {
-		o.limits.CheckResult(&results[i], nil)
-		if o.busyOK {
-			results[i].ForgiveBusy()
-		}
+	results, err := o.check.Run(ctx, o.net, o.targets, o.uri)
+	if err != nil {
+		return err
 	}
 	if !o.quiet {
 		if err := writePools(env, pal, o.output, results); err != nil {
 			return err
 		}
 	}
-	worst := runenv.ExitOK
 	for _, r := range results {
 		for _, n := range r.Notes {
-			if !o.quiet {
-				fmt.Fprintf(env.Stderr, "fcgicli: note: %s: %s\n", r.Label(), n)
-			}
+			o.note("note: %s: %s", r.Label(), n)
 		}
-		code := runenv.ExitOK
-		if r.Busy && r.Err != nil {
-			if !o.quiet {
-				fmt.Fprintf(env.Stderr, "fcgicli: note: %s: busy: %s; passes with --busy-ok\n", r.Label(), health.BusyLine(r.Err))
-			}
-		} else if r.Err != nil {
-			var msg string
-			code, msg = runenv.ExitCode(r.Err)
+		switch {
+		case r.Busy && r.Err != nil:
+			o.note("note: %s: busy: %s; passes with --busy-ok", r.Label(), health.BusyLine(r.Err))
+		case r.Err != nil:
+			_, msg := runenv.ExitCode(r.Err)
 			fmt.Fprintf(env.Stderr, "fcgicli: %s: %s\n", r.Label(), msg)
 		}
 		for _, f := range r.Failures {
 			fmt.Fprintf(env.Stderr, "fcgicli: %s: %s\n", r.Label(), f.Line)
-			code = runenv.ExitCheckFailed
 		}
-		worst = health.Worse(worst, code)
 	}
-	if worst != runenv.ExitOK {
+	if worst := health.WorstCode(results); worst != runenv.ExitOK {
 		// The lines above say what failed; only the code is left to give.
 		return &runenv.CodeError{Code: worst}
 	}
@@ -372,7 +321,10 @@ func writePools(env *runenv.Env, pal *formatters.Palette, output formatters.Form
 	pools := make([]formatters.StatusPool, len(results))
 	for i, r := range results {
 		pools[i] = formatters.StatusPool{Address: r.Addr, Name: r.Pool, MaxChildren: r.MaxChildren, Status: r.Status, Busy: r.Busy, FailedChecks: health.FailedChecks(r.Failures)}
-		if r.Err != nil {
+		switch {
+		case r.Busy && r.Err != nil:
+			pools[i].Error = health.BusyLine(r.Err)
+		case r.Err != nil:
 			_, pools[i].Error = runenv.ExitCode(r.Err)
 		}
 	}
@@ -382,56 +334,5 @@ func writePools(env *runenv.Env, pal *formatters.Palette, output formatters.Form
 	case formatters.Prometheus:
 		return formatters.WriteStatusPoolsPrometheus(env.Stdout, pools)
 	}
-	for i, r := range results {
-		// One heading per pool, as head(1) and tail(1) head each file.
-		sep := ""
-		if i > 0 {
-			sep = "\n"
-		}
-		if _, err := fmt.Fprintf(env.Stdout, "%s==> %s <==\n", sep, formatters.Printable(r.Label())); err != nil {
-			return err
-		}
-		if r.Err != nil {
-			line := failLine(r.Err, pal)
-			if r.Busy {
-				line = pal.Info.Sprint("BUSY") + " " + health.BusyLine(r.Err)
-			}
-			if _, err := fmt.Fprintln(env.Stdout, line); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := formatters.WriteStatusText(env.Stdout, &formatters.StatusView{Status: r.Status, Now: time.Now(), Address: r.Addr}, pal); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// runWatch shows each refresh of a watch: in the live view (a terminal,
-// not -o json) it redraws the screen; otherwise each is one JSON line,
-// with the time of the reading. A failed read is reported on stderr (and,
-// as JSON lines, in a line with its error) and the watch goes on.
-func runWatch(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *statusOptions) error {
-	return health.Watch(ctx, o.net, o.uri, o.watch, o.count, func(r *health.Reading) error {
-		switch {
-		case r.Err != nil:
-			code, msg := runenv.ExitCode(r.Err)
-			if o.live {
-				fmt.Fprint(env.Stdout, "\x1b[H\x1b[2J")
-			}
-			fmt.Fprintf(env.Stderr, "fcgicli: %s\n", msg)
-			if !o.live {
-				return formatters.WriteStatusJSONLine(env.Stdout, r.At, nil, msg, code)
-			}
-		case o.live:
-			fmt.Fprint(env.Stdout, "\x1b[H\x1b[2J")
-			fmt.Fprintf(env.Stdout, "%s every %s  %s\n", o.net.Connect, o.watch, r.At.Format("15:04:05"))
-			v := &formatters.StatusView{Status: r.Status, Previous: r.Previous, Interval: r.At.Sub(r.PreviousAt), Now: r.At, Address: o.net.Connect}
-			return formatters.WriteStatusText(env.Stdout, v, pal)
-		default:
-			return formatters.WriteStatusJSONLine(env.Stdout, r.At, r.Status, "", 0)
-		}
-		return nil
-	})
+	return formatters.WriteStatusPoolsText(env.Stdout, pools, time.Now(), pal)
 }

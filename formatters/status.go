@@ -164,6 +164,46 @@ func WriteStatusPoolsJSON(w io.Writer, pools []StatusPool) error {
 	}{pools})
 }
 
+// Label names a pool in headings: its address, after its name when it
+// has one.
+func (p *StatusPool) Label() string {
+	if p.Name == "" {
+		return p.Address
+	}
+	return p.Name + " (" + p.Address + ")"
+}
+
+// WriteStatusPoolsText writes the pools of a run over several, each under
+// a heading naming it, as head(1) and tail(1) head each file: its tables,
+// or, when it could not be read, FAIL and why (BUSY for a busy pool that
+// passed).
+func WriteStatusPoolsText(w io.Writer, pools []StatusPool, now time.Time, p *Palette) error {
+	for i := range pools {
+		pool := &pools[i]
+		sep := ""
+		if i > 0 {
+			sep = "\n"
+		}
+		if _, err := fmt.Fprintf(w, "%s==> %s <==\n", sep, Printable(pool.Label())); err != nil {
+			return err
+		}
+		if pool.Status == nil {
+			word := p.Error.Sprint("FAIL")
+			if pool.Busy {
+				word = p.Info.Sprint("BUSY")
+			}
+			if _, err := fmt.Fprintln(w, word+" "+pool.Error); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := WriteStatusText(w, &StatusView{Status: pool.Status, Now: now, Address: pool.Address}, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // WriteStatusJSONLine writes one refresh of --watch as one line of JSON:
 // "time", when it was read (RFC 3339, UTC, in milliseconds), then the
 // page's fields, or, when the page could not be read (s is nil), "error"
