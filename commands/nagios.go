@@ -153,7 +153,7 @@ func writeNagios(env *runenv.Env, state formatters.NagiosState, problems, fine [
 	return &nagiosExit{state}
 }
 
-// runPingNagios pings the pools and writes one plugin line, with each
+// runPingNagios pings the pools at once and writes one plugin line, with each
 // pool's time as performance data (critical above --max-latency).
 func runPingNagios(ctx context.Context, env *runenv.Env, o *pingOptions) error {
 	state := formatters.NagiosOK
@@ -165,12 +165,12 @@ func runPingNagios(ctx context.Context, env *runenv.Env, o *pingOptions) error {
 	if o.maxLatency > 0 {
 		crit = strconv.FormatFloat(o.maxLatency.Seconds(), 'f', -1, 64)
 	}
-	for _, t := range o.targets {
+	for _, p := range o.pingAll(ctx) {
+		t, pong, err := p.target, p.pong, p.err
 		label := ""
 		if several || t.Pool != "" {
 			label = t.Label() + ": "
 		}
-		pong, err := o.ping(ctx, t)
 		var pe *health.PageError
 		switch {
 		case err == nil:
@@ -201,9 +201,6 @@ func runPingNagios(ctx context.Context, env *runenv.Env, o *pingOptions) error {
 				name = t.Addr + "_time"
 			}
 			perf = append(perf, formatters.NagiosPerf{Label: name, Value: pong.Elapsed.Seconds(), UOM: "s", Crit: crit, Min: "0"})
-		}
-		if ctx.Err() != nil {
-			break
 		}
 	}
 	return writeNagios(env, state, problems, fine, busy, several, perf)

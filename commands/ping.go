@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -24,7 +25,8 @@ is ignored). Prints one line per pool, "OK pong 0.42ms" or "FAIL" with what
 came back, unless -q.
 
 --connect may be repeated, and may be a glob of unix sockets: every pool is
-checked, and a glob that matches nothing is a failing pool with its own line.
+checked, all at once (the lines in the order given), and a glob that
+matches nothing is a failing pool with its own line.
 Exit 0 when all are healthy; otherwise the code of the first failing pool in
 the order given: 1 unhealthy (wrong status or body), 3 cannot connect (a glob
 that matches nothing included), 4 timeout, 5 protocol error, 6 the
@@ -118,39 +120,58 @@ func pingOptionsFrom(c *cli.Context, env *runenv.Env) (*pingOptions, error) {
 	return o, nil
 }
 
-// ping pings one target: its failure when it stands for one, else its
-// page (a pool from php-fpm's configuration has its own path and expected
-// body).
-func (o *pingOptions) ping(ctx context.Context, t health.Target) (*health.Pong, error) {
-	if t.Err != nil {
-		return nil, t.Err
-	}
-	path, expect := o.path, o.expect
-	if t.URI != "" {
-		path, expect = t.URI, t.Expect
-	}
-	net := o.net
-	net.Connect = t.Addr
-	return health.Ping(ctx, net, path, expect, o.maxLatency)
+// pinged is a target's ping: its answer, or the error that stands for it.
+type pinged struct {
+	target health.Target
+	pong   *health.Pong
+	err    error
 }
 
-// runPing checks each target in turn and returns the error of the first
-// that failed.
+// pingAll pings every target at once, each within the deadlines, and
+// returns the results in the targets' order. A pool from php-fpm's
+// configuration has its own path and expected body.
+func (o *pingOptions) pingAll(ctx context.Context) []pinged {
+	out := make([]pinged, len(o.targets))
+	var wg sync.WaitGroup
+	for i, t := range o.targets {
+		out[i].target = t
+		if t.Err != nil {
+			out[i].err = t.Err
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path, expect := o.path, o.expect
+			if t.URI != "" {
+				path, expect = t.URI, t.Expect
+			}
+			net := o.net
+			net.Connect = t.Addr
+			out[i].pong, out[i].err = health.Ping(ctx, net, path, expect, o.maxLatency)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// runPing pings every pool at once, prints a line for each in the order
+// given, and returns the error of the first that failed.
 func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *pingOptions) error {
 	var first error
-	for _, t := range o.targets {
-		line, err := pingLine(ctx, o, t, pal)
+	for _, p := range o.pingAll(ctx) {
+		line, err := pingLine(o, p, pal)
 		if !o.quiet {
-			if len(o.targets) > 1 || t.Pool != "" {
-				line = t.Label() + " " + line
+			if len(o.targets) > 1 || p.target.Pool != "" {
+				line = p.target.Label() + " " + line
 			}
 			fmt.Fprintln(env.Stdout, line)
 		}
 		if err != nil && first == nil {
 			first = err
 		}
-		if ctx.Err() != nil {
-			break
+		if code, _ := runenv.ExitCode(err); code == runenv.ExitInterrupted {
+			break // Ctrl-C: the pools after it were not checked either
 		}
 	}
 	if first != nil {
@@ -161,11 +182,10 @@ func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *p
 	return nil
 }
 
-// pingLine checks one pool and returns its report line. A pool from
-// php-fpm's configuration has its own path and expected body. With
+// pingLine is the report line of a pool's ping, and its error. With
 // --busy-ok, a busy pool passes with a BUSY line.
-func pingLine(ctx context.Context, o *pingOptions, t health.Target, pal *formatters.Palette) (string, error) {
-	p, err := o.ping(ctx, t)
+func pingLine(o *pingOptions, pg pinged, pal *formatters.Palette) (string, error) {
+	p, err := pg.pong, pg.err
 	switch {
 	case p == nil && o.busyOK && health.IsBusy(err):
 		return pal.Info.Sprint("BUSY") + " " + health.BusyLine(err), nil
