@@ -1,13 +1,17 @@
 // Package health is the engine of 'fcgicli status' and 'fcgicli ping', the
 // health checks of php-fpm pools. It owns the pools to check (the --connect
-// values with their globs of unix sockets expanded), the reading of one
-// pool's status page and the concurrent reading of many, the thresholds
-// and their check (the failed checks and the notes about checks that could
-// not be made), the state file that remembers a pool's counters between
-// runs, the refresh loop of a watch, and the ping of one pool.
+// values with their globs of unix sockets expanded, and the pools of
+// php-fpm's own configuration, read with fpmconfig, each with its address,
+// page and pm.max_children), the reading of one pool's status page and the
+// concurrent reading of many, the process list's numbers in place of a
+// summary that drifted, the thresholds and their check (the failed checks,
+// the saturation against pm.max_children, and the notes about checks that
+// could not be made), the busy pools --busy-ok lets pass, the state file
+// that remembers a pool's counters between runs, the refresh loop of a
+// watch, and the ping of one pool.
 //
 // It must not import package commands or parse flags (the commands turn
-// them into Limits and targets), must not render results (the commands'
+// them into a Check and targets), must not render results (the commands'
 // formatters do), must not call os.Exit, and holds no package-level
 // mutable state.
 package health
