@@ -72,13 +72,13 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
+			if o.output == formatters.Nagios {
+				return runPingNagios(c.Context, env, o) // its one line, no notes
+			}
 			if !o.quiet {
 				for _, w := range o.notes {
 					fmt.Fprintf(env.Stderr, "fcgicli: note: %s\n", w)
 				}
-			}
-			if o.output == formatters.Nagios {
-				return runPingNagios(c.Context, env, o)
 			}
 			return runPing(c.Context, env, pal, o)
 		},
