@@ -136,11 +136,10 @@ func (o *statusOptions) note(format string, args ...any) {
 }
 
 type statusOptions struct {
-	notes []string // about the configurations read, before the pools'
-
 	net     fcgireq.NetOptions // Connect is the one pool's, unless several
 	targets []health.Target
-	several bool // several -c or a glob: the output is one block per pool
+	notes   []string // about the configurations read, before the pools'
+	several bool     // several -c or a glob: the output is one block per pool
 	uri     string
 	output  formatters.Format
 	quiet   bool
