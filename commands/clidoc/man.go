@@ -28,7 +28,7 @@ var manExitCodes = []struct {
 }{
 	{runenv.ExitOK, "success"},
 	{runenv.ExitCheckFailed, "a check failed, or an unexpected internal error"},
-	{runenv.ExitUsage, "usage error: bad flag, bad argument, bad address, a param too big for one record"},
+	{runenv.ExitUsage, "usage error: bad flag, bad argument, bad address, a param too big for one record; a local file fcgicli cannot use (an unreadable --fpm-config or --state-file)"},
 	{runenv.ExitConnect, "cannot connect: refused, no such socket, unknown host, permission denied"},
 	{runenv.ExitTimeout, "timeout (connect or overall); FCGI_ABORT_REQUEST is sent before closing"},
 	{runenv.ExitProtocol, "protocol error: bad version, malformed or truncated record, wrong request id, EOF or reset before FCGI_END_REQUEST"},
