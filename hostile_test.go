@@ -53,7 +53,19 @@ func hostileCases() map[string][]hostileCase {
 		{kind: "big-padding", code: 0, stdout: hostileOut, stderr: `^$`},
 		{kind: "trickle", code: 0, stdout: hostileOut, stderr: `^warning\n$`},
 	}
-	cases := map[string][]hostileCase{"request": append(request,
+	// request adds a hint to the faults it recognises.
+	hinted := map[string]string{
+		"close": `fcgicli: hint: the connection closed before any response \(a web server would answer 502 Bad Gateway\): .*\n$`,
+		"http":  `fcgicli: hint: this address is an HTTP server's \(a web server, php -S\), not a FastCGI one: .*\n$`,
+	}
+	var requestHinted []hostileCase
+	for _, c := range request {
+		if h, ok := hinted[c.kind]; ok {
+			c.stderr = strings.TrimSuffix(c.stderr, "$") + h
+		}
+		requestHinted = append(requestHinted, c)
+	}
+	cases := map[string][]hostileCase{"request": append(requestHinted,
 		hostileCase{kind: "bad-cgi", code: 5, stdout: "no header block here\n", stderr: `^fcgicli: malformed CGI response header at byte 0 of stdout: line "no header block here" has no colon\n$`},
 	)}
 	// raw-dump: the same codes; stdout is the dump, not checked here.

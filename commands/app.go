@@ -24,6 +24,7 @@ import (
 
 	"github.com/fcgicli/fcgicli/commands/cgifcgi"
 	"github.com/fcgicli/fcgicli/commands/runenv"
+	"github.com/fcgicli/fcgicli/formatters"
 )
 
 // Run runs the command line args (args[0] is the program name) and returns
@@ -49,12 +50,17 @@ func RunEnv(ctx context.Context, env *runenv.Env, args []string) int {
 	}
 	code, msg := runenv.ExitCode(err)
 	if msg != "" {
-		if !errOut.AtStart {
-			// The application's stderr ended mid-line: keep our message
-			// on a line of its own.
-			fmt.Fprintln(env.Stderr)
-		}
+		// The application's stderr may have ended mid-line: keep our
+		// message on a line of its own.
+		_ = errOut.EndLine()
 		fmt.Fprintf(env.Stderr, "fcgicli: %s\n", msg)
+		if hint := runenv.HintOf(err); hint != "" {
+			formatters.WriteHint(env.Stderr, hint)
+		}
+	}
+	if runenv.IsTerminal(env.Stderr) {
+		// Nor does the shell's prompt follow the application's stderr.
+		_ = errOut.EndLine()
 	}
 	return code
 }

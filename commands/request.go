@@ -172,23 +172,27 @@ func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal,
 	x := &fcgireq.Exchange{Parser: parser, JudgeCGI: o.output != formatters.Raw, Fail: o.fail, Trace: tr, Start: start}
 	var stdout, stderr io.Writer = parser, env.Stderr
 	var bodyBuf, errBuf *fcgireq.KeptStream
+	// The first bytes of the body and of the stderr, which the hints read.
+	bodyHead, errHead := &runenv.CapBuffer{Max: fcgireq.HintHead}, &runenv.CapBuffer{Max: fcgireq.HintHead}
+	// On a terminal, the application's stderr ends its line before the body.
+	out := runenv.AfterStderr(env.Stdout, env.Stderr)
 	switch o.output {
 	case formatters.Text:
-		parser.Body = env.Stdout
+		parser.Body = io.MultiWriter(out, bodyHead)
 		parser.OnHeaders = func(r *fcgiwire.CGIResponse) error {
 			if o.fail && !o.failWithBody && r.Status >= 400 {
-				parser.Body = io.Discard
+				parser.Body = bodyHead
 				return nil
 			}
 			if o.include {
-				return formatters.WriteCGIHeaders(env.Stdout, r, outPal)
+				return formatters.WriteCGIHeaders(out, r, outPal)
 			}
 			return nil
 		}
 	case formatters.Raw:
-		stdout = io.MultiWriter(env.Stdout, parser)
+		stdout = io.MultiWriter(out, parser)
 		if o.fail && !o.failWithBody {
-			held := &heldRaw{w: env.Stdout, parser: parser}
+			held := &heldRaw{w: out, parser: parser}
 			stdout = held
 			x.Finish = func(_ *fcgiwire.Result, err error) error {
 				if werr := held.release(); werr != nil && err == nil {
@@ -201,12 +205,19 @@ func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal,
 		bodyBuf, errBuf = &fcgireq.KeptStream{Max: o.maxBody}, &fcgireq.KeptStream{Max: o.maxBody}
 		defer bodyBuf.Close()
 		defer errBuf.Close()
-		parser.Body, stderr = bodyBuf, errBuf
+		parser.Body, stderr = io.MultiWriter(bodyBuf, bodyHead), errBuf
+	}
+	if o.output != formatters.Raw {
+		stderr = io.MultiWriter(stderr, errHead)
 	}
 	req := prep.Request()
 	req.Stdout, req.Stderr = stdout, stderr
 	err = x.Send(ctx, conn, req)
 	end := time.Now()
+	var hint string
+	if o.output != formatters.Raw {
+		hint = x.Hint(prep.Pairs, bodyHead.Buf, errHead.Buf, err)
+	}
 	if o.output == formatters.JSON {
 		res := &x.Result
 		r := &formatters.ResponseResult{
@@ -225,9 +236,14 @@ func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal,
 		if err != nil {
 			_, r.Err = runenv.ExitCode(err)
 		}
+		r.Hint = hint
 		if werr := formatters.WriteResponseJSON(env.Stdout, r); werr != nil && err == nil {
 			err = werr
 		}
 	}
-	return err
+	if err == nil && hint != "" {
+		_ = runenv.EndLine(env.Stderr)
+		return formatters.WriteHint(env.Stderr, hint)
+	}
+	return runenv.WithHint(err, hint)
 }

@@ -24,6 +24,11 @@ const DefaultMaxHeaderLines = 1000
 // CGI header block.
 var ErrCGIHeader = errors.New("malformed CGI response header")
 
+// ErrEmptyResponse: the FCGI_STDOUT stream ended without a byte, so no
+// header block at all (what a web server answers with 502 Bad Gateway).
+// It wraps ErrCGIHeader.
+var ErrEmptyResponse = fmt.Errorf("%w: empty response", ErrCGIHeader)
+
 // CGIResponse is the parsed header block of a CGI response.
 type CGIResponse struct {
 	// Status is the code of the first Status header; without one, 302 when a
@@ -152,7 +157,7 @@ func (p *ResponseParser) Close() error {
 		return nil
 	}
 	if len(p.buf) == 0 {
-		p.Err = fmt.Errorf("%w: empty response", ErrCGIHeader)
+		p.Err = ErrEmptyResponse
 		p.failed = true
 		return nil
 	}

@@ -69,6 +69,17 @@ func (e *ProtocolError) Error() string {
 
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
+// httpAnswer starts the reason of the ErrBadVersion a reader returns when
+// the peer's first bytes are an HTTP status line.
+const httpAnswer = "the peer answered in HTTP"
+
+// IsHTTPAnswer reports whether err is the peer answering in HTTP, not
+// FastCGI: an address that is a web server's port.
+func IsHTTPAnswer(err error) bool {
+	var pe *ProtocolError
+	return errors.As(err, &pe) && pe.Err == ErrBadVersion && strings.HasPrefix(pe.Reason, httpAnswer)
+}
+
 func protoErr(off int64, t RecordType, sentinel error, format string, args ...any) *ProtocolError {
 	return &ProtocolError{Offset: off, RecordType: t, Err: sentinel, Reason: fmt.Sprintf(format, args...)}
 }

@@ -88,7 +88,7 @@ func (r *Reader) ReadRecord() (Record, error) {
 	h := DecodeHeader(hb[:])
 	if h.Version != Version1 {
 		if string(hb[:5]) == "HTTP/" {
-			return Record{}, &ProtocolError{Offset: start, Err: ErrBadVersion, Reason: fmt.Sprintf("the peer answered in HTTP (%q), not FastCGI", hb[:])}
+			return Record{}, &ProtocolError{Offset: start, Err: ErrBadVersion, Reason: fmt.Sprintf("%s (%q), not FastCGI", httpAnswer, hb[:])}
 		}
 		return Record{}, protoErr(start, h.Type, ErrBadVersion, "version byte is %d", h.Version)
 	}

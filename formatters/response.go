@@ -35,6 +35,14 @@ type ResponseResult struct {
 	FirstByteUS              int64 // -1 when nothing arrived
 	TotalUS                  int64
 	Err                      string // the fault that ended the request, if any
+	Hint                     string // what a known answer or fault means, if fcgicli knows
+}
+
+// WriteHint writes a hint line: what a known answer or fault means and
+// what to do.
+func WriteHint(w io.Writer, hint string) error {
+	_, err := fmt.Fprintf(w, "fcgicli: hint: %s\n", hint)
+	return err
 }
 
 // textOrBase64 returns b as a string when it is valid UTF-8, else base64.
@@ -106,6 +114,10 @@ func WriteResponseJSON(w io.Writer, r *ResponseResult) error {
 	if r.Err != "" {
 		j.raw(",\n  \"error\": ")
 		j.str(r.Err)
+	}
+	if r.Hint != "" {
+		j.raw(",\n  \"hint\": ")
+		j.str(r.Hint)
 	}
 	j.raw("\n}\n")
 	if j.err != nil {

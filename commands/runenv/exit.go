@@ -56,6 +56,33 @@ type TimeoutError struct {
 func (e *TimeoutError) Error() string { return e.Msg }
 func (e *TimeoutError) Unwrap() error { return e.Err }
 
+// HintedError is an error with a hint: one line saying what it likely
+// means and what to do, which is shown after its message.
+type HintedError struct {
+	Err  error
+	Hint string
+}
+
+func (e *HintedError) Error() string { return e.Err.Error() }
+func (e *HintedError) Unwrap() error { return e.Err }
+
+// WithHint returns err carrying hint; err as it is when either is empty.
+func WithHint(err error, hint string) error {
+	if err == nil || hint == "" {
+		return err
+	}
+	return &HintedError{Err: err, Hint: hint}
+}
+
+// HintOf returns the hint err carries, "" when none.
+func HintOf(err error) string {
+	var he *HintedError
+	if errors.As(err, &he) {
+		return he.Hint
+	}
+	return ""
+}
+
 // CodeError ends a command with Code and the message Msg (empty: none).
 type CodeError struct {
 	Code int

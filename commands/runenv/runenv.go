@@ -34,9 +34,12 @@ type Env struct {
 	Environ func() []string
 }
 
-// IsTerminal reports whether w is a terminal; a *LineTracker is judged by
-// the writer it wraps.
+// IsTerminal reports whether w is a terminal; a *LineTracker, and a
+// writer AfterStderr wrapped, are judged by the writer they wrap.
 func IsTerminal(w any) bool {
+	if a, ok := w.(*afterStderr); ok {
+		w = a.w
+	}
 	if lt, ok := w.(*LineTracker); ok {
 		w = lt.W
 	}
@@ -56,6 +59,51 @@ func (l *LineTracker) Write(p []byte) (int, error) {
 		l.AtStart = p[len(p)-1] == '\n'
 	}
 	return l.W.Write(p)
+}
+
+// AfterStderr returns out, or, when out and errOut are both terminals
+// (the same screen, as a person sees them) and errOut is a *LineTracker,
+// out wrapped so that each write first ends the line that errOut's last
+// write left open: the application's stderr then ends on a line of its
+// own before the body. Redirected output is left byte for byte.
+func AfterStderr(out, errOut io.Writer) io.Writer {
+	lt, ok := errOut.(*LineTracker)
+	if !ok || !IsTerminal(out) || !IsTerminal(lt) {
+		return out
+	}
+	return &afterStderr{w: out, lt: lt}
+}
+
+type afterStderr struct {
+	w  io.Writer
+	lt *LineTracker
+}
+
+func (a *afterStderr) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		if err := a.lt.EndLine(); err != nil {
+			return 0, err
+		}
+	}
+	return a.w.Write(p)
+}
+
+// EndLine ends the line the last write to w left open, when w is a
+// *LineTracker (the command's stderr); other writers are left as they are.
+func EndLine(w io.Writer) error {
+	if lt, ok := w.(*LineTracker); ok {
+		return lt.EndLine()
+	}
+	return nil
+}
+
+// EndLine ends the line the last write left open, if it did.
+func (l *LineTracker) EndLine() error {
+	if l.AtStart {
+		return nil
+	}
+	_, err := l.Write([]byte{'\n'})
+	return err
 }
 
 // Palette returns the colour palette for w under --color's value color

@@ -40,7 +40,10 @@ func (s *Session) request(ctx context.Context, user []string, fill map[string]st
 	if werr := s.render(r, o.Output, o.Include, o.Fail && !o.FailWithBody); werr != nil && err == nil {
 		err = werr
 	}
-	return err
+	if o.Output == formatters.Raw {
+		return err
+	}
+	return runenv.WithHint(err, r.hint)
 }
 
 // send runs a request on the session's connection and keeps what came
@@ -119,6 +122,7 @@ func (s *Session) send(ctx context.Context, o *Request) (*response, error) {
 	req.Stdout, req.Stderr = io.MultiWriter(raw, parser), errBuf
 	r.err = x.Send(ctx, conn, req)
 	end := time.Now()
+	r.hint = x.Hint(prep.Pairs, body.Buf, errBuf.Buf, r.err)
 	if conn == s.conn && !conn.Reusable() {
 		s.closeConn()
 	}
@@ -224,7 +228,8 @@ func (s *Session) connectTo(ctx context.Context, addr string) error {
 
 // render writes a kept response as format.
 func (s *Session) render(r *response, format formatters.Format, include, quietFail bool) error {
-	out := s.env.Stdout
+	// On a terminal, the application's stderr ends its line before the body.
+	out := runenv.AfterStderr(s.env.Stdout, s.env.Stderr)
 	switch format {
 	case formatters.JSON:
 		j := &formatters.ResponseResult{
@@ -239,7 +244,11 @@ func (s *Session) render(r *response, format formatters.Format, include, quietFa
 		if r.err != nil {
 			_, j.Err = runenv.ExitCode(r.err)
 		}
-		return formatters.WriteResponseJSON(out, j)
+		j.Hint = r.hint
+		if err := formatters.WriteResponseJSON(out, j); err != nil {
+			return err
+		}
+		return s.writeHint(r)
 	case formatters.Raw:
 		s.env.Stderr.Write(r.stderr)
 		_, err := out.Write(r.raw)
@@ -247,7 +256,7 @@ func (s *Session) render(r *response, format formatters.Format, include, quietFa
 	}
 	s.env.Stderr.Write(r.stderr)
 	if quietFail && r.cgi != nil && r.cgi.Status >= 400 {
-		return nil
+		return nil // the failure's message carries the hint
 	}
 	if include && r.cgi != nil {
 		pal, _ := runenv.Palette(s.settings.Color, s.env, out)
@@ -261,5 +270,14 @@ func (s *Session) render(r *response, format formatters.Format, include, quietFa
 	if len(r.body) > 0 && r.body[len(r.body)-1] != '\n' && runenv.IsTerminal(out) {
 		fmt.Fprintln(out)
 	}
-	return nil
+	return s.writeHint(r)
+}
+
+// writeHint writes a response's hint, unless its error will carry it.
+func (s *Session) writeHint(r *response) error {
+	if r.hint == "" || r.err != nil {
+		return nil
+	}
+	_ = runenv.EndLine(s.env.Stderr)
+	return formatters.WriteHint(s.env.Stderr, r.hint)
 }

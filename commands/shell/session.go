@@ -135,6 +135,7 @@ type response struct {
 	stderr  []byte
 	events  []fcgiwire.Event
 	err     error
+	hint    string // what fcgicli makes of the answer, if it knows
 	connect time.Duration
 	first   time.Duration
 	total   time.Duration
@@ -332,7 +333,12 @@ func (s *Session) fail(err error) {
 		if code == runenv.ExitInterrupted {
 			msg = "interrupted: the request was aborted (FCGI_ABORT_REQUEST)"
 		}
+		// The application's stderr may have ended mid-line.
+		_ = runenv.EndLine(s.env.Stderr)
 		fmt.Fprintf(s.env.Stderr, "fcgicli: %s\n", msg)
+		if hint := runenv.HintOf(err); hint != "" {
+			formatters.WriteHint(s.env.Stderr, hint)
+		}
 	}
 }
 
