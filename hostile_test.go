@@ -58,6 +58,9 @@ func hostileCases() map[string][]hostileCase {
 		"close": `fcgicli: hint: the connection closed before any response \(a web server would answer 502 Bad Gateway\): .*\n$`,
 		"http":  `fcgicli: hint: this address is an HTTP server's \(a web server, php -S\), not a FastCGI one: .*\n$`,
 	}
+	for _, kind := range []string{"hang", "noread", "huge-no-body", "slowloris"} {
+		hinted[kind] = `fcgicli: hint: the connection was accepted in [0-9.]+ms, .*\n$`
+	}
 	var requestHinted []hostileCase
 	for _, c := range request {
 		if h, ok := hinted[c.kind]; ok {

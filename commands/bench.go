@@ -14,7 +14,7 @@ import (
 func benchCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "bench",
-		Usage:     "load-test an application: many requests on many connections, with latency percentiles",
+		Usage:     "load-test an application: requests on many connections, latency percentiles",
 		ArgsUsage: "SCRIPT[?QUERY]",
 		Description: `Sends the request that "fcgicli request" would send (same flags, same
 params) over -C connections, as fast as the application answers or at
@@ -44,8 +44,10 @@ fail on a stall, give a --request-timeout well under -z.
 
 EXAMPLES:
    fcgicli bench -c 127.0.0.1:9000 /var/www/html/index.php -C 16 -z 10s
-   fcgicli bench -c /run/php/php8.2-fpm.sock -r /var/www/html /index.php -n 10000 --expect 'Welcome'
-   fcgicli bench -c 127.0.0.1:9000 /srv/api.php -d @payload.json -H 'Content-Type: application/json' --rate 500 -z 30s
+   fcgicli bench -c /run/php/php8.2-fpm.sock -r /var/www/html /index.php -n 10000 \
+       --expect 'Welcome'
+   fcgicli bench -c 127.0.0.1:9000 /srv/api.php -d @payload.json \
+       -H 'Content-Type: application/json' --rate 500 -z 30s
    fcgicli bench -c 127.0.0.1:9000 /ping -C 4 -n 1000 -o json | jq .latency_us`,
 		Flags: flagList(networkFlags(0), benchShapeFlags(), benchFlags(), []cli.Flag{colorFlag()}),
 		Action: func(c *cli.Context) error {
@@ -88,7 +90,7 @@ func benchFlags() []cli.Flag {
 		&cli.IntFlag{Name: "concurrency", Aliases: []string{"C"}, Value: 1, Usage: "run `N` connections at once (at most 65535)"},
 		&cli.IntFlag{Name: "cpus", Usage: "run on at most `N` CPUs at once", DefaultText: "half of them, at most -C; $GOMAXPROCS when set"},
 		&cli.Int64Flag{Name: "requests", Aliases: []string{"n"}, Usage: "stop after `N` requests"},
-		&cli.DurationFlag{Name: "duration", Aliases: []string{"z"}, Usage: "stop after `DURATION` (default 10s when -n is not given)"},
+		&cli.DurationFlag{Name: "duration", Aliases: []string{"z"}, Usage: "stop after `DURATION`", DefaultText: "10s, none with -n"},
 		&cli.Float64Flag{Name: "rate", Usage: "send `R` requests per second in all, open-loop (0: as fast as answered)"},
 		&cli.DurationFlag{Name: "warmup", Usage: "run for `DURATION` first without measuring"},
 		&cli.DurationFlag{Name: "request-timeout", Value: 10 * time.Second, Usage: "give up on one request after `DURATION`"},

@@ -54,7 +54,7 @@ EXAMPLES:
 func installCGIFCGICommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "install-cgi-fcgi",
-		Usage:     "link DIR/cgi-fcgi to fcgicli, so scripts that run cgi-fcgi run fcgicli's cgi-fcgi mode",
+		Usage:     "link DIR/cgi-fcgi to fcgicli's cgi-fcgi mode (for scripts that run it)",
 		ArgsUsage: "DIR",
 		Description: `Makes DIR/cgi-fcgi a symbolic link to this fcgicli binary. Run under the
 name cgi-fcgi, fcgicli behaves as libfcgi's cgi-fcgi -bind -connect, so

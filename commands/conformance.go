@@ -42,7 +42,8 @@ EXAMPLES:
    fcgicli conformance -c 127.0.0.1:9000 --script /var/www/html/index.php
    fcgicli conformance -c /run/fcgiwrap.socket --script /usr/lib/cgi-bin/hello.sh
    fcgicli conformance -c 127.0.0.1:9000 --script /srv/index.php --only 14,16 -v
-   fcgicli conformance -c 127.0.0.1:9000 --script /srv/index.php -o json | jq '.cases[] | select(.result == "FAIL")'
+   fcgicli conformance -c 127.0.0.1:9000 --script /srv/index.php -o json |
+       jq '.cases[] | select(.result == "FAIL")'
    fcgicli conformance -c 127.0.0.1:9000 --script /srv/index.php -o table`,
 		Flags: flagList(networkFlags(0), []cli.Flag{
 			&cli.StringFlag{Name: "script", Usage: "the `PATH` the server runs for responder cases (SCRIPT_FILENAME; default " + defaultConformanceScript + ")"},

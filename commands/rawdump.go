@@ -31,7 +31,8 @@ malformed input.
 EXAMPLES:
    fcgicli raw-dump -c 127.0.0.1:9000 /var/www/html/index.php
    fcgicli raw-dump -c /run/php/php8.2-fpm.sock /srv/app.php -d 'a=1' --max-bytes 0
-   fcgicli raw-dump -c 127.0.0.1:9000 /srv/app.php --save-request req.bin --save-response resp.bin
+   fcgicli raw-dump -c 127.0.0.1:9000 /srv/app.php \
+       --save-request req.bin --save-response resp.bin
    fcgicli raw-dump --decode resp.bin -o json | jq -c '[.type, .content_length]'
    fcgicli raw-dump -c 127.0.0.1:9000 --send-raw split-pair.bin`,
 		Flags: flagList(networkFlags(30*time.Second), shapeFlags(), []cli.Flag{

@@ -29,7 +29,8 @@ EXAMPLES:
    fcgicli request -c 127.0.0.1:9000 /var/www/html/index.php
    fcgicli request -c /run/php/php8.2-fpm.sock -r /var/www/html '/index.php/a/b?x=1' -i
    fcgicli request -c 127.0.0.1:9000 /srv/upload.php -d @photo.jpg -H 'Content-Type: image/jpeg'
-   fcgicli request -c 127.0.0.1:9000 /srv/app.php -p APP_ENV=test --unset-param HTTP_HOST -o json | jq .status
+   fcgicli request -c 127.0.0.1:9000 /srv/app.php -p APP_ENV=test --unset-param HTTP_HOST \
+       -o json | jq .status
    fcgicli request -c 127.0.0.1:9000 /ping -f -t 2s || echo unhealthy`,
 		Flags: flagList(networkFlags(30*time.Second), shapeFlags(), requestOutputFlags(), []cli.Flag{colorFlag()}),
 		Action: func(c *cli.Context) error {
@@ -87,6 +88,16 @@ func requestOptionsFrom(c *cli.Context, env *runenv.Env) (*requestOptions, error
 	}
 	if o.maxBody < 0 {
 		return nil, runenv.Usagef("--max-body cannot be negative")
+	}
+	// A flag the output format would ignore is refused, as raw-dump does
+	// (given, not a default: the shell's settings are its flags' defaults).
+	switch {
+	case c.IsSet("include") && o.include && o.output == formatters.JSON:
+		return nil, runenv.Usagef("-i/--include does not go with -o json, whose document has the status and headers")
+	case c.IsSet("include") && o.include && o.output == formatters.Raw:
+		return nil, runenv.Usagef("-i/--include does not go with -o raw, which prints the headers as they came")
+	case c.IsSet("max-body") && o.output != formatters.JSON:
+		return nil, runenv.Usagef("--max-body goes with -o json (the other formats stream the body whole)")
 	}
 	return o, nil
 }
@@ -158,6 +169,7 @@ func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal,
 			// A document for jq all the same: no response, and why.
 			r := &formatters.ResponseResult{ConnectUS: -1, FirstByteUS: -1, TotalUS: time.Since(start).Microseconds()}
 			_, r.Err = runenv.ExitCode(err)
+			r.Hint = runenv.HintOf(err)
 			_ = formatters.WriteResponseJSON(env.Stdout, r)
 		}
 		return err
@@ -169,7 +181,7 @@ func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal,
 	}
 
 	parser := &fcgiwire.ResponseParser{}
-	x := &fcgireq.Exchange{Parser: parser, JudgeCGI: o.output != formatters.Raw, Fail: o.fail, Trace: tr, Start: start}
+	x := &fcgireq.Exchange{Parser: parser, JudgeCGI: o.output != formatters.Raw, Fail: o.fail, Trace: tr, Start: start, Connected: connected}
 	var stdout, stderr io.Writer = parser, env.Stderr
 	var bodyBuf, errBuf *fcgireq.KeptStream
 	// The first bytes of the body and of the stderr, which the hints read.

@@ -22,7 +22,7 @@ import (
 func serveCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "serve",
-		Usage: "a FastCGI application for testing web servers and clients: echo, mock and faults",
+		Usage: "a FastCGI application to test web servers and clients: echo, mock, faults",
 		Description: `Runs a FastCGI application. By default it echoes: each request is answered
 with what it received (params in arrival order, stdin size and sha256,
 request id, role, keep-conn flag), as text, JSON or HTML by --echo-format or

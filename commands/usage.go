@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -20,7 +21,42 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 	if msg, ok := repeatedMessage(c, err.Error()); ok {
 		return &runenv.UsageError{Msg: msg}
 	}
-	return &runenv.UsageError{Msg: flagMessage(err.Error(), help)}
+	msg := err.Error()
+	if c != nil && c.Command != nil {
+		msg = durationMessage(c.Command.Flags, msg)
+	}
+	return &runenv.UsageError{Msg: flagMessage(msg, help)}
+}
+
+// durationMessage rewords the flag package's "parse error" for a duration
+// flag given a bare number ("-t 5"): durations need a unit.
+func durationMessage(flags []cli.Flag, msg string) string {
+	rest, ok := strings.CutSuffix(msg, ": parse error")
+	if !ok {
+		return msg
+	}
+	_, name, ok := strings.Cut(rest, " for flag -")
+	if !ok {
+		return msg
+	}
+	for _, f := range flags {
+		switch f.(type) {
+		case *durationFlag, *cli.DurationFlag:
+		default:
+			continue
+		}
+		for _, n := range f.Names() {
+			if n != name {
+				continue
+			}
+			value, _, _ := strings.Cut(strings.TrimPrefix(rest, `invalid value "`), `"`)
+			if _, err := strconv.ParseFloat(value, 64); err == nil {
+				return rest + ": durations need a unit, e.g. 5s"
+			}
+			return rest + ": not a duration (e.g. 500ms, 5s, 1m)"
+		}
+	}
+	return msg
 }
 
 // repeatedMessage rewords a second address given to a command that talks

@@ -136,7 +136,7 @@ func (t *Target) Dial(ctx context.Context, connectTimeout time.Duration) (net.Co
 	if errors.As(err, &ne) && ne.Timeout() {
 		return nil, &runenv.TimeoutError{Msg: fmt.Sprintf("connecting to %s timed out after %s (--connect-timeout)", t.Display, connectTimeout), Err: err}
 	}
-	return nil, &runenv.ConnectError{Addr: t.Display, Err: err}
+	return nil, connectFailure(t, err)
 }
 
 // Connect dials o's target and returns a client connection, traced by tr

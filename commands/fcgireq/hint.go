@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"time"
 
+	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/formatters"
 )
 
 // Answer is what a request got back, as far as the hints read it.
@@ -21,6 +24,11 @@ type Answer struct {
 	Body, Stderr []byte
 	// Err is the request's error, nil when it ended well.
 	Err error
+	// Accepted is how long the connect took, when the request had a
+	// connection (0: not known); Started says that a byte of the answer
+	// came.
+	Accepted time.Duration
+	Started  bool
 }
 
 // HintHead is how much of the body and of the stderr the hints read.
@@ -39,6 +47,15 @@ func hints() []hint {
 	return []hint{
 		{"http-port", func(a *Answer) bool { return fcgiwire.IsHTTPAnswer(a.Err) }, func(*Answer) string {
 			return "this address is an HTTP server's (a web server, php -S), not a FastCGI one: connect to the pool's listen address (its listen = line, often 127.0.0.1:9000 or a socket under /run/php/)"
+		}},
+		{"deadline", func(a *Answer) bool {
+			_, ok := errors.AsType[*runenv.TimeoutError](a.Err)
+			return ok && a.Accepted > 0
+		}, func(a *Answer) string {
+			if a.Started {
+				return fmt.Sprintf("the connection was accepted in %s and the answer began, but did not end in time: the script is slow, and php-fpm goes on running it after the abort (until request_terminate_timeout); the pool's slowlog shows where it waits", formatters.Millis(a.Accepted))
+			}
+			return fmt.Sprintf("the connection was accepted in %s, then nothing answered: every child of the pool may be busy (the request waits in the listen queue), or the script is slow, and php-fpm goes on running it after the abort; look at the pool's status page (fcgicli status; with pm.status_listen it answers even when every child is busy)", formatters.Millis(a.Accepted))
 		}},
 		{"empty", func(a *Answer) bool {
 			pe, ok := errors.AsType[*fcgiwire.ProtocolError](a.Err)
@@ -93,7 +110,10 @@ func Hint(a *Answer) string {
 // params sent, body and stderr the first bytes of the body and of the
 // application's stderr, err the error Send returned.
 func (x *Exchange) Hint(pairs []fcgiwire.Pair, body, stderr []byte, err error) string {
-	a := &Answer{Body: body, Stderr: stderr, Err: err}
+	a := &Answer{Body: body, Stderr: stderr, Err: err, Started: !x.Result.FirstByte.IsZero()}
+	if !x.Connected.IsZero() {
+		a.Accepted = max(x.Connected.Sub(x.Start), time.Nanosecond)
+	}
 	a.ScriptFilename, a.Sent = ScriptFilename(pairs)
 	if x.Parser != nil && x.Parser.Done {
 		a.Status = x.Parser.Response.Status

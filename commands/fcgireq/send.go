@@ -52,6 +52,9 @@ type Exchange struct {
 	// Trace, when set, gets the "request done" line, timed from Start.
 	Trace *formatters.Tracer
 	Start time.Time
+	// Connected, when set, is when the connection was made: Hint then
+	// tells a deadline that passed after it from one that passed before.
+	Connected time.Time
 	// Unjudged makes Send return the transport's error alone and leave
 	// the answer (protocol status, app status, CGI response) to the
 	// caller, which counts each (bench).

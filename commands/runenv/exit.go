@@ -39,9 +39,15 @@ func Usagef(format string, args ...any) error {
 type ConnectError struct {
 	Addr string
 	Err  error
+	// Reason, when set, says what failed instead of Err's own words (a
+	// unix socket's path that is a directory is refused, in Err's words).
+	Reason string
 }
 
 func (e *ConnectError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("cannot connect to %s: %s", e.Addr, e.Reason)
+	}
 	return fmt.Sprintf("cannot connect to %s: %v", e.Addr, UnwrapOp(e.Err))
 }
 func (e *ConnectError) Unwrap() error { return e.Err }

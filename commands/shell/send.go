@@ -117,7 +117,7 @@ func (s *Session) send(ctx context.Context, o *Request) (*response, error) {
 	body := &runenv.CapBuffer{Max: maxOutput}
 	errBuf := &runenv.CapBuffer{Max: maxOutput}
 	parser.Body = body
-	x := &fcgireq.Exchange{Parser: parser, JudgeCGI: o.Output != formatters.Raw, Fail: o.Fail, Trace: tr, Start: start}
+	x := &fcgireq.Exchange{Parser: parser, JudgeCGI: o.Output != formatters.Raw, Fail: o.Fail, Trace: tr, Start: start, Connected: connected}
 	req := prep.Request()
 	req.Stdout, req.Stderr = io.MultiWriter(raw, parser), errBuf
 	r.err = x.Send(ctx, conn, req)
