@@ -257,7 +257,7 @@ func WriteBenchText(w io.Writer, r *BenchReport, p *Palette) error {
 		line("Interrupted:", "the run was stopped early; the figures cover what was done")
 	}
 
-	if len(r.Histogram) == 0 && r.Requests > 0 {
+	if len(r.Histogram) == 0 {
 		// Latencies are those of answered requests: zeros would mislead.
 		fmt.Fprintf(&b, "\n%-18s %s\n", p.Header.Sprint("Latency:"), "none: no request was answered")
 	} else if len(r.Histogram) > 0 {

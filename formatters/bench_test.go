@@ -280,3 +280,17 @@ func TestWriteBenchProgress(t *testing.T) {
 		t.Fatalf("got %q, want %q", b.String(), want)
 	}
 }
+
+// TestWriteBenchTextNothingAnswered: a run in which not one request was
+// answered (each unfinished when it ended) keeps its Latency line.
+func TestWriteBenchTextNothingAnswered(t *testing.T) {
+	r := &BenchReport{Target: "127.0.0.1:9000", Script: "/x", Concurrency: 1, KeepConn: true,
+		Unfinished: 1, Duration: time.Second, ConnectionsUsed: 1}
+	var b bytes.Buffer
+	if err := WriteBenchText(&b, r, NewPalette(false)); err != nil {
+		t.Fatal(err)
+	}
+	if want := "\n\nLatency:           none: no request was answered\n"; !strings.Contains(b.String(), want) {
+		t.Fatalf("got:\n%s\nwant it to hold %q", b.String(), want)
+	}
+}

@@ -123,6 +123,10 @@ type runner struct {
 	// request to go out takes it, so that every connection carries one
 	// request (php-fpm gives each a child until it closes).
 	spare atomic.Pointer[fcgiwire.Conn]
+	// sample sends the run's request once more after it, and pairs are
+	// its params, for the hint of a run whose every answer was an error.
+	sample *fcgireq.Copy
+	pairs  []fcgiwire.Pair
 }
 
 // Run runs the load test o describes, with env's stdin as the body of
@@ -149,7 +153,7 @@ func Run(ctx context.Context, o *Options, env *runenv.Env, pal *formatters.Palet
 		return err
 	}
 	defer tgt.Close()
-	b := &runner{o: o, tgt: tgt, hist: newHistogram()}
+	b := &runner{o: o, tgt: tgt, hist: newHistogram(), sample: req.Copy(), pairs: prep.Pairs}
 	workers := make([]*worker, o.Concurrency)
 	for i := range workers {
 		if i%1024 == 0 && ctx.Err() != nil {
