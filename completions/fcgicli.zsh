@@ -27,16 +27,16 @@ _fcgicli() {
 	command)
 		local -a commands=(
 			'request:send one request and print the response'
-			'bench:load-test an application: many requests on many connections, with latency percentiles'
+			'bench:load-test an application: requests on many connections, latency percentiles'
 			'get-values:ask the application for its limits (FCGI_GET_VALUES)'
 			'conformance:check a FastCGI server against the FastCGI 1.0 specification'
 			'raw-dump:run a request and print every record in both directions'
 			'ping:check that php-fpm pools answer their ping page'
 			'status:read a php-fpm pool'\''s status page, check thresholds, or watch it'
-			'serve:a FastCGI application for testing web servers and clients: echo, mock and faults'
+			'serve:a FastCGI application to test web servers and clients: echo, mock, faults'
 			'proxy:a transparent FastCGI proxy that shows every request passing through'
 			'cgi-fcgi:run as libfcgi'\''s cgi-fcgi -bind -connect (also when installed as cgi-fcgi)'
-			'install-cgi-fcgi:link DIR/cgi-fcgi to fcgicli, so scripts that run cgi-fcgi run fcgicli'\''s cgi-fcgi mode'
+			'install-cgi-fcgi:link DIR/cgi-fcgi to fcgicli'\''s cgi-fcgi mode (for scripts that run it)'
 			'version:print fcgicli'\''s version, commit, its date and the Go release that built it'
 			'man:print fcgicli'\''s man page (roff) on stdout'
 			'completion:print a shell completion script: bash, zsh or fish'
@@ -96,7 +96,7 @@ _fcgicli() {
 				'(--concurrency -C)'{--concurrency=,-C+}'[run N connections at once (at most 65535)]:value: ' \
 				'--cpus=[run on at most N CPUs at once]:value: ' \
 				'(--requests -n)'{--requests=,-n+}'[stop after N requests]:value: ' \
-				'(--duration -z)'{--duration=,-z+}'[stop after DURATION (default 10s when -n is not given)]:value: ' \
+				'(--duration -z)'{--duration=,-z+}'[stop after DURATION]:value: ' \
 				'--rate=[send R requests per second in all, open-loop (0\: as fast as answered)]:value: ' \
 				'--warmup=[run for DURATION first without measuring]:value: ' \
 				'--request-timeout=[give up on one request after DURATION]:value: ' \
