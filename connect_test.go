@@ -84,22 +84,46 @@ $`},
 fcgicli: hint: you are uid nobody\(65534\), groups [a-z]+\(65534\): give this user the x permission on the socket's directories, or run as one who has it
 $`},
 	} {
-		cmd := exec.Command(fcgicli, "request", "-c", c.sock, "/x")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr, cmd.Dir = &stdout, &stderr, dir
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
-			t.Errorf("%s: %v, want exit 3; stderr:\n%s", c.sock, err, stderr.Bytes())
+		code, stdout, stderr := runAsNobody(t, dir, fcgicli, "request", "-c", c.sock, "/x")
+		if code != 3 {
+			t.Errorf("%s: exit %d, want 3; stderr:\n%s", c.sock, code, stderr)
 		}
-		if stdout.Len() != 0 {
-			t.Errorf("%s: stdout %q, want none", c.sock, stdout.Bytes())
+		if stdout != "" {
+			t.Errorf("%s: stdout %q, want none", c.sock, stdout)
 		}
-		if !regexp.MustCompile(c.want).Match(stderr.Bytes()) {
-			t.Errorf("%s: stderr:\n%s\nwant it to match:\n%s", c.sock, stderr.Bytes(), c.want)
+		if !regexp.MustCompile(c.want).MatchString(stderr) {
+			t.Errorf("%s: stderr:\n%s\nwant it to match:\n%s", c.sock, stderr, c.want)
 		}
 	}
+
+	// doctor stops at the connect, with the same diagnosis: exit 3.
+	code, stdout, stderr := runAsNobody(t, dir, fcgicli, "doctor", "-c", sock, "--color", "never")
+	want := `(?m)^ok    address  unix socket ` + regexp.QuoteMeta(sock) + ` \(root\(0\):root\(0\), mode 0660\)
+fail  connect  cannot connect to unix:` + regexp.QuoteMeta(sock) + `: permission denied: the socket is root\(0\):root\(0\), mode 0660; you are uid nobody\(65534\), groups [a-z]+\(65534\)
+ +do: php-fpm sets the socket's owner, group and mode from the pool's listen.owner, listen.group and listen.mode`
+	if code != 3 || stderr != "" || !regexp.MustCompile(want).MatchString(stdout) {
+		t.Errorf("doctor as nobody: exit %d, stdout:\n%s\nstderr:\n%s\nwant exit 3 and stdout matching:\n%s", code, stdout, stderr, want)
+	}
+}
+
+// runAsNobody runs the fcgicli at bin as nobody, in dir, and returns its
+// exit code, stdout and stderr.
+func runAsNobody(t *testing.T, dir, bin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr, cmd.Dir = &stdout, &stderr, dir
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stdout.String(), stderr.String()
+	case errors.As(err, &ee):
+		return ee.ExitCode(), stdout.String(), stderr.String()
+	}
+	t.Fatal(err)
+	return 0, "", ""
 }
 
 // copyFile copies src to dst with mode.

@@ -82,6 +82,7 @@ func commandList() []commandEntry {
 		{"raw-dump", rawDumpCommand},
 		{"ping", pingCommand},
 		{"status", statusCommand},
+		{"doctor", doctorCommand},
 		{"serve", serveCommand},
 		{"proxy", proxyCommand},
 		{cgiFCGIName, cgiFCGICommand},

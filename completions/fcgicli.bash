@@ -159,6 +159,18 @@ _fcgicli() {
 		--count) return ;;
 		--color) _fcgicli_choices $'auto\nalways\nnever'; return ;;
 		esac ;;
+	doctor)
+		case $prev in
+		--connect|-c) [[ $cur == b* ]] && _fcgicli_choices builtin; _fcgicli_files ""; return ;;
+		--connect-timeout) return ;;
+		--step-timeout) return ;;
+		--timeout|-t) return ;;
+		--document-root|-r) _fcgicli_files ""; return ;;
+		--ping-path) return ;;
+		--status-path) return ;;
+		--output|-o) return ;;
+		--color) _fcgicli_choices $'auto\nalways\nnever'; return ;;
+		esac ;;
 	serve)
 		case $prev in
 		--listen|-l) [[ $cur == b* ]] && _fcgicli_choices builtin; _fcgicli_files ""; return ;;
@@ -231,7 +243,7 @@ _fcgicli() {
 	# A command or a flag.
 	case $cmd in
 	"")
-		if [[ $cur == -* ]]; then _fcgicli_choices $'--color\n--version\n-V\n--help\n-h'; else _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nshell\nphp\nhelp'; fi ;;
+		if [[ $cur == -* ]]; then _fcgicli_choices $'--color\n--version\n-V\n--help\n-h'; else _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\ndoctor\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nshell\nphp\nhelp'; fi ;;
 	request) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--keep-conn\n--request-id\n--include\n-i\n--output\n-o\n--verbose\n-v\n--fail\n-f\n--fail-with-body\n--max-body\n--color\n--help\n-h' ;;
 	bench) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--request-id\n--keep-conn\n--no-keep-conn\n--concurrency\n-C\n--cpus\n--requests\n-n\n--duration\n-z\n--rate\n--warmup\n--request-timeout\n--expect\n--fail\n-f\n--status-path\n--output\n-o\n--color\n--help\n-h' ;;
 	get-values) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--output\n-o\n--type\n--verbose\n-v\n--color\n--help\n-h' ;;
@@ -239,6 +251,7 @@ _fcgicli() {
 	raw-dump) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--keep-conn\n--request-id\n--output\n-o\n--max-bytes\n--save-request\n--save-response\n--decode\n--direction\n--send-raw\n--color\n--help\n-h' ;;
 	ping) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--fpm-config\n--path\n--expect\n--max-latency\n--busy-ok\n--output\n-o\n--quiet\n-q\n--color\n--help\n-h' ;;
 	status) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--fpm-config\n--path\n--no-full\n--output\n-o\n--quiet\n-q\n--busy-ok\n--max-listen-queue\n--max-listen-queue-ratio\n--min-idle\n--max-active\n--max-active-ratio\n--max-slow-requests\n--max-children-reached\n--max-children-ratio\n--max-children\n--state-file\n--max-children-reached-delta\n--max-slow-requests-delta\n--watch\n-w\n--count\n--color\n--help\n-h' ;;
+	doctor) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--step-timeout\n--timeout\n-t\n--document-root\n-r\n--ping-path\n--status-path\n--output\n-o\n--color\n--help\n-h' ;;
 	serve) [[ $cur == -* ]] && _fcgicli_choices $'--listen\n-l\n--socket-mode\n--output\n-o\n--echo-format\n--status\n--body\n--header\n-H\n--stderr\n--app-status\n--delay\n--script\n--refuse-role\n--max-conns\n--max-reqs\n--max-conn-reqs\n--no-mpxs\n--fault\n--shutdown-timeout\n--read-timeout\n--idle-timeout\n--color\n--help\n-h' ;;
 	proxy) [[ $cur == -* ]] && _fcgicli_choices $'--listen\n-l\n--upstream\n-u\n--connect-timeout\n--output\n-o\n--records\n--max-bytes\n--save\n--socket-mode\n--shutdown-timeout\n--read-timeout\n--idle-timeout\n--color\n--help\n-h' ;;
 	install-cgi-fcgi) [[ $cur == -* ]] && _fcgicli_choices $'--force\n--help\n-h' ;;
@@ -247,7 +260,7 @@ _fcgicli() {
 	completion) if [[ $cur == -* ]]; then _fcgicli_choices $'--help\n-h'; else _fcgicli_choices $'bash\nzsh\nfish'; fi ;;
 	shell) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--color\n--help\n-h' ;;
 	php) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--param\n-p\n--tmp-dir\n--file\n-f\n--diff-cli\n--output\n-o\n--color\n--help\n-h' ;;
-	help) _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nshell\nphp\nhelp' ;;
+	help) _fcgicli_choices $'request\nbench\nget-values\nconformance\nraw-dump\nping\nstatus\ndoctor\nserve\nproxy\ncgi-fcgi\ninstall-cgi-fcgi\nversion\nman\ncompletion\nshell\nphp\nhelp' ;;
 	esac
 }
 

@@ -33,6 +33,7 @@ _fcgicli() {
 			'raw-dump:run a request and print every record in both directions'
 			'ping:check that php-fpm pools answer their ping page'
 			'status:read a php-fpm pool'\''s status page, check thresholds, or watch it'
+			'doctor:walk the path a request takes to a pool and say what is broken'
 			'serve:a FastCGI application to test web servers and clients: echo, mock, faults'
 			'proxy:a transparent FastCGI proxy that shows every request passing through'
 			'cgi-fcgi:run as libfcgi'\''s cgi-fcgi -bind -connect (also when installed as cgi-fcgi)'
@@ -209,6 +210,20 @@ _fcgicli() {
 				'(--help -h)'{--help,-h}'[show help]' \
 				'*:argument:' \
 				&& ret=0 ;;
+		doctor)
+			_arguments -s -S \
+				'(--connect -c)'{--connect=,-c+}'[pool ADDR\: host\:port, \[\:\:1\]\:port, unix\:/path, /path or @abstract (default $FCGI_CONNECT)]:address:_fcgicli_addr' \
+				'--connect-timeout=[give up connecting after DURATION]:value: ' \
+				'--step-timeout=[give up on each step that asks the pool after DURATION]:value: ' \
+				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
+				'(--document-root -r)'{--document-root=,-r+}'[treat SCRIPT as a URI path under DIR (SCRIPT_FILENAME = DIR + path)]:directory:_files -/' \
+				'--ping-path=[the pool'\''s ping.path PATH (empty\: skip the step)]:value: ' \
+				'--status-path=[the pool'\''s pm.status_path PATH (empty\: skip the step)]:value: ' \
+				'(--output -o)'{--output=,-o+}'[FORMAT\: text or json]:value: ' \
+				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
+				'(--help -h)'{--help,-h}'[show help]' \
+				'*:argument:' \
+				&& ret=0 ;;
 		serve)
 			_arguments -s -S \
 				'*'{--listen=,-l+}'[listen on ADDR (repeatable; same forms as --connect; port 0 picks a free one)]:address:_fcgicli_addr' \
@@ -298,7 +313,7 @@ _fcgicli() {
 				'(--help -h)'{--help,-h}'[show help]' \
 				'*:argument:' \
 				&& ret=0 ;;
-		help) _values command 'request' 'bench' 'get-values' 'conformance' 'raw-dump' 'ping' 'status' 'serve' 'proxy' 'cgi-fcgi' 'install-cgi-fcgi' 'version' 'man' 'completion' 'shell' 'php' 'help' && ret=0 ;;
+		help) _values command 'request' 'bench' 'get-values' 'conformance' 'raw-dump' 'ping' 'status' 'doctor' 'serve' 'proxy' 'cgi-fcgi' 'install-cgi-fcgi' 'version' 'man' 'completion' 'shell' 'php' 'help' && ret=0 ;;
 		esac ;;
 	esac
 	return ret

@@ -30,6 +30,7 @@ var referenceGuides = map[string]string{
 	"raw-dump":         "../raw-dump.md",
 	"ping":             "../ping.md",
 	"status":           "../status.md",
+	"doctor":           "../doctor.md",
 	"serve":            "../serve.md",
 	"proxy":            "../proxy.md",
 	"cgi-fcgi":         "../cgi-fcgi.md",

@@ -58,7 +58,7 @@ func unixFailure(ce *runenv.ConnectError, path string) error {
 		ce.Reason = "not a socket: a " + fileKind(fi.Mode())
 		return runenv.WithHint(ce, "give the path of the socket itself, as the pool's listen = line names it")
 	case errors.Is(ce.Err, fs.ErrPermission):
-		ce.Reason = fmt.Sprintf("permission denied: the socket is %s, mode %04o; you are %s", owner(fi), fi.Mode().Perm(), caller())
+		ce.Reason = fmt.Sprintf("permission denied: the socket is %s; you are %s", SocketOwner(fi), caller())
 		return runenv.WithHint(ce, "php-fpm sets the socket's owner, group and mode from the pool's listen.owner, listen.group and listen.mode (or listen.acl_users and listen.acl_groups): run as a user they let in, or change them")
 	case errors.Is(ce.Err, syscall.ECONNREFUSED):
 		ce.Reason = "connection refused: nothing listens on the socket"
@@ -68,6 +68,12 @@ func unixFailure(ce *runenv.ConnectError, path string) error {
 		return runenv.WithHint(ce, "every child of the pool is busy and listen.backlog connections already wait: look at the pool's status page (fcgicli status; pm.status_listen answers even then)")
 	}
 	return ce
+}
+
+// SocketOwner describes a socket file's owner, group and mode:
+// "root(0):www-data(33), mode 0660".
+func SocketOwner(fi fs.FileInfo) string {
+	return fmt.Sprintf("%s, mode %04o", owner(fi), fi.Mode().Perm())
 }
 
 // fileKind names what a file that is not a socket is.

@@ -1,0 +1,42 @@
+package doctor
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/fcgicli/fcgicli/commands/fcgireq"
+	"github.com/fcgicli/fcgicli/commands/runenv"
+	"github.com/fcgicli/fcgicli/fcgiwire"
+)
+
+// A TLS peer's first byte (an alert, a handshake) is told from other bad
+// versions.
+func TestIsTLS(t *testing.T) {
+	for _, c := range []struct {
+		reason string
+		want   bool
+	}{
+		{"version byte is 21", true},
+		{"version byte is 22", true},
+		{"version byte is 2", false},
+	} {
+		err := &fcgiwire.ProtocolError{Err: fcgiwire.ErrBadVersion, Reason: c.reason}
+		if got := isTLS(err); got != c.want {
+			t.Errorf("%s: isTLS %v, want %v", c.reason, got, c.want)
+		}
+	}
+}
+
+// Nothing listens: the connect fails, exit 3, and no step follows it.
+func TestRunRefused(t *testing.T) {
+	o := Options{Net: fcgireq.NetOptions{Connect: "127.0.0.1:1", ConnectTimeout: time.Second}, Step: time.Second, PingPath: "/ping"}
+	rep, code := Run(context.Background(), o)
+	if code != runenv.ExitConnect || rep.Verdict != Fail {
+		t.Fatalf("exit %d, verdict %s, want 3 and fail", code, rep.Verdict)
+	}
+	last := rep.Steps[len(rep.Steps)-1]
+	if last.Name != "connect" || last.Result != Fail || last.Do == "" {
+		t.Errorf("last step %+v, want a failed connect with what to do", last)
+	}
+}

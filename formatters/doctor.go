@@ -1,0 +1,59 @@
+package formatters
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// DoctorStep is one step of doctor's checklist: its name, its result
+// (ok, warn or fail), one line of evidence and, unless it is ok, one line
+// of what to do.
+type DoctorStep struct {
+	Name     string `json:"step"`
+	Result   string `json:"result"`
+	Evidence string `json:"evidence"`
+	Do       string `json:"do,omitempty"`
+}
+
+// DoctorReport is doctor's checklist for one address: the steps taken, in
+// order, up to the first that failed.
+type DoctorReport struct {
+	Addr   string       `json:"address"`
+	Script string       `json:"script"`
+	Steps  []DoctorStep `json:"steps"`
+	// Verdict is ok, warn (nothing failed, something warned) or fail.
+	Verdict string `json:"verdict"`
+}
+
+// WriteDoctorText writes the checklist, a step a line, with what to do
+// under each step that is not ok.
+func WriteDoctorText(w io.Writer, r *DoctorReport, p *Palette) error {
+	var b strings.Builder
+	width := 0
+	for _, s := range r.Steps {
+		width = max(width, len(s.Name))
+	}
+	for _, s := range r.Steps {
+		result := fmt.Sprintf("%-4s", s.Result)
+		switch s.Result {
+		case "ok":
+			result = p.Good.Sprint(result)
+		case "warn":
+			result = p.Info.Sprint(result)
+		case "fail":
+			result = p.Error.Sprint(result)
+		}
+		fmt.Fprintf(&b, "%s  %-*s  %s\n", result, width, s.Name, s.Evidence)
+		if s.Do != "" {
+			fmt.Fprintf(&b, "%s  %-*s  %s\n", strings.Repeat(" ", 4), width, "", "do: "+s.Do)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteDoctorJSON writes the report as one JSON document.
+func WriteDoctorJSON(w io.Writer, r *DoctorReport) error {
+	return writeJSON(w, r)
+}
