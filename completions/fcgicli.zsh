@@ -212,13 +212,14 @@ _fcgicli() {
 				&& ret=0 ;;
 		doctor)
 			_arguments -s -S \
-				'(--connect -c)'{--connect=,-c+}'[pool ADDR\: host\:port, \[\:\:1\]\:port, unix\:/path, /path or @abstract (default $FCGI_CONNECT)]:address:_fcgicli_addr' \
+				'*'{--connect=,-c+}'[pool ADDR (repeatable; a unix socket glob such as '\''/run/php/*.sock'\'' checks every match; default $FCGI_CONNECT)]:address:_fcgicli_addr' \
+				'*--fpm-config=[check every pool of php-fpm'\''s main config FILE and what it includes (repeatable; auto\: look in the usual places)]:value: ' \
 				'--connect-timeout=[give up connecting after DURATION]:value: ' \
 				'--step-timeout=[give up on each step that asks the pool after DURATION]:value: ' \
 				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
 				'(--document-root -r)'{--document-root=,-r+}'[treat SCRIPT as a URI path under DIR (SCRIPT_FILENAME = DIR + path)]:directory:_files -/' \
-				'--ping-path=[the pool'\''s ping.path PATH (empty\: skip the step)]:value: ' \
-				'--status-path=[the pool'\''s pm.status_path PATH (empty\: skip the step)]:value: ' \
+				'--ping-path=[the ping.path PATH of a -c pool (empty\: skip the step)]:value: ' \
+				'--status-path=[the pm.status_path PATH of a -c pool (empty\: skip the step)]:value: ' \
 				'(--output -o)'{--output=,-o+}'[FORMAT\: text or json]:value: ' \
 				'--color=[colour\: WHEN auto, always or never (NO_COLOR turns auto off)]:value:(auto always never)' \
 				'(--help -h)'{--help,-h}'[show help]' \

@@ -26,10 +26,25 @@ type DoctorReport struct {
 	Verdict string `json:"verdict"`
 }
 
-// WriteDoctorText writes the checklist, a step a line, with what to do
-// under each step that is not ok.
-func WriteDoctorText(w io.Writer, r *DoctorReport, p *Palette) error {
+// WriteDoctorText writes the checklist of each pool, a step a line, with
+// what to do under each step that is not ok; with several pools, each
+// under a heading naming it, as head(1) heads each file.
+func WriteDoctorText(w io.Writer, reports []*DoctorReport, p *Palette) error {
 	var b strings.Builder
+	for i, r := range reports {
+		if len(reports) > 1 {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "==> %s <==\n", Printable(r.Addr))
+		}
+		writeDoctorSteps(&b, r, p)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeDoctorSteps(b *strings.Builder, r *DoctorReport, p *Palette) {
 	width := 0
 	for _, s := range r.Steps {
 		width = max(width, len(s.Name))
@@ -44,16 +59,20 @@ func WriteDoctorText(w io.Writer, r *DoctorReport, p *Palette) error {
 		case "fail":
 			result = p.Error.Sprint(result)
 		}
-		fmt.Fprintf(&b, "%s  %-*s  %s\n", result, width, s.Name, s.Evidence)
+		fmt.Fprintf(b, "%s  %-*s  %s\n", result, width, s.Name, s.Evidence)
 		if s.Do != "" {
-			fmt.Fprintf(&b, "%s  %-*s  %s\n", strings.Repeat(" ", 4), width, "", "do: "+s.Do)
+			fmt.Fprintf(b, "%s  %-*s  %s\n", strings.Repeat(" ", 4), width, "", "do: "+s.Do)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
-// WriteDoctorJSON writes the report as one JSON document.
-func WriteDoctorJSON(w io.Writer, r *DoctorReport) error {
-	return writeJSON(w, r)
+// WriteDoctorJSON writes the report of one pool as one JSON document, or
+// those of several as {"pools": [...]}.
+func WriteDoctorJSON(w io.Writer, reports []*DoctorReport) error {
+	if len(reports) == 1 {
+		return writeJSON(w, reports[0])
+	}
+	return writeJSON(w, struct {
+		Pools []*DoctorReport `json:"pools"`
+	}{reports})
 }

@@ -14,7 +14,7 @@ func TestWriteDoctorText(t *testing.T) {
 		{Name: "request", Result: "fail", Evidence: "/x.php: 404 Not Found", Do: "give the path"},
 	}}
 	var b bytes.Buffer
-	if err := WriteDoctorText(&b, r, NewPalette(false)); err != nil {
+	if err := WriteDoctorText(&b, []*DoctorReport{r}, NewPalette(false)); err != nil {
 		t.Fatal(err)
 	}
 	want := `ok    address  unix socket /run/fpm.sock

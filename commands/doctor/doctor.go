@@ -31,14 +31,35 @@ import (
 	"github.com/fcgicli/fcgicli/formatters"
 )
 
-// Options are what doctor checks and how long each step may take.
+// Options are how doctor checks a pool: the request, the pages and the
+// deadlines.
 type Options struct {
-	Net        fcgireq.NetOptions // the address, the connect timeout, the whole run's timeout
-	Step       time.Duration      // the deadline of each step that talks to the pool
-	DocRoot    string             // -r: SCRIPT is a URI path under it
-	Script     string             // "": a file that cannot exist
-	PingPath   string             // "": no ping step
-	StatusPath string             // "": no status step
+	Net     fcgireq.NetOptions // the connect timeout and the whole run's timeout (Connect is the Pool's)
+	Step    time.Duration      // the deadline of each step that asks the pool
+	DocRoot string             // -r: SCRIPT is a URI path under it
+	Script  string             // "": a file that cannot exist
+}
+
+// Pool is one pool to check: its address, or the failure that stands for
+// it (a glob that matches nothing), and its pages.
+type Pool struct {
+	Label string // how reports name it
+	Addr  string
+	Err   error
+	// PingPath and PingResponse are the ping page and its healthy body;
+	// PingPath "" skips the step.
+	PingPath, PingResponse string
+	// StatusPath is the status page ("" skips the step), read at
+	// StatusAddr when set (pm.status_listen: it answers even when every
+	// child is busy), else at Addr.
+	StatusPath, StatusAddr string
+	// MaxChildren is pm.max_children, 0 when unknown: a summary that
+	// counts more has drifted.
+	MaxChildren int64
+	// Section is where a pool found in php-fpm's configuration is
+	// defined ("" for a --connect address): a pool there without a ping
+	// or status page gets a warning naming it.
+	Section string
 }
 
 // Step results.
@@ -52,18 +73,37 @@ const (
 // serves, to learn how the pool answers a wrong path.
 const missingScript = "/fcgicli-doctor-no-such-script.php"
 
-// Run walks the steps and returns the report, and the exit code doctor
-// ends with: 0 when nothing failed, the connect's or the protocol's code
-// (3, 4, 5) when it could not get as far as a request, 1 when a later
-// step failed.
-func Run(ctx context.Context, o Options) (*formatters.DoctorReport, int) {
-	d := &doctor{o: o, r: &formatters.DoctorReport{Addr: o.Net.Connect, Script: o.Script}}
+// Run walks the steps for each pool, one pool at a time, and returns a
+// report for each, and the exit code doctor ends with, the worst of the
+// pools': 0 when nothing failed, the connect's or the protocol's code (3,
+// 4, 5) when it could not get as far as FastCGI, 1 when a later step
+// failed.
+func Run(ctx context.Context, o Options, pools []Pool) ([]*formatters.DoctorReport, int) {
+	ctx, cancel := o.Net.WithTimeout(ctx)
+	defer cancel()
+	var reports []*formatters.DoctorReport
+	worst := runenv.ExitOK
+	for _, p := range pools {
+		r, code := runPool(ctx, o, p)
+		reports = append(reports, r)
+		worst = health.Worse(worst, code)
+	}
+	return reports, worst
+}
+
+// runPool walks the steps for one pool.
+func runPool(ctx context.Context, o Options, p Pool) (*formatters.DoctorReport, int) {
+	o.Net.Connect = p.Addr
+	d := &doctor{o: o, p: p, r: &formatters.DoctorReport{Addr: p.Label, Script: o.Script}}
 	if d.r.Script == "" {
 		d.r.Script = missingScript
 	}
-	ctx, cancel := o.Net.WithTimeout(ctx)
-	defer cancel()
-	code := d.run(ctx)
+	var code int
+	if p.Err != nil {
+		code = d.fail("address", p.Err, "")
+	} else {
+		code = d.run(ctx)
+	}
 	d.r.Verdict = OK
 	for _, s := range d.r.Steps {
 		if s.Result == Fail {
@@ -79,6 +119,7 @@ func Run(ctx context.Context, o Options) (*formatters.DoctorReport, int) {
 
 type doctor struct {
 	o Options
+	p Pool
 	r *formatters.DoctorReport
 }
 
@@ -136,15 +177,23 @@ func (d *doctor) run(ctx context.Context) int {
 	if code := d.fastcgi(ctx, conn, accepted); code != 0 {
 		return code
 	}
-	if d.o.PingPath != "" {
-		if !d.ping(ctx) {
-			return runenv.ExitCheckFailed
-		}
+	if d.p.Section != "" && d.p.PingPath == "" {
+		d.add("ping", Warn, "its configuration ("+d.p.Section+") sets no ping.path", "set ping.path = /ping there, for health checks (fcgicli ping)")
 	}
-	if d.o.StatusPath != "" {
-		if !d.status(ctx) {
-			return runenv.ExitCheckFailed
+	if d.p.Section != "" && d.p.StatusPath == "" {
+		d.add("status", Warn, "its configuration ("+d.p.Section+") sets no pm.status_path",
+			"set pm.status_path = /status there, and pm.status_listen, which answers even when every child is busy")
+	}
+	if d.p.PingPath != "" && !d.ping(ctx) {
+		// A status page on a socket of its own still answers a pool
+		// whose children are all busy: it shows how busy.
+		if d.p.StatusPath != "" && d.p.StatusAddr != "" {
+			d.status(ctx)
 		}
+		return runenv.ExitCheckFailed
+	}
+	if d.p.StatusPath != "" && !d.status(ctx) {
+		return runenv.ExitCheckFailed
 	}
 	if !d.request(ctx) {
 		return runenv.ExitCheckFailed
@@ -244,14 +293,18 @@ func isTLS(err error) bool {
 func (d *doctor) ping(ctx context.Context) bool {
 	ctx, cancel := d.step(ctx)
 	defer cancel()
-	p, err := health.Ping(ctx, d.stepNet(), d.o.PingPath, "pong", 0)
+	want := d.p.PingResponse
+	if want == "" {
+		want = "pong"
+	}
+	p, err := health.Ping(ctx, d.stepNet(), d.p.PingPath, want, 0)
 	switch {
 	case err == nil:
-		d.add("ping", OK, fmt.Sprintf("%s answered %q in %s", d.o.PingPath, p.Body, formatters.Millis(p.Elapsed)), "")
+		d.add("ping", OK, fmt.Sprintf("%s answered %q in %s", d.p.PingPath, p.Body, formatters.Millis(p.Elapsed)), "")
 		return true
 	case p != nil:
-		d.add("ping", Warn, fmt.Sprintf("%s answered %d %s", d.o.PingPath, p.Status, health.QuoteBody(p.Body)),
-			"set ping.path = "+d.o.PingPath+" in the pool (ping.response = pong), or give --ping-path; --ping-path '' skips this step")
+		d.add("ping", Warn, fmt.Sprintf("%s answered %d %s, not %q", d.p.PingPath, p.Status, health.QuoteBody(p.Body), want),
+			"set ping.path = "+d.p.PingPath+" in the pool (and ping.response), or give --ping-path; --ping-path '' skips this step")
 		return true
 	case health.IsBusy(err):
 		d.fail("ping", err, "every child of the pool is busy: see which requests hold them on the status page (fcgicli status; pm.status_listen answers even then), and raise pm.max_children or find the slow script")
@@ -265,12 +318,16 @@ func (d *doctor) ping(ctx context.Context) bool {
 func (d *doctor) status(ctx context.Context) bool {
 	ctx, cancel := d.step(ctx)
 	defer cancel()
-	r := health.ReadPool(ctx, d.stepNet(), health.Target{Addr: d.o.Net.Connect}, d.o.StatusPath+"?json&full")
+	addr := d.p.Addr
+	if d.p.StatusAddr != "" {
+		addr = d.p.StatusAddr
+	}
+	r := health.ReadPool(ctx, d.stepNet(), health.Target{Addr: addr, MaxChildren: d.p.MaxChildren}, d.p.StatusPath+"?json&full")
 	var pe *health.PageError
 	switch {
 	case r.Err == nil:
 	case errors.As(r.Err, &pe):
-		d.add("status", Warn, pe.Msg, "set pm.status_path = "+d.o.StatusPath+" in the pool (and pm.status_listen, which answers even when every child is busy), or give --status-path; --status-path '' skips this step")
+		d.add("status", Warn, pe.Msg, "set pm.status_path = "+d.p.StatusPath+" in the pool (and pm.status_listen, which answers even when every child is busy), or give --status-path; --status-path '' skips this step")
 		return true
 	case health.IsBusy(r.Err):
 		d.fail("status", r.Err, "every child of the pool is busy: pm.status_listen gives the status page a socket of its own that answers even then")

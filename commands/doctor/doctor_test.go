@@ -30,8 +30,9 @@ func TestIsTLS(t *testing.T) {
 
 // Nothing listens: the connect fails, exit 3, and no step follows it.
 func TestRunRefused(t *testing.T) {
-	o := Options{Net: fcgireq.NetOptions{Connect: "127.0.0.1:1", ConnectTimeout: time.Second}, Step: time.Second, PingPath: "/ping"}
-	rep, code := Run(context.Background(), o)
+	o := Options{Net: fcgireq.NetOptions{ConnectTimeout: time.Second}, Step: time.Second}
+	reps, code := Run(context.Background(), o, []Pool{{Label: "127.0.0.1:1", Addr: "127.0.0.1:1", PingPath: "/ping"}})
+	rep := reps[0]
 	if code != runenv.ExitConnect || rep.Verdict != Fail {
 		t.Fatalf("exit %d, verdict %s, want 3 and fail", code, rep.Verdict)
 	}
