@@ -161,7 +161,7 @@ func runRequest(ctx context.Context, o *requestOptions, env *runenv.Env, outPal,
 	defer prep.Close()
 	var tr *formatters.Tracer
 	if o.verbose {
-		tr = &formatters.Tracer{W: env.Stderr, P: errPal}
+		tr = &formatters.Tracer{W: runenv.Own(env.Stderr), P: errPal}
 	}
 	conn, done, err := fcgireq.Connect(ctx, o.Net, tr, nil)
 	if err != nil {

@@ -35,10 +35,13 @@ type Env struct {
 }
 
 // IsTerminal reports whether w is a terminal; a *LineTracker, and a
-// writer AfterStderr wrapped, are judged by the writer they wrap.
+// writer AfterStderr or Own wrapped, are judged by the writer they wrap.
 func IsTerminal(w any) bool {
 	if a, ok := w.(*afterStderr); ok {
 		w = a.w
+	}
+	if o, ok := w.(*ownLines); ok {
+		w = o.lt
 	}
 	if lt, ok := w.(*LineTracker); ok {
 		w = lt.W
@@ -86,6 +89,27 @@ func (a *afterStderr) Write(p []byte) (int, error) {
 		}
 	}
 	return a.w.Write(p)
+}
+
+// Own returns the writer for fcgicli's own lines on w (a trace, a dump):
+// when w is a *LineTracker (the command's stderr), each write first ends
+// the line the application's stderr left open; other writers are w.
+func Own(w io.Writer) io.Writer {
+	if lt, ok := w.(*LineTracker); ok {
+		return &ownLines{lt: lt}
+	}
+	return w
+}
+
+type ownLines struct{ lt *LineTracker }
+
+func (o *ownLines) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		if err := o.lt.EndLine(); err != nil {
+			return 0, err
+		}
+	}
+	return o.lt.Write(p)
 }
 
 // EndLine ends the line the last write to w left open, when w is a

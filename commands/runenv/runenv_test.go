@@ -3,6 +3,7 @@ package runenv
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -102,5 +103,36 @@ func TestLockedWriter(t *testing.T) {
 	}
 	if got, want := b.String(), strings.Repeat("efgh\n", 800); got != want || to.String() != "" {
 		t.Errorf("W: %d bytes, not 800 whole lines; String %q", len(got), to.String())
+	}
+}
+
+// fcgicli's own lines start on a line of their own after the
+// application's stderr, whose bytes stay as they came; a writer that is
+// not a terminal is left as it is by AfterStderr.
+func TestOwnLines(t *testing.T) {
+	var buf bytes.Buffer
+	lt := &LineTracker{W: &buf, AtStart: true}
+	own := Own(lt)
+	lt.Write([]byte("Primary script unknown"))
+	own.Write([]byte("< STDOUT\n"))
+	lt.Write([]byte("line\n"))
+	own.Write([]byte("* done\n"))
+	EndLine(lt)
+	if got, want := buf.String(), "Primary script unknown\n< STDOUT\nline\n* done\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if Own(&buf) != io.Writer(&buf) || AfterStderr(&buf, lt) != io.Writer(&buf) {
+		t.Error("a writer that is no LineTracker, or no terminal, was wrapped")
+	}
+}
+
+// A hint rides on its error, which keeps its message and its exit code.
+func TestWithHint(t *testing.T) {
+	err := WithHint(&ConnectError{Addr: "a:1", Err: errors.New("connection refused")}, "start it")
+	if code, msg := ExitCode(err); code != ExitConnect || msg != "cannot connect to a:1: connection refused" {
+		t.Errorf("exit %d %q", code, msg)
+	}
+	if HintOf(err) != "start it" || HintOf(errors.New("x")) != "" || WithHint(nil, "h") != nil {
+		t.Error("HintOf or WithHint got it wrong")
 	}
 }

@@ -83,7 +83,7 @@ func (s *Session) send(ctx context.Context, o *Request) (*response, error) {
 	var dumper *formatters.Dumper
 	if s.dump {
 		pal, _ := runenv.Palette(s.settings.Color, s.env, s.env.Stderr)
-		dumper = &formatters.Dumper{W: s.env.Stderr, P: pal, Format: formatters.Text, MaxBytes: 256}
+		dumper = &formatters.Dumper{W: runenv.Own(s.env.Stderr), P: pal, Format: formatters.Text, MaxBytes: 256}
 		id := o.RequestID
 		if id == 0 {
 			id = conn.NextID()
@@ -93,7 +93,7 @@ func (s *Session) send(ctx context.Context, o *Request) (*response, error) {
 	var tr *formatters.Tracer
 	if s.verbose {
 		pal, _ := runenv.Palette(s.settings.Color, s.env, s.env.Stderr)
-		tr = &formatters.Tracer{W: s.env.Stderr, P: pal}
+		tr = &formatters.Tracer{W: runenv.Own(s.env.Stderr), P: pal}
 	}
 	observe := fcgiwire.Observer(func(ev fcgiwire.Event) {
 		mu.lock()
@@ -181,7 +181,7 @@ func (s *Session) tracer() *formatters.Tracer {
 		return nil
 	}
 	pal, _ := runenv.Palette(s.settings.Color, s.env, s.env.Stderr)
-	return &formatters.Tracer{W: s.env.Stderr, P: pal}
+	return &formatters.Tracer{W: runenv.Own(s.env.Stderr), P: pal}
 }
 
 // alive reports whether an idle connection is still open: a read that
