@@ -90,7 +90,7 @@ func hostileCases() map[string][]hostileCase {
 		{kind: "close-before-end", code: 5, stderr: mclosed},
 		{kind: "close-mid-header", code: 5, stderr: `^fcgicli: protocol error at byte 0: truncated record: stream ended after 3 of 8 header bytes\n$`},
 		{kind: "close-mid-body", code: 5, stderr: `^fcgicli: protocol error at byte 0 \(GET_VALUES_RESULT record\): truncated record: header announces 100 content and 4 padding bytes, stream ended after 10\n$`},
-		{kind: "http", code: 5, stderr: http},
+		{kind: "http", code: 5, stderr: strings.TrimSuffix(http, "$") + hinted["http"]},
 		{kind: "bad-version", code: 5, stderr: `^fcgicli: protocol error at byte 0 \(GET_VALUES_RESULT record\): unsupported FastCGI version: version byte is 2\n$`},
 		{kind: "type42", code: 5, stderr: `^fcgicli: protocol error at byte 0 \(TYPE_42 record\): unexpected record type: expected GET_VALUES_RESULT\n$`},
 		{kind: "wrong-id", code: 5, stderr: `^fcgicli: protocol error at byte 0 \(STDOUT record\): unexpected request id: got request id 2 in answer to GET_VALUES, expected 0\n$`},

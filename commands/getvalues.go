@@ -97,7 +97,12 @@ func exchange(ctx context.Context, o fcgireq.NetOptions, tr *formatters.Tracer, 
 		return err
 	}
 	defer done()
-	return fcgireq.TimeoutCause(ctx, f(ctx, conn))
+	err = fcgireq.TimeoutCause(ctx, f(ctx, conn))
+	if fcgiwire.IsHTTPAnswer(err) {
+		// The one answer of the hints' table a management record gets.
+		err = runenv.WithHint(err, fcgireq.Hint(&fcgireq.Answer{Err: err}))
+	}
+	return err
 }
 
 func runGetValues(ctx context.Context, o fcgireq.NetOptions, env *runenv.Env, names []string, format formatters.Format, pal, errPal *formatters.Palette, tr *formatters.Tracer) error {
