@@ -62,7 +62,7 @@ func hints() []hint {
 			return ok && pe.Offset == 0 && errors.Is(pe, fcgiwire.ErrNoEndRequest) || errors.Is(a.Err, fcgiwire.ErrEmptyResponse)
 		}, func(a *Answer) string {
 			if errors.Is(a.Err, fcgiwire.ErrEmptyResponse) {
-				return "the application ended the request without a CGI header (a web server would answer 502 Bad Gateway): php-fpm does so for a request without REQUEST_METHOD; otherwise look in the application's log"
+				return "the application ended the request without a CGI header, without a byte on stdout (a web server would answer 502 Bad Gateway): its own log says why"
 			}
 			return "the connection closed before any response (a web server would answer 502 Bad Gateway): the child probably died; look in php-fpm's error_log for \"exited on signal\" or \"execution timed out\" (request_terminate_timeout)"
 		}},
