@@ -256,18 +256,29 @@ func (d *doctor) fastcgi(ctx context.Context, conn *fcgiwire.Conn, accepted time
 	sctx, cancel := d.step(ctx)
 	defer cancel()
 	vals, err := conn.GetValues(sctx, []string{fcgiwire.MaxConns, fcgiwire.MaxReqs, fcgiwire.MpxsConns})
-	err = fcgireq.TimeoutCause(sctx, err)
+	if err != nil {
+		return d.fastcgiResult(fcgireq.TimeoutCause(sctx, err), accepted)
+	}
+	var got []string
+	for _, p := range vals {
+		got = append(got, p.Name+"="+p.Value)
+	}
+	if len(got) == 0 {
+		got = append(got, "no values")
+	}
+	d.add("fastcgi", OK, "FCGI_GET_VALUES answered: "+strings.Join(got, ", "), "")
+	return 0
+}
+
+// fastcgiResult judges the error FCGI_GET_VALUES ended with.
+func (d *doctor) fastcgiResult(err error, accepted time.Duration) int {
 	var te *runenv.TimeoutError
 	switch {
-	case err == nil:
-		var got []string
-		for _, p := range vals {
-			got = append(got, p.Name+"="+p.Value)
-		}
-		if len(got) == 0 {
-			got = append(got, "no values")
-		}
-		d.add("fastcgi", OK, "FCGI_GET_VALUES answered: "+strings.Join(got, ", "), "")
+	case errors.Is(err, fcgiwire.ErrUnknownTypeAnswer):
+		d.add("fastcgi", OK, "answered FCGI_UNKNOWN_TYPE to FCGI_GET_VALUES: FastCGI, without management records", "")
+		return 0
+	case errors.Is(err, fcgiwire.ErrNoAnswer):
+		d.add("fastcgi", Warn, "the connection closed without an answer to FCGI_GET_VALUES", "some applications do not answer it; the next steps say whether requests work")
 		return 0
 	case fcgiwire.IsHTTPAnswer(err):
 		return d.fail("fastcgi", err, fcgireq.Hint(&fcgireq.Answer{Err: err}))

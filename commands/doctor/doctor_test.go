@@ -8,6 +8,7 @@ import (
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 	"github.com/fcgicli/fcgicli/fcgiwire"
+	"github.com/fcgicli/fcgicli/formatters"
 )
 
 // A TLS peer's first byte (an alert, a handshake) is told from other bad
@@ -39,5 +40,24 @@ func TestRunRefused(t *testing.T) {
 	last := rep.Steps[len(rep.Steps)-1]
 	if last.Name != "connect" || last.Result != Fail || last.Do == "" {
 		t.Errorf("last step %+v, want a failed connect with what to do", last)
+	}
+}
+
+// An application that answers FCGI_GET_VALUES with FCGI_UNKNOWN_TYPE, or
+// closes instead, still speaks FastCGI: the fastcgi step does not fail.
+func TestFastCGIStep(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		result string
+	}{
+		{&fcgiwire.ProtocolError{RecordType: fcgiwire.TypeUnknownType, Err: fcgiwire.ErrUnknownTypeAnswer}, OK},
+		{&fcgiwire.ProtocolError{Err: fcgiwire.ErrNoAnswer}, Warn},
+		{&fcgiwire.ProtocolError{Err: fcgiwire.ErrBadVersion, Reason: "version byte is 21"}, Fail},
+	} {
+		d := &doctor{r: &formatters.DoctorReport{}}
+		code := d.fastcgiResult(c.err, 0)
+		if got := d.r.Steps[0].Result; got != c.result || (c.result == Fail) != (code == runenv.ExitProtocol) {
+			t.Errorf("%v: %s, exit %d; want %s", c.err, got, code, c.result)
+		}
 	}
 }
