@@ -18,7 +18,8 @@ import (
 // application could not keep up with, and a run whose every response had
 // one error status (with the hint for it, when fcgicli knows the answer).
 // What it asks the application after the run it asks at once and within
-// one second in all, and never past the command's own deadline (ctx's).
+// one second in all, and never past the command's own deadline (ctx's);
+// after a run in which no connection was served, it asks nothing.
 func (b *runner) warn(ctx context.Context, env *runenv.Env, pal *formatters.Palette, rep *formatters.BenchReport, ph *phase, unserved int) {
 	say := func(format string, args ...any) {
 		fmt.Fprintf(env.Stderr, "fcgicli: %s %s\n", pal.Info.Sprint("warning:"), fmt.Sprintf(format, args...))
@@ -38,7 +39,10 @@ func (b *runner) warn(ctx context.Context, env *runenv.Env, pal *formatters.Pale
 		status *fpmstatus.Status
 		hint   string
 	)
-	if unserved > 0 {
+	// When not one connection was served, every worker was busy with
+	// other work, and questions through the same address would wait
+	// behind it for their whole second: they are not asked.
+	if unserved > 0 && rep.ConnectionsServed > 0 {
 		wg.Go(func() { vals, _ = b.getValues(ctx) })
 		if b.o.StatusPath != "" {
 			wg.Go(func() { status, _ = b.fpmStatus(ctx) })
