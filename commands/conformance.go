@@ -63,6 +63,13 @@ EXAMPLES:
 			if err != nil {
 				return &runenv.UsageError{Msg: err.Error()}
 			}
+			// A flag the output would ignore is refused, as raw-dump does.
+			switch {
+			case c.Bool("list") && c.IsSet("output"):
+				return runenv.Usagef("--list lists the cases as text: it takes no -o")
+			case c.Bool("verbose") && format == formatters.Table:
+				return runenv.Usagef("-v/--verbose does not go with -o table, a summary by section without the cases' dumps")
+			}
 			opts := conformanceOptions{
 				engine: conformance.Options{
 					Script:      c.String("script"),

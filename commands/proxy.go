@@ -80,6 +80,9 @@ EXAMPLES:
 			if c.Int("max-bytes") < 0 {
 				return runenv.Usagef("--max-bytes cannot be negative")
 			}
+			if c.IsSet("max-bytes") && !c.Bool("records") {
+				return runenv.Usagef("--max-bytes goes with --records, which shows the records' bytes")
+			}
 			if c.Duration("connect-timeout") < 0 || c.Duration("shutdown-timeout") < 0 {
 				return runenv.Usagef("--connect-timeout and --shutdown-timeout cannot be negative")
 			}
