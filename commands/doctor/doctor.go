@@ -350,9 +350,9 @@ func (d *doctor) status(ctx context.Context) bool {
 		return false
 	}
 	// The summary's counters, as php-fpm keeps them, drift from its
-	// process list (a php-fpm bug, seen on every php-fpm 8.2 after
-	// connections that carried no request): the list's numbers are
-	// shown, and the drift said, without a warning of its own.
+	// process list (a php-fpm bug, seen on php-fpm 8.2 here, after the
+	// FCGI_GET_VALUES step's connection): the list's numbers are shown,
+	// and the drift said, without a warning of its own.
 	summaryActive, summaryTotal := s.ActiveProcesses, s.TotalProcesses
 	health.Reconcile(s, d.p.MaxChildren)
 	evidence := fmt.Sprintf("pool %s (pm %s): %d active, %d idle of %d; listen queue %d; max children reached %d; slow requests %d",
