@@ -45,7 +45,7 @@ func netOptionsFrom(c *cli.Context, env *runenv.Env) (fcgireq.NetOptions, error)
 func shapeFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "document-root", Aliases: []string{"r"}, Usage: "treat SCRIPT as a URI path under `DIR` (SCRIPT_FILENAME = DIR + path)"},
-		&cli.StringFlag{Name: "method", Aliases: []string{"X"}, Usage: "REQUEST_METHOD (default GET, or POST with a body)"},
+		&cli.StringFlag{Name: "method", Aliases: []string{"X"}, Usage: "send REQUEST_METHOD `METHOD` (default GET, or POST with a body)"},
 		&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "set param `NAME=VALUE` (repeatable; replaces a default)"},
 		&cli.StringSliceFlag{Name: "unset-param", Usage: "do not send the default param `NAME` (a -p NAME=... still sets it)"},
 		&cli.StringSliceFlag{Name: "header", Aliases: []string{"H"}, Usage: "send HTTP header `'Name: value'` as HTTP_NAME (repeatable)"},

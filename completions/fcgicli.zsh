@@ -55,7 +55,7 @@ _fcgicli() {
 				'--connect-timeout=[give up connecting after DURATION]:value: ' \
 				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
 				'(--document-root -r)'{--document-root=,-r+}'[treat SCRIPT as a URI path under DIR (SCRIPT_FILENAME = DIR + path)]:directory:_files -/' \
-				'(--method -X)'{--method=,-X+}'[REQUEST_METHOD (default GET, or POST with a body)]:value: ' \
+				'(--method -X)'{--method=,-X+}'[send REQUEST_METHOD METHOD (default GET, or POST with a body)]:value: ' \
 				'*'{--param=,-p+}'[set param NAME=VALUE (repeatable; replaces a default)]:value: ' \
 				'*--unset-param=[do not send the default param NAME (a -p NAME=... still sets it)]:value: ' \
 				'*'{--header=,-H+}'[send HTTP header '\''Name\: value'\'' as HTTP_NAME (repeatable)]:value: ' \
@@ -82,7 +82,7 @@ _fcgicli() {
 				'--connect-timeout=[give up connecting after DURATION]:value: ' \
 				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
 				'(--document-root -r)'{--document-root=,-r+}'[treat SCRIPT as a URI path under DIR (SCRIPT_FILENAME = DIR + path)]:directory:_files -/' \
-				'(--method -X)'{--method=,-X+}'[REQUEST_METHOD (default GET, or POST with a body)]:value: ' \
+				'(--method -X)'{--method=,-X+}'[send REQUEST_METHOD METHOD (default GET, or POST with a body)]:value: ' \
 				'*'{--param=,-p+}'[set param NAME=VALUE (repeatable; replaces a default)]:value: ' \
 				'*--unset-param=[do not send the default param NAME (a -p NAME=... still sets it)]:value: ' \
 				'*'{--header=,-H+}'[send HTTP header '\''Name\: value'\'' as HTTP_NAME (repeatable)]:value: ' \
@@ -143,7 +143,7 @@ _fcgicli() {
 				'--connect-timeout=[give up connecting after DURATION]:value: ' \
 				'(--timeout -t)'{--timeout=,-t+}'[give up on the whole command after DURATION (0\: never)]:value: ' \
 				'(--document-root -r)'{--document-root=,-r+}'[treat SCRIPT as a URI path under DIR (SCRIPT_FILENAME = DIR + path)]:directory:_files -/' \
-				'(--method -X)'{--method=,-X+}'[REQUEST_METHOD (default GET, or POST with a body)]:value: ' \
+				'(--method -X)'{--method=,-X+}'[send REQUEST_METHOD METHOD (default GET, or POST with a body)]:value: ' \
 				'*'{--param=,-p+}'[set param NAME=VALUE (repeatable; replaces a default)]:value: ' \
 				'*--unset-param=[do not send the default param NAME (a -p NAME=... still sets it)]:value: ' \
 				'*'{--header=,-H+}'[send HTTP header '\''Name\: value'\'' as HTTP_NAME (repeatable)]:value: ' \
