@@ -174,6 +174,9 @@ EXAMPLES:
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = onUsageError
+		if !cmd.HideHelp && cmd.CustomHelpTemplate == "" {
+			cmd.CustomHelpTemplate = commandHelpTemplate()
+		}
 	}
 	fastNames(app)
 	return app

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -15,6 +16,25 @@ const (
 	helpWidth  = 100
 	helpColumn = 36
 )
+
+// commandHelpTemplate is urfave/cli's CommandHelpTemplate with the options
+// laid out by flagHelp: its own help flag, which flagHelp does not see (the
+// library adds it as it runs), gets a line laid out as the others.
+func commandHelpTemplate() string {
+	return `NAME:
+   {{template "helpNameTemplate" .}}
+
+USAGE:
+   {{template "usageTemplate" .}}{{if .Description}}
+
+DESCRIPTION:
+   {{template "descriptionTemplate" .}}{{end}}{{if .VisibleFlags}}
+
+OPTIONS:{{range .VisibleFlags}}{{if ne (index .Names 0) "help"}}
+   {{wrap .String 6}}{{end}}{{end}}
+   ` + fmt.Sprintf("%-*s%s", helpColumn-3, "--help, -h", "show help") + `{{end}}
+`
+}
 
 // flagHelp is a flag's entry in --help, as urfave/cli's own but wrapped,
 // and without a default that is its type's zero value, which means "not
