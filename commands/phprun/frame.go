@@ -91,11 +91,18 @@ func (f *framer) cut() error {
 	return f.emit(out)
 }
 
-// trailer ends the stream and returns the trailer's JSON.
+// trailer ends the stream and returns the trailer's JSON. An answer
+// without one still passes on the output it held back.
 func (f *framer) trailer() ([]byte, error) {
 	if !f.ended {
 		j := bytes.LastIndex(f.held, f.end)
-		if f.started || j < 0 {
+		if f.started {
+			if err := f.cut(); err != nil {
+				return nil, err
+			}
+			return nil, errNoTrailer
+		}
+		if j < 0 {
 			return nil, errNoTrailer
 		}
 		if err := f.emit(f.held[:j]); err != nil {

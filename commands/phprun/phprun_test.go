@@ -43,7 +43,8 @@ func TestFramer(t *testing.T) {
 		{"empty output", mark + "B\n\n" + mark + "E" + trailer, "", trailer, ""},
 		{"a marker's look-alike in the output", mark + "B\n\n" + mark + "\n" + mark + "X\n\n" + mark + "E" + trailer, "\n" + mark + "\n" + mark + "X\n", trailer, ""},
 		{"first marker discarded by a fatal error", "late\n" + mark + "E" + trailer + "\n", "late", trailer, ""},
-		{"no trailer", mark + "B\nhello", "", "", errNoTrailer.Error()},
+		// The output is passed on, the trailer's error after it.
+		{"no trailer", mark + "B\nhello", "hello", "", errNoTrailer.Error()},
 		{"nothing", "", "", "", errNoTrailer.Error()},
 	} {
 		for cut := 0; cut <= len(c.body); cut++ {
@@ -53,8 +54,8 @@ func TestFramer(t *testing.T) {
 			f.Write([]byte(c.body[cut:]))
 			line, err := f.trailer()
 			if c.err != "" {
-				if err == nil || err.Error() != c.err {
-					t.Errorf("%s, cut at %d: error %v, want %q", c.name, cut, err, c.err)
+				if err == nil || err.Error() != c.err || out.String() != c.output {
+					t.Errorf("%s, cut at %d: output %q, error %v; want %q, %q", c.name, cut, out.String(), err, c.output, c.err)
 				}
 				continue
 			}
