@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -269,5 +270,62 @@ func TestBusy(t *testing.T) {
 	r.ForgiveBusy()
 	if r.Busy || len(r.Failures) != 1 {
 		t.Errorf("no listen queue: busy %v, failures %v", r.Busy, r.Failures)
+	}
+}
+
+// TestStateConcurrentSaves: runs that overlap (cron starting one before
+// the last ended) each save the state file whole, and leave nothing else
+// in its directory.
+func TestStateConcurrentSaves(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "fpm.state")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*50)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				errs <- SaveState(name, &fpmstatus.Status{Pool: "www", AcceptedConn: int64(i)})
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := LoadState(name); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "fpm.state" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left in the directory: %v, want only fpm.state", names)
+	}
+}
+
+// TestStateSaveOverDirectory: a state file that is a directory cannot be
+// written: exit 2 naming it once, and no temporary file left beside it.
+func TestStateSaveOverDirectory(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "fpm.state")
+	if err := os.Mkdir(name, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := SaveState(name, &fpmstatus.Status{Pool: "www"})
+	if code, msg := runenv.ExitCode(err); code != runenv.ExitUsage || msg != "--state-file "+name+": cannot write it: file exists" {
+		t.Errorf("exit %d %q", code, msg)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d entries left in the directory, want the state file's alone", len(entries))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/fcgicli/fcgicli/commands/fpmstatus"
@@ -41,11 +42,15 @@ func LoadState(name string) (*State, error) {
 }
 
 // stateError is a state file's fault: exit 2 with the file's name, and
-// the cause without the path a *fs.PathError repeats.
+// the cause without the paths a *fs.PathError or a rename's
+// *os.LinkError repeat.
 func stateError(name, what string, err error) error {
 	var pe *fs.PathError
+	var le *os.LinkError
 	if errors.As(err, &pe) {
 		err = pe.Err
+	} else if errors.As(err, &le) {
+		err = le.Err
 	}
 	return &runenv.CodeError{Code: runenv.ExitUsage, Msg: fmt.Sprintf("--state-file %s: %s: %v", name, what, err)}
 }
@@ -58,12 +63,24 @@ func SaveState(name string, s *fpmstatus.Status) error {
 	if err != nil {
 		return err
 	}
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	// A file of its own beside it, so that runs that overlap never
+	// rename one another's, and none is left behind.
+	f, err := os.CreateTemp(filepath.Dir(name), filepath.Base(name)+".*.tmp")
+	if err != nil {
 		return stateError(name, "cannot write it", err)
 	}
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
+	_, err = f.Write(append(b, '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
 		return stateError(name, "cannot write it", err)
 	}
 	return nil
