@@ -22,10 +22,12 @@ import (
 // phpPools is a php-fpm of the php tests' own: pool main (opcache on,
 // memory_limit set by php_admin_value, a file's cache entry made at
 // once), pool off (OPcache and APCu off), pool jail (an open_basedir
+// without the temp dir), pool restricted (an opcache.restrict_api
 // without the temp dir) and, as root, pool chroot (a chroot without it)
 // and pool nobody (workers of another user).
 type phpPools struct {
 	main, off, jail string // socket paths
+	restricted      string
 	chroot, nobody  string // as root: a chrooted pool, a pool running as nobody
 	tmp             string // the --tmp-dir the tests list
 	dir             string
@@ -41,7 +43,7 @@ func startPHPPools(t *testing.T) *phpPools {
 		t.Skip("php-fpm is not installed (apt-get install php-fpm)")
 	}
 	dir := t.TempDir()
-	p := &phpPools{main: dir + "/main.sock", off: dir + "/off.sock", jail: dir + "/jail.sock", tmp: dir + "/tmp", dir: dir}
+	p := &phpPools{main: dir + "/main.sock", off: dir + "/off.sock", jail: dir + "/jail.sock", restricted: dir + "/restricted.sock", tmp: dir + "/tmp", dir: dir}
 	for _, d := range []string{p.tmp, dir + "/jail", dir + "/root"} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -70,6 +72,11 @@ listen = %[1]s/jail.sock
 pm = static
 pm.max_children = 1
 php_admin_value[open_basedir] = %[1]s/jail
+[restricted]
+listen = %[1]s/restricted.sock
+pm = static
+pm.max_children = 1
+php_admin_value[opcache.restrict_api] = %[1]s/jail
 `, dir)
 	root := os.Geteuid() == 0
 	if root {
@@ -107,7 +114,7 @@ php_admin_value[open_basedir] = %[1]s/jail
 			<-done
 		}
 	})
-	for _, sock := range []string{p.main, p.off, p.jail, p.chroot, p.nobody} {
+	for _, sock := range []string{p.main, p.off, p.jail, p.restricted, p.chroot, p.nobody} {
 		if sock == "" {
 			continue
 		}
@@ -326,6 +333,14 @@ func TestPHP(t *testing.T) {
 			code, stdout, stderr = p.php(ctx, p.off, "opcache", action)
 			if code != 1 || stdout != "" || stderr != "fcgicli: OPcache is loaded but off in this pool (opcache.enable=0)\n" {
 				t.Errorf("opcache %s in a pool with it off: exit %d, stdout %q, stderr %q", action, code, stdout, stderr)
+			}
+		}
+		// opcache.restrict_api refuses fcgicli's script: every action
+		// says so, none claims a file is missing or passes.
+		for _, args := range [][]string{{"opcache", "status"}, {"opcache", "reset"}, {"opcache", "invalidate", page}} {
+			code, stdout, stderr = p.php(ctx, p.restricted, args...)
+			if want := "fcgicli: OPcache's API is restricted to scripts under " + p.dir + "/jail (opcache.restrict_api): give --tmp-dir a directory there\n"; code != 1 || stdout != "" || stderr != want {
+				t.Errorf("%s in a pool whose restrict_api leaves --tmp-dir out: exit %d, stdout %q, stderr %q, want exit 1 and %q", strings.Join(args, " "), code, stdout, stderr, want)
 			}
 		}
 		p.checkEmpty(t, "opcache")

@@ -94,9 +94,17 @@ func sortSettings(s []formatters.PHPIniSetting) {
 	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
 }
 
+// opcacheBlocked sets $blocked when opcache.restrict_api keeps this
+// script from OPcache's API, as OPcache decides it (the script's path
+// must start with it), so that the answer says so instead of calling a
+// function that warns and returns false.
+const opcacheBlocked = `$r = (string) ini_get('opcache.restrict_api');
+$blocked = $r !== '' && strncmp((string) $_SERVER['SCRIPT_FILENAME'], $r, strlen($r)) !== 0;
+`
+
 const opcacheStatusCode = `<?php
-$s = ['loaded' => extension_loaded('Zend OPcache'), 'enabled' => false, 'restrict_api' => (string) ini_get('opcache.restrict_api')];
-if (!$s['loaded'] || !function_exists('opcache_get_status')) {
+` + opcacheBlocked + `$s = ['loaded' => extension_loaded('Zend OPcache'), 'enabled' => false, 'restrict_api' => $r];
+if (!$s['loaded'] || !function_exists('opcache_get_status') || $blocked) {
     return $s;
 }
 $st = opcache_get_status(false);
@@ -154,7 +162,7 @@ func opcacheUsable(s *formatters.OpcacheStatus) error {
 
 const opcacheActionCode = `<?php
 $a = json_decode(base64_decode('ARGS'), true);
-$s = ['loaded' => extension_loaded('Zend OPcache'), 'enabled' => (bool) ini_get('opcache.enable'), 'restrict_api' => (string) ini_get('opcache.restrict_api')];
+` + opcacheBlocked + `$s = ['loaded' => extension_loaded('Zend OPcache'), 'enabled' => (bool) ini_get('opcache.enable') && !$blocked, 'restrict_api' => $r];
 $done = [];
 if ($s['loaded'] && $s['enabled']) {
     if ($a === null) {
