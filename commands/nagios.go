@@ -101,6 +101,14 @@ func runStatusNagios(ctx context.Context, env *runenv.Env, o *statusOptions) err
 	var problems, fine []string
 	busy := 0
 	var perf []formatters.NagiosPerf
+	names, addrs := make([]string, len(results)), make([]string, len(results))
+	for i := range results {
+		addrs[i] = results[i].Addr
+		if results[i].Status != nil {
+			names[i] = results[i].Status.Pool
+		}
+	}
+	names = perfNames(names, addrs)
 	for i := range results {
 		r := &results[i]
 		st := nagiosPoolState(r)
@@ -127,7 +135,11 @@ func runStatusNagios(ctx context.Context, env *runenv.Env, o *statusOptions) err
 			fine = append(fine, fmt.Sprintf("pool %s: %d active, %d idle, %d total, listen queue %d", s.Pool, s.ActiveProcesses, s.IdleProcesses, s.TotalProcesses, s.ListenQueue))
 		}
 		if r.Status != nil {
-			perf = append(perf, statusPerf(r, o.check.Limits, o.several)...)
+			prefix := ""
+			if o.several {
+				prefix = names[i] + "_"
+			}
+			perf = append(perf, statusPerf(r, o.check.Limits, prefix)...)
 		}
 	}
 	return writeNagios(env, state, problems, fine, busy, o.several, perf)
@@ -165,7 +177,12 @@ func runPingNagios(ctx context.Context, env *runenv.Env, o *pingOptions) error {
 	if o.maxLatency > 0 {
 		crit = strconv.FormatFloat(o.maxLatency.Seconds(), 'f', -1, 64)
 	}
-	for _, p := range o.pingAll(ctx) {
+	names, addrs := make([]string, len(o.targets)), make([]string, len(o.targets))
+	for i, t := range o.targets {
+		names[i], addrs[i] = t.Pool, t.Addr
+	}
+	names = perfNames(names, addrs)
+	for i, p := range o.pingAll(ctx) {
 		t, pong, err := p.target, p.pong, p.err
 		label := ""
 		if several || t.Pool != "" {
@@ -194,11 +211,8 @@ func runPingNagios(ctx context.Context, env *runenv.Env, o *pingOptions) error {
 		}
 		if pong != nil {
 			name := "time"
-			switch {
-			case t.Pool != "":
-				name = t.Pool + "_time"
-			case several:
-				name = t.Addr + "_time"
+			if t.Pool != "" || several {
+				name = names[i] + "_time"
 			}
 			perf = append(perf, formatters.NagiosPerf{Label: name, Value: pong.Elapsed.Seconds(), UOM: "s", Crit: crit, Min: "0"})
 		}
@@ -208,14 +222,10 @@ func runPingNagios(ctx context.Context, env *runenv.Env, o *pingOptions) error {
 
 // statusPerf is a pool's performance data: its processes (against
 // pm.max_children when known, with the bounds of the checks given), its
-// listen queue, and its counters since php-fpm started. With several
-// pools each label starts with the pool's name.
-func statusPerf(r *health.PoolResult, l health.Limits, several bool) []formatters.NagiosPerf {
+// listen queue, and its counters since php-fpm started, each label
+// starting with prefix.
+func statusPerf(r *health.PoolResult, l health.Limits, prefix string) []formatters.NagiosPerf {
 	s := r.Status
-	prefix := ""
-	if several {
-		prefix = s.Pool + "_"
-	}
 	max := ""
 	if r.MaxChildren > 0 {
 		max = strconv.FormatInt(r.MaxChildren, 10)
@@ -235,4 +245,23 @@ func statusPerf(r *health.PoolResult, l health.Limits, several bool) []formatter
 		{Label: prefix + "max_children_reached", Value: float64(s.MaxChildrenReached), UOM: "c"},
 		{Label: prefix + "slow_requests", Value: float64(s.SlowRequests), UOM: "c"},
 	}
+}
+
+// perfNames names each pool in performance data labels: its pool name, or
+// its address when it has none or another pool has the same (a php-fpm
+// per PHP release, each with its [www]), so that no two pools share a
+// label.
+func perfNames(names, addrs []string) []string {
+	count := map[string]int{}
+	for _, n := range names {
+		count[n]++
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		if n == "" || count[n] > 1 {
+			out[i] = addrs[i]
+		}
+	}
+	return out
 }
