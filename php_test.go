@@ -185,6 +185,7 @@ func TestPHP(t *testing.T) {
 			{"fatal", `str_repeat("x", 300 << 20);`, 7, "", "PHP Fatal error:  Allowed memory size of 209715200 bytes exhausted (tried to allocate 314576896 bytes) in Command line code on line 1\nfcgicli: the PHP code ended with a fatal error (exit status 255)\n"},
 			{"stray output", `ob_start(); echo "kept\n";`, 0, "kept\n", ""},
 			{"application stderr, then errors on a line of their own", `error_log("logged"); echo $u;`, 0, "", "PHP message: logged\nPHP Warning:  Undefined variable $u in Command line code on line 1\n"},
+			{"exit in a shutdown function", `register_shutdown_function(function () { echo "sd\n"; exit(9); }); echo "x\n";`, 7, "x\nsd\n", "fcgicli: the PHP code exited with status 9\n"},
 			{"declare first", `declare(strict_types=1); namespace N; function f(int $i) { return $i; } echo f(1), "\n";`, 0, "1\n", ""},
 		} {
 			t.Run(c.name, func(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 )
 
 // errNoTrailer is an answer in which the wrapper's trailer never came.
-var errNoTrailer = errors.New("the pool's answer has no fcgicli trailer: the code did not run to fcgicli's end (a worker killed by request_terminate_timeout, a shutdown function that called exit)")
+var errNoTrailer = errors.New("the pool's answer has no fcgicli trailer: the code did not run to fcgicli's end (a worker killed by request_terminate_timeout, a fatal error in a shutdown function, an exit in one that a file the code includes defined)")
 
 // framer passes the code's output on as it arrives: what the pool sends
 // between the first marker and the trailer. What comes before the first

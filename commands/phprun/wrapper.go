@@ -15,8 +15,10 @@ import (
 // exit and die end a script without telling anyone their status, and
 // php-fpm always answers app status 0, so the code's exit and die are
 // rewritten (with PHP's own tokenizer, when the pool loads it) into a
-// call that records the status first. An exit in a file the code
-// includes goes unseen: its status is unknown (null).
+// call that records the status first (and, in one of the code's shutdown
+// functions, writes the trailer, which that exit would keep from running).
+// An exit in a file the code includes goes unseen: its status is unknown
+// (null).
 //
 // PHP's own display and logging of errors are turned off for the request
 // (ini_set, which PHP undoes when the request ends): the wrapper reports
@@ -33,6 +35,8 @@ final class CLASS {
     public static $end = 'exit';
     public static $result = null;
     public static $name = NAME;
+    public static $shutdown = false; // the shutdown functions are running
+    public static $written = false; // the trailer is out
 
     public static function level($no) {
         $levels = [E_ERROR => 'Fatal error', E_WARNING => 'Warning', E_PARSE => 'Parse error',
@@ -63,6 +67,16 @@ final class CLASS {
     public static function exit_($status = 0) {
         self::$exit = is_int($status) ? $status : 0;
         self::$end = 'exit';
+        if (self::$shutdown) {
+            // An exit in a shutdown function ends the shutdown functions,
+            // the trailer's among them: it goes out now, after any
+            // message exit prints.
+            if (!is_int($status)) {
+                echo $status;
+            }
+            self::trailer();
+            exit(self::$exit);
+        }
         exit($status);
     }
 
@@ -97,11 +111,16 @@ final class CLASS {
     }
 
     public static function shutdown() {
+        self::$shutdown = true;
         // After the code's own shutdown functions, which may still print.
         register_shutdown_function([self::class, 'trailer']);
     }
 
     public static function trailer() {
+        if (self::$written) {
+            return;
+        }
+        self::$written = true;
         $e = error_get_last();
         if (self::$end === 'exit' && $e !== null && ($e['type'] & (E_ERROR | E_PARSE | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR))) {
             self::$errors[] = ['level' => self::level($e['type']), 'message' => self::name($e['message']), 'file' => self::name($e['file']), 'line' => $e['line']];
