@@ -167,7 +167,7 @@ func phpCode(ctx context.Context, o *phpOptions, env *runenv.Env) (phprun.Code, 
 		}
 		done := make(chan read, 1)
 		go func() {
-			b, err := io.ReadAll(env.Stdin)
+			b, err := readCode(env.Stdin, "standard input")
 			done <- read{b, err}
 		}()
 		select {
@@ -177,7 +177,11 @@ func phpCode(ctx context.Context, o *phpOptions, env *runenv.Env) (phprun.Code, 
 			return phprun.Code{}, context.Cause(ctx)
 		}
 	} else {
-		src, err = os.ReadFile(o.file)
+		var f *os.File
+		if f, err = os.Open(o.file); err == nil {
+			src, err = readCode(f, o.file)
+			f.Close()
+		}
 	}
 	if err != nil {
 		return phprun.Code{}, runenv.Usagef("reading the code: %v", runenv.UnwrapOp(err))
@@ -188,6 +192,20 @@ func phpCode(ctx context.Context, o *phpOptions, env *runenv.Env) (phprun.Code, 
 		return c, nil
 	}
 	return phprun.File(src, name), nil
+}
+
+// maxCode bounds the code eval reads: it is held in memory, and written
+// into the pool's file base64-encoded.
+const maxCode = 16 << 20
+
+// readCode reads code from r, named name, up to maxCode bytes: more (a
+// file that never ends, such as /dev/zero) is an error.
+func readCode(r io.Reader, name string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxCode+1))
+	if err == nil && len(b) > maxCode {
+		err = fmt.Errorf("%s is over %d MiB", name, maxCode>>20)
+	}
+	return b, err
 }
 
 func runPHP(c *cli.Context, o *phpOptions, env *runenv.Env) error {
