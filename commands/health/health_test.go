@@ -186,6 +186,11 @@ func TestState(t *testing.T) {
 	if code, msg := runenv.ExitCode(err); code != runenv.ExitUsage || msg != "--state-file "+name+": not a state file fcgicli wrote: invalid character 'x' looking for beginning of value" {
 		t.Errorf("bad file: exit %d %q", code, msg)
 	}
+	// A file that never ends is not read until memory runs out.
+	_, err = LoadState("/dev/zero")
+	if code, msg := runenv.ExitCode(err); code != runenv.ExitUsage || msg != "--state-file /dev/zero: not a state file fcgicli wrote: over 64 KiB" {
+		t.Errorf("/dev/zero: exit %d %q", code, msg)
+	}
 	dir := filepath.Join(filepath.Dir(name), "dir")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)

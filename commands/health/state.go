@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +13,9 @@ import (
 	"github.com/fcgicli/fcgicli/commands/fpmstatus"
 	"github.com/fcgicli/fcgicli/commands/runenv"
 )
+
+// maxState bounds what LoadState reads of a state file.
+const maxState = 64 << 10
 
 // State is what a state file remembers of a pool between runs.
 type State struct {
@@ -27,12 +31,22 @@ type State struct {
 // (nil, nil). A file that cannot be read, or that fcgicli did not write,
 // is a local problem, not the pool's: exit 2, naming the file.
 func LoadState(name string) (*State, error) {
-	b, err := os.ReadFile(name)
+	f, err := os.Open(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, stateError(name, "cannot read it", err)
+	}
+	defer f.Close()
+	// A state file is a line of JSON: what is much longer (/dev/zero) is
+	// not one, and is not read to its end.
+	b, err := io.ReadAll(io.LimitReader(f, maxState+1))
+	if err != nil {
+		return nil, stateError(name, "cannot read it", err)
+	}
+	if len(b) > maxState {
+		return nil, stateError(name, "not a state file fcgicli wrote", fmt.Errorf("over %d KiB", maxState>>10))
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
