@@ -20,6 +20,7 @@ package fpmconfig
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -205,10 +206,28 @@ type reader struct {
 	global  map[string]string
 }
 
+// maxFile bounds what is read of a configuration file: php-fpm's are
+// kilobytes, and one that never ends (/dev/zero) is not read to its end.
+const maxFile = 4 << 20
+
+// readFile reads a file of fsys, up to maxFile bytes.
+func readFile(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
+	if err == nil && len(data) > maxFile {
+		err = fmt.Errorf("over %d MiB", maxFile>>20)
+	}
+	return data, err
+}
+
 // load reads one file, as fpm_conf_load_ini_file does: line by line, each
 // line parsed on its own, an include= followed after its line.
 func (r *reader) load(file string, depth int, from Position) error {
-	data, err := fs.ReadFile(r.opt.FS, fsPath(file))
+	data, err := readFile(r.opt.FS, fsPath(file))
 	if err != nil {
 		reason := "cannot read the configuration file"
 		if from.File != "" {

@@ -285,6 +285,8 @@ func TestReadErrors(t *testing.T) {
 		{"bad boolean", map[string]string{"/etc/fpm.conf": "[www]\ncatch_workers_output = maybe\n"}, "/etc/fpm.conf:2: unable to parse value for entry 'catch_workers_output': invalid boolean value", nil},
 		{"include of a missing directory", map[string]string{"/etc/fpm.conf": "include = /etc/nope/*.conf\n"}, `/etc/fpm.conf:1: include "/etc/nope/*.conf": file does not exist`, fs.ErrNotExist},
 		{"an error in an included file", map[string]string{"/etc/fpm.conf": "include = /etc/d/*.conf\n", "/etc/d/a.conf": "[a]\nlisten = 1\npm = sometimes\n"}, "/etc/d/a.conf:3: unable to parse value for entry 'pm': invalid process manager (static, dynamic or ondemand)", nil},
+		{"a file too big to be one (/dev/zero)", map[string]string{"/etc/fpm.conf": strings.Repeat(";", maxFile+1)}, "/etc/fpm.conf: cannot read the configuration file: over 4 MiB", nil},
+		{"an included file too big", map[string]string{"/etc/fpm.conf": "include = /etc/d/*.conf\n", "/etc/d/a.conf": strings.Repeat(";", maxFile+1)}, "/etc/fpm.conf:1: cannot read /etc/d/a.conf, included from /etc/fpm.conf:1: over 4 MiB", nil},
 		{"includes too deep", map[string]string{"/etc/fpm.conf": "include = /etc/fpm.conf\n"}, "/etc/fpm.conf:1: includes nest more than 5 files deep (php-fpm: failed to include more than 5 files recursively)", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
