@@ -148,6 +148,17 @@ func TestStatusWatchOutput(t *testing.T) {
 	}
 }
 
+// TestStatusWatchDrift: --watch, like one reading, shows the process
+// list's numbers when the page has it, not a summary that drifted.
+func TestStatusWatchDrift(t *testing.T) {
+	addr := statusPage(t, `{"pool":"www","accepted conn":9,"idle processes":0,"active processes":7,"total processes":7,`+
+		`"processes":[{"pid":1,"state":"Running"},{"pid":2,"state":"Idle"}]}`)
+	const line = `{"time":"T","pool":"www","process_manager":"","start_time":0,"start_since":0,"accepted_conn":9,"listen_queue":0,"max_listen_queue":0,"listen_queue_len":0,"idle_processes":1,"active_processes":1,"total_processes":2,"max_active_processes":0,"max_children_reached":0,"slow_requests":0,` +
+		`"processes":[{"pid":1,"state":"Running","start_time":0,"start_since":0,"requests":0,"request_duration_us":0,"request_method":"","request_uri":"","content_length":0,"user":"","script":"","last_request_cpu":0,"last_request_memory":0},` +
+		`{"pid":2,"state":"Idle","start_time":0,"start_since":0,"requests":0,"request_duration_us":0,"request_method":"","request_uri":"","content_length":0,"user":"","script":"","last_request_cpu":0,"last_request_memory":0}]}` + "\n"
+	runWatchCase(t, cliCase{"drift", []string{"status", "-c", addr, "--watch", "10ms", "--count", "1", "-o", "json"}, 0, line, ""})
+}
+
 // TestStatusDrift: with the process list, the checks and the output use
 // the list's numbers; a summary beyond pm.max_children (php-fpm 8.2's
 // drift) is noted once, and -q keeps only the failures.

@@ -21,7 +21,8 @@ type Reading struct {
 }
 
 // Watch reads the status page at uri every interval and hands each
-// reading to show, until ctx ends (nil: Ctrl-C ends a watch well) or
+// reading to show, its numbers the process list's when it has one
+// (Reconcile), until ctx ends (nil: Ctrl-C ends a watch well) or
 // count readings were shown (count 0: never). A failed read is handed on
 // and the watch goes on. After count readings the result is the last
 // one's: a *runenv.CodeError with its exit code and no message (show
@@ -35,6 +36,9 @@ func Watch(ctx context.Context, net fcgireq.NetOptions, uri string, interval tim
 	for n := 1; ; n++ {
 		s, err := ReadStatus(ctx, net, uri)
 		at := time.Now()
+		if err == nil {
+			Reconcile(s, 0) // the process list's numbers, as one reading shows
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
