@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -471,6 +472,39 @@ func TestPHP(t *testing.T) {
 		}
 		p.checkEmpty(t, "an interruption")
 	})
+	t.Run("stdout closed", func(t *testing.T) {
+		// A reader that stops early (php eval ... | head) ends fcgicli by
+		// SIGPIPE, as it ends any filter, once the script's directory is
+		// gone.
+		cmd := fcgicliCmd(t, "php", "eval", `for ($i = 0; $i < 100; $i++) { echo str_repeat("x", 65536); }`, "-c", p.main, "--tmp-dir", p.tmp)
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = w, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		head := make([]byte, 10)
+		_, err = io.ReadFull(r, head)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		timer := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+		err = cmd.Wait()
+		if !timer.Stop() {
+			t.Fatal("still running after 30s: killed")
+		}
+		ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if !ws.Signaled() || ws.Signal() != syscall.SIGPIPE || stderr.String() != "" {
+			t.Errorf("ended with %v, stderr %q; want SIGPIPE and nothing on stderr", err, stderr.String())
+		}
+		p.checkEmpty(t, "stdout closed")
+	})
+
 	t.Run("sigterm", func(t *testing.T) {
 		marker := filepath.Join(p.dir, "sigterm-started")
 		cmd := fcgicliCmd(t, "php", "eval", busy(marker), "-c", p.main, "--tmp-dir", p.tmp)

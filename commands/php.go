@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -73,7 +76,10 @@ EXAMPLES:
 			if err != nil {
 				return err
 			}
-			return runPHP(c, o, env)
+			release := holdSIGPIPE()
+			err = runPHP(c, o, env)
+			release(err)
+			return err
 		},
 	}
 }
@@ -192,6 +198,30 @@ func phpCode(ctx context.Context, o *phpOptions, env *runenv.Env) (phprun.Code, 
 		return c, nil
 	}
 	return phprun.File(src, name), nil
+}
+
+// holdSIGPIPE keeps a closed stdout or stderr (php eval ... | head) from
+// killing fcgicli while the script's directory is still there: a write
+// to it fails instead, which ends the request, and the directory is
+// removed. release, once the run is over, ends fcgicli by SIGPIPE, as the
+// write would have, when that is how the run failed.
+func holdSIGPIPE() (release func(error)) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGPIPE)
+	return func(err error) {
+		signal.Stop(ch)
+		pe, ok := errors.AsType[*fs.PathError](err)
+		if !ok || !errors.Is(pe.Err, syscall.EPIPE) {
+			return
+		}
+		for _, f := range []*os.File{os.Stdout, os.Stderr} {
+			if pe.Path == f.Name() {
+				// Fails as the first write did, now with the runtime's
+				// SIGPIPE, which ends the process.
+				_, _ = f.Write([]byte{'\n'})
+			}
+		}
+	}
 }
 
 // maxCode bounds the code eval reads: it is held in memory, and written
