@@ -10,6 +10,10 @@ import (
 // errNoTrailer is an answer in which the wrapper's trailer never came.
 var errNoTrailer = errors.New("the pool's answer has no fcgicli trailer: the code did not run to fcgicli's end (a worker killed by request_terminate_timeout, a fatal error in a shutdown function, an exit in one that a file the code includes defined)")
 
+// errNotRun is an answer with neither of the wrapper's markers: what
+// answered did not run the file as PHP.
+var errNotRun = errors.New("the answer holds none of fcgicli's markers: the server did not run fcgicli's file as PHP (is it a php-fpm pool?)")
+
 // framer passes the code's output on as it arrives: what the pool sends
 // between the first marker and the trailer. What comes before the first
 // marker (auto_prepend_file) is dropped; the bytes that may be the start
@@ -103,7 +107,7 @@ func (f *framer) trailer() ([]byte, error) {
 			return nil, errNoTrailer
 		}
 		if j < 0 {
-			return nil, errNoTrailer
+			return nil, errNotRun
 		}
 		if err := f.emit(f.held[:j]); err != nil {
 			return nil, err

@@ -45,7 +45,9 @@ func TestFramer(t *testing.T) {
 		{"first marker discarded by a fatal error", "late\n" + mark + "E" + trailer + "\n", "late", trailer, ""},
 		// The output is passed on, the trailer's error after it.
 		{"no trailer", mark + "B\nhello", "hello", "", errNoTrailer.Error()},
-		{"nothing", "", "", "", errNoTrailer.Error()},
+		// Neither marker: the file did not run as PHP.
+		{"nothing", "", "", "", errNotRun.Error()},
+		{"another server's answer", "echo: GET /x.php\n", "", "", errNotRun.Error()},
 	} {
 		for cut := 0; cut <= len(c.body); cut++ {
 			var out strings.Builder
