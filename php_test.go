@@ -24,11 +24,13 @@ import (
 // memory_limit set by php_admin_value, a file's cache entry made at
 // once), pool off (OPcache and APCu off), pool jail (an open_basedir
 // without the temp dir), pool restricted (an opcache.restrict_api
-// without the temp dir) and, as root, pool chroot (a chroot without it)
-// and pool nobody (workers of another user).
+// without the temp dir), pool killed (a request_terminate_timeout of 1s)
+// and, as root, pool chroot (a chroot without it) and pool nobody
+// (workers of another user).
 type phpPools struct {
 	main, off, jail string // socket paths
 	restricted      string
+	killed          string
 	chroot, nobody  string // as root: a chrooted pool, a pool running as nobody
 	tmp             string // the --tmp-dir the tests list
 	dir             string
@@ -44,7 +46,7 @@ func startPHPPools(t *testing.T) *phpPools {
 		t.Skip("php-fpm is not installed (apt-get install php-fpm)")
 	}
 	dir := t.TempDir()
-	p := &phpPools{main: dir + "/main.sock", off: dir + "/off.sock", jail: dir + "/jail.sock", restricted: dir + "/restricted.sock", tmp: dir + "/tmp", dir: dir}
+	p := &phpPools{main: dir + "/main.sock", off: dir + "/off.sock", jail: dir + "/jail.sock", restricted: dir + "/restricted.sock", killed: dir + "/killed.sock", tmp: dir + "/tmp", dir: dir}
 	for _, d := range []string{p.tmp, dir + "/jail", dir + "/root"} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -78,6 +80,11 @@ listen = %[1]s/restricted.sock
 pm = static
 pm.max_children = 1
 php_admin_value[opcache.restrict_api] = %[1]s/jail
+[killed]
+listen = %[1]s/killed.sock
+pm = static
+pm.max_children = 1
+request_terminate_timeout = 1s
 `, dir)
 	root := os.Geteuid() == 0
 	if root {
@@ -115,7 +122,7 @@ php_admin_value[opcache.restrict_api] = %[1]s/jail
 			<-done
 		}
 	})
-	for _, sock := range []string{p.main, p.off, p.jail, p.restricted, p.chroot, p.nobody} {
+	for _, sock := range []string{p.main, p.off, p.jail, p.restricted, p.killed, p.chroot, p.nobody} {
 		if sock == "" {
 			continue
 		}
@@ -472,6 +479,16 @@ func TestPHP(t *testing.T) {
 		}
 		p.checkEmpty(t, "an interruption")
 	})
+	t.Run("request_terminate_timeout", func(t *testing.T) {
+		// php-fpm kills the worker and resets the connection: a protocol
+		// error (exit 5), and the directory is gone.
+		code, _, stderr := p.php(ctx, p.killed, "eval", `sleep(30);`)
+		if code != 5 || !strings.HasPrefix(stderr, "fcgicli: protocol error at byte 0: connection closed before FCGI_END_REQUEST") {
+			t.Errorf("exit %d, stderr %q; want 5 and the connection closed", code, stderr)
+		}
+		p.checkEmpty(t, "request_terminate_timeout")
+	})
+
 	t.Run("stdout closed", func(t *testing.T) {
 		// A reader that stops early (php eval ... | head) ends fcgicli by
 		// SIGPIPE, as it ends any filter, once the script's directory is
