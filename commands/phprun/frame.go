@@ -8,7 +8,7 @@ import (
 )
 
 // errNoTrailer is an answer in which the wrapper's trailer never came.
-var errNoTrailer = errors.New("the pool's answer has no fcgicli trailer: the code did not run to fcgicli's end (a fatal error in a shutdown function, an exit in one that a file the code includes defined)")
+var errNoTrailer = errors.New("the pool's answer has no fcgicli trailer: the code did not run to fcgicli's end (a fatal error in a shutdown function, or an exit in a shutdown function of a file the code includes)")
 
 // errNotRun is an answer with neither of the wrapper's markers: what
 // answered did not run the file as PHP.
