@@ -22,7 +22,8 @@ import (
 
 // phpPools is a php-fpm of the php tests' own: pool main (opcache on,
 // memory_limit set by php_admin_value, a file's cache entry made at
-// once), pool off (OPcache and APCu off), pool jail (an open_basedir
+// once), pool off (OPcache and APCu off, an opcache.restrict_api that
+// lets the temp dir in), pool jail (an open_basedir
 // without the temp dir), pool restricted (an opcache.restrict_api
 // without the temp dir), pool killed (a request_terminate_timeout of 1s)
 // and, as root, pool chroot (a chroot without it) and pool nobody
@@ -70,6 +71,8 @@ pm = static
 pm.max_children = 1
 php_admin_value[opcache.enable] = 0
 php_admin_value[apc.enabled] = 0
+; a restrict_api that lets fcgicli's script in: off is still off
+php_admin_value[opcache.restrict_api] = %[1]s
 [jail]
 listen = %[1]s/jail.sock
 pm = static

@@ -103,7 +103,7 @@ $blocked = $r !== '' && strncmp((string) $_SERVER['SCRIPT_FILENAME'], $r, strlen
 `
 
 const opcacheStatusCode = `<?php
-` + opcacheBlocked + `$s = ['loaded' => extension_loaded('Zend OPcache'), 'enabled' => false, 'restrict_api' => $r];
+` + opcacheBlocked + `$s = ['loaded' => extension_loaded('Zend OPcache'), 'enabled' => false, 'restrict_api' => $r, 'blocked' => $blocked];
 if (!$s['loaded'] || !function_exists('opcache_get_status') || $blocked) {
     return $s;
 }
@@ -136,23 +136,30 @@ func notLoaded(format string, args ...any) error {
 	return &NotLoadedError{Msg: fmt.Sprintf(format, args...)}
 }
 
+// opcacheAnswer is OPcache's state as the pool's answer has it: with
+// whether opcache.restrict_api kept fcgicli's script from its API.
+type opcacheAnswer struct {
+	formatters.OpcacheStatus
+	Blocked bool `json:"blocked"`
+}
+
 // OpcacheStatus asks the pool for its OPcache's state. An OPcache not
 // loaded, off or whose API is restricted is a *NotLoadedError that says
 // which.
 func OpcacheStatus(ctx context.Context, o Options) (*formatters.OpcacheStatus, *Run, error) {
-	var s formatters.OpcacheStatus
+	var s opcacheAnswer
 	r, err := ask(ctx, o, opcacheStatusCode, &s)
 	if err == nil {
 		err = opcacheUsable(&s)
 	}
-	return &s, r, err
+	return &s.OpcacheStatus, r, err
 }
 
-func opcacheUsable(s *formatters.OpcacheStatus) error {
+func opcacheUsable(s *opcacheAnswer) error {
 	switch {
 	case !s.Loaded:
 		return notLoaded("the pool does not load Zend OPcache (zend_extension=opcache.so in its php.ini)")
-	case s.RestrictAPI != "" && !s.Enabled:
+	case s.Blocked:
 		return notLoaded("OPcache's API is restricted to scripts under %s (opcache.restrict_api): give --tmp-dir a directory there", s.RestrictAPI)
 	case !s.Enabled:
 		return notLoaded("OPcache is loaded but off in this pool (opcache.enable=0)")
@@ -162,9 +169,9 @@ func opcacheUsable(s *formatters.OpcacheStatus) error {
 
 const opcacheActionCode = `<?php
 $a = json_decode(base64_decode('ARGS'), true);
-` + opcacheBlocked + `$s = ['loaded' => extension_loaded('Zend OPcache'), 'enabled' => (bool) ini_get('opcache.enable') && !$blocked, 'restrict_api' => $r];
+` + opcacheBlocked + `$s = ['loaded' => extension_loaded('Zend OPcache'), 'enabled' => (bool) ini_get('opcache.enable'), 'restrict_api' => $r, 'blocked' => $blocked];
 $done = [];
-if ($s['loaded'] && $s['enabled']) {
+if ($s['loaded'] && $s['enabled'] && !$blocked) {
     if ($a === null) {
         $done[] = opcache_reset();
     } else {
@@ -196,8 +203,8 @@ func opcacheAction(ctx context.Context, o Options, paths []string) ([]formatters
 		args = string(b)
 	}
 	var res struct {
-		Status formatters.OpcacheStatus `json:"status"`
-		Done   []bool                   `json:"done"`
+		Status opcacheAnswer `json:"status"`
+		Done   []bool        `json:"done"`
 	}
 	code := replaceArgs(opcacheActionCode, args)
 	r, err := ask(ctx, o, code, &res)
