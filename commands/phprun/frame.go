@@ -45,13 +45,18 @@ func (f *framer) Write(p []byte) (int, error) {
 	}
 	f.held = append(f.held, p...)
 	if !f.started {
-		i := bytes.Index(f.held, f.begin)
+		// What was held before p was searched already: only the marker's
+		// length before p can begin one, so that a long answer before the
+		// marker (auto_prepend_file) is searched once, not at each write.
+		from := max(0, len(f.held)-len(p)-(len(f.begin)-1))
+		i := bytes.Index(f.held[from:], f.begin)
 		if i < 0 {
 			if len(f.held) > f.max {
 				return 0, f.tooBig()
 			}
 			return len(p), nil
 		}
+		i += from
 		f.started = true
 		f.held = f.held[i+len(f.begin):]
 	}

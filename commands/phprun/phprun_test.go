@@ -32,7 +32,8 @@ func TestSnippetAndFile(t *testing.T) {
 	}
 }
 
-// TestFramer feeds each answer whole and split in two at every byte.
+// TestFramer feeds each answer whole, split in two at every byte, and a
+// byte at a time.
 func TestFramer(t *testing.T) {
 	const mark = "fcgicli-00"
 	trailer := `{"end":"return","exit_status":0,"errors":[],"result":null}`
@@ -49,11 +50,17 @@ func TestFramer(t *testing.T) {
 		{"nothing", "", "", "", errNotRun.Error()},
 		{"another server's answer", "echo: GET /x.php\n", "", "", errNotRun.Error()},
 	} {
-		for cut := 0; cut <= len(c.body); cut++ {
+		for cut := 0; cut <= len(c.body)+1; cut++ {
 			var out strings.Builder
 			f := newFramer(mark, &out, 1<<20)
-			f.Write([]byte(c.body[:cut]))
-			f.Write([]byte(c.body[cut:]))
+			if cut <= len(c.body) {
+				f.Write([]byte(c.body[:cut]))
+				f.Write([]byte(c.body[cut:]))
+			} else {
+				for i := range len(c.body) {
+					f.Write([]byte{c.body[i]})
+				}
+			}
 			line, err := f.trailer()
 			if c.err != "" {
 				if err == nil || err.Error() != c.err || out.String() != c.output {
