@@ -145,8 +145,11 @@ func phpOptionsFrom(c *cli.Context, env *runenv.Env) (*phpOptions, error) {
 		o.run.Stderr = env.Stderr
 	}
 	for _, p := range o.run.Params {
-		if name, _, _ := strings.Cut(p, "="); name == "SCRIPT_FILENAME" {
+		switch name, _, _ := strings.Cut(p, "="); name {
+		case "SCRIPT_FILENAME":
 			return nil, runenv.Usagef("-p SCRIPT_FILENAME: php sets it to the file it writes under --tmp-dir")
+		case "PHP_VALUE", "PHP_ADMIN_VALUE":
+			return nil, runenv.Usagef("-p %s: php-fpm would keep it for every later request of the worker that runs it; set it in the pool's configuration instead", name)
 		}
 	}
 	o.run.TmpDir = c.String("tmp-dir")
