@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -120,39 +119,9 @@ func pingOptionsFrom(c *cli.Context, env *runenv.Env) (*pingOptions, error) {
 	return o, nil
 }
 
-// pinged is a target's ping: its answer, or the error that stands for it.
-type pinged struct {
-	target health.Target
-	pong   *health.Pong
-	err    error
-}
-
-// pingAll pings every target at once, each within the deadlines, and
-// returns the results in the targets' order. A pool from php-fpm's
-// configuration has its own path and expected body.
-func (o *pingOptions) pingAll(ctx context.Context) []pinged {
-	out := make([]pinged, len(o.targets))
-	var wg sync.WaitGroup
-	for i, t := range o.targets {
-		out[i].target = t
-		if t.Err != nil {
-			out[i].err = t.Err
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			path, expect := o.path, o.expect
-			if t.URI != "" {
-				path, expect = t.URI, t.Expect
-			}
-			net := o.net
-			net.Connect = t.Addr
-			out[i].pong, out[i].err = health.Ping(ctx, net, path, expect, o.maxLatency)
-		}()
-	}
-	wg.Wait()
-	return out
+// pingAll pings every target at once (health.PingAll).
+func (o *pingOptions) pingAll(ctx context.Context) []health.Pinged {
+	return health.PingAll(ctx, o.net, o.targets, o.path, o.expect, o.maxLatency)
 }
 
 // runPing pings every pool at once, prints a line for each in the order
@@ -162,8 +131,8 @@ func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *p
 	for _, p := range o.pingAll(ctx) {
 		line, err := pingLine(o, p, pal)
 		if !o.quiet {
-			if len(o.targets) > 1 || p.target.Pool != "" {
-				line = p.target.Label() + " " + line
+			if len(o.targets) > 1 || p.Target.Pool != "" {
+				line = p.Target.Label() + " " + line
 			}
 			fmt.Fprintln(env.Stdout, line)
 		}
@@ -184,8 +153,8 @@ func runPing(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o *p
 
 // pingLine is the report line of a pool's ping, and its error. With
 // --busy-ok, a busy pool passes with a BUSY line.
-func pingLine(o *pingOptions, pg pinged, pal *formatters.Palette) (string, error) {
-	p, err := pg.pong, pg.err
+func pingLine(o *pingOptions, pg health.Pinged, pal *formatters.Palette) (string, error) {
+	p, err := pg.Pong, pg.Err
 	switch {
 	case p == nil && o.busyOK && health.IsBusy(err):
 		return pal.Info.Sprint("BUSY") + " " + health.BusyLine(err), nil

@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
@@ -38,4 +39,40 @@ func Ping(ctx context.Context, net fcgireq.NetOptions, path, expect string, maxL
 		return p, &runenv.CodeError{Code: runenv.ExitCheckFailed, Msg: "slow"}
 	}
 	return p, nil
+}
+
+// Pinged is a target's ping: its answer, or the error that stands for it.
+type Pinged struct {
+	Target Target
+	Pong   *Pong
+	Err    error
+}
+
+// PingAll pings every target at once, each within net's deadlines, and
+// returns the results in the targets' order. A pool from php-fpm's
+// configuration has its own path and expected body; the others take path
+// and expect.
+func PingAll(ctx context.Context, net fcgireq.NetOptions, targets []Target, path, expect string, maxLatency time.Duration) []Pinged {
+	out := make([]Pinged, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		out[i].Target = t
+		if t.Err != nil {
+			out[i].Err = t.Err
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path, expect := path, expect
+			if t.URI != "" {
+				path, expect = t.URI, t.Expect
+			}
+			n := net
+			n.Connect = t.Addr
+			out[i].Pong, out[i].Err = Ping(ctx, n, path, expect, maxLatency)
+		}()
+	}
+	wg.Wait()
+	return out
 }
