@@ -24,7 +24,11 @@ func phpCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "php",
 		Usage:     "run PHP inside a php-fpm pool: eval, ini, info, opcache, apcu",
-		ArgsUsage: "eval CODE|-|-f FILE, ini [NAME...], info, opcache status|reset|invalidate PATH..., apcu status|clear",
+		UsageText: "fcgicli php [options] eval CODE | - | -f FILE\n" +
+			"fcgicli php [options] ini [NAME...] | info\n" +
+			"fcgicli php [options] opcache status | reset | invalidate PATH...\n" +
+			"fcgicli php [options] apcu status | clear",
+		ArgsUsage: "eval|ini|info|opcache|apcu ...",
 		Description: `Runs PHP code in the pool itself, with the pool's own ini files, extensions,
 OPcache and APCu, which the php command on the same machine does not share.
 The code goes into a file of its own (mode 0644, a random name ending in

@@ -53,7 +53,7 @@ EXAMPLES:
 		Flags: flagList(probeFlags("checks"), []cli.Flag{
 			&cli.StringFlag{Name: "path", Value: "/ping", Usage: "php-fpm's ping.path `PATH`"},
 			&cli.StringFlag{Name: "expect", Value: "pong", Usage: "the body a healthy pool answers, `TEXT` (php-fpm's ping.response)"},
-			&cli.DurationFlag{Name: "max-latency", Usage: "fail a pool whose pong takes longer than `DURATION`"},
+			&cli.DurationFlag{Name: "max-latency", Usage: "fail a pool whose pong takes longer than `DURATION`", DefaultText: "off"},
 			&cli.BoolFlag{Name: "busy-ok", Usage: "pass a pool that accepted the connection but had no free child to answer in time (for liveness probes)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text, or nagios (one plugin line; exit codes of the Nagios plugin guidelines)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing: the exit code says it all"},
