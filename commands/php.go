@@ -22,8 +22,8 @@ import (
 
 func phpCommand(env *runenv.Env) *cli.Command {
 	return &cli.Command{
-		Name:      "php",
-		Usage:     "run PHP inside a php-fpm pool: eval, ini, info, opcache, apcu",
+		Name:  "php",
+		Usage: "run PHP inside a php-fpm pool: eval, ini, info, opcache, apcu",
 		UsageText: "fcgicli php [options] eval CODE | - | -f FILE\n" +
 			"fcgicli php [options] ini [NAME...] | info\n" +
 			"fcgicli php [options] opcache status | reset | invalidate PATH...\n" +
