@@ -73,6 +73,9 @@ func TestScripts(t *testing.T) {
 				return os.Getenv("CI") != "" || findFcgiwrap() != "", nil
 			case "root":
 				return os.Geteuid() == 0, nil
+			case "promtool":
+				_, err := exec.LookPath("promtool")
+				return os.Getenv("CI") != "" || err == nil, nil
 			case "ipv6":
 				l, err := net.Listen("tcp", "[::1]:0")
 				if err == nil {

@@ -84,6 +84,7 @@ EXAMPLES:
 			&cli.StringFlag{Name: "path", Value: "/status", Usage: "php-fpm's pm.status_path `PATH` (pools from --fpm-config use their own)"},
 			&cli.BoolFlag{Name: "no-full", Usage: "do not ask for the process list"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text, json, prometheus or nagios"},
+			&cli.BoolFlag{Name: "per-process", Usage: "with -o prometheus, add the phpfpm_process_* metrics of every process"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but failed checks"},
 			&cli.BoolFlag{Name: "busy-ok", Usage: "pass a pool that accepted the connection but had no free child (no answer in time, or connections in its listen queue), for liveness probes"},
 			&cli.Int64Flag{Name: "max-listen-queue", Usage: "fail when listen queue is above `N`"},
@@ -142,6 +143,7 @@ type statusOptions struct {
 	several bool     // several -c or a glob: the output is one block per pool
 	uri     string
 	output  formatters.Format
+	prom    formatters.PromOptions
 	quiet   bool
 	check   health.Check // the thresholds, the state file, --busy-ok
 	stderr  io.Writer    // for the notes, which -q leaves out
@@ -180,6 +182,14 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 	o.uri = path + query
 	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON, formatters.Prometheus, formatters.Nagios); err != nil {
 		return nil, &runenv.UsageError{Msg: err.Error()}
+	}
+	if o.prom.PerProcess = c.Bool("per-process"); o.prom.PerProcess {
+		switch {
+		case o.output != formatters.Prometheus:
+			return nil, runenv.Usagef("--per-process goes with -o prometheus (text and JSON always show the process list)")
+		case c.Bool("no-full"):
+			return nil, runenv.Usagef("--per-process needs the process list: it does not go with --no-full")
+		}
 	}
 	i64 := func(name string) *int64 {
 		if !c.IsSet(name) {
@@ -239,15 +249,16 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 		return err
 	}
 	r := results[0]
+	if r.Err != nil && o.output == formatters.Prometheus && !o.quiet {
+		// phpfpm_up 0: the page was not read.
+		_ = formatters.WritePrometheus(env.Stdout, o.promPools(results), o.prom)
+	}
 	switch {
 	case r.Busy && r.Err != nil:
 		// Alive but busy: no page to show, the note says so.
 		o.note("note: busy: %s; passes with --busy-ok", health.BusyLine(r.Err))
 		return nil
 	case r.Err != nil:
-		if o.output == formatters.Prometheus && !o.quiet {
-			_ = formatters.WriteStatusPrometheus(env.Stdout, nil, o.net.Connect)
-		}
 		return r.Err
 	}
 	if !o.quiet {
@@ -255,7 +266,7 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 		case formatters.JSON:
 			err = formatters.WriteStatusJSON(env.Stdout, r.Status, health.FailedChecks(r.Failures))
 		case formatters.Prometheus:
-			err = formatters.WriteStatusPrometheus(env.Stdout, r.Status, o.net.Connect)
+			err = formatters.WritePrometheus(env.Stdout, o.promPools(results), o.prom)
 		default:
 			err = formatters.WriteStatusText(env.Stdout, &formatters.StatusView{Status: r.Status, Now: time.Now(), Address: o.net.Connect}, pal)
 		}
@@ -289,7 +300,7 @@ func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palett
 		return err
 	}
 	if !o.quiet {
-		if err := writePools(env, pal, o.output, results); err != nil {
+		if err := writePools(env, pal, o, results); err != nil {
 			return err
 		}
 	}
@@ -316,7 +327,10 @@ func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palett
 }
 
 // writePools prints the pools of a run over several in the format asked.
-func writePools(env *runenv.Env, pal *formatters.Palette, output formatters.Format, results []health.PoolResult) error {
+func writePools(env *runenv.Env, pal *formatters.Palette, o *statusOptions, results []health.PoolResult) error {
+	if o.output == formatters.Prometheus {
+		return formatters.WritePrometheus(env.Stdout, o.promPools(results), o.prom)
+	}
 	pools := make([]formatters.StatusPool, len(results))
 	for i, r := range results {
 		pools[i] = formatters.StatusPool{Address: r.Addr, Name: r.Pool, MaxChildren: r.MaxChildren, Status: r.Status, Busy: r.Busy, FailedChecks: health.FailedChecks(r.Failures)}
@@ -327,11 +341,26 @@ func writePools(env *runenv.Env, pal *formatters.Palette, output formatters.Form
 			_, pools[i].Error = runenv.ExitCode(r.Err)
 		}
 	}
-	switch output {
-	case formatters.JSON:
+	if o.output == formatters.JSON {
 		return formatters.WriteStatusPoolsJSON(env.Stdout, pools)
-	case formatters.Prometheus:
-		return formatters.WriteStatusPoolsPrometheus(env.Stdout, pools)
 	}
 	return formatters.WriteStatusPoolsText(env.Stdout, pools, time.Now(), pal)
+}
+
+// promPools are the pools read as the Prometheus exposition labels them:
+// scrape_uri from the address and the page read (a pool of php-fpm's
+// configuration has its own), the name php-fpm's configuration gives a
+// pool that could not be read, and its pm.max_children.
+func (o *statusOptions) promPools(results []health.PoolResult) []formatters.PromPool {
+	out := make([]formatters.PromPool, len(results))
+	for i, r := range results {
+		uri := r.URI
+		if uri == "" {
+			uri = o.uri
+		}
+		path, _, _ := strings.Cut(uri, "?")
+		out[i] = formatters.PromPool{ScrapeURI: formatters.ScrapeURI(r.Addr, path), Pool: r.Pool, Status: r.Status,
+			MaxChildren: r.MaxChildren, Duration: r.Took}
+	}
+	return out
 }

@@ -181,7 +181,7 @@ func TestStatusDrift(t *testing.T) {
 		if code != c.code || stderr != c.stderr {
 			t.Errorf("%s: exit %d, stderr %q; want %d, %q", c.name, code, stderr, c.code, c.stderr)
 		}
-		if c.name != "quiet" && !strings.Contains(stdout, "phpfpm_active_processes{pool=\"www\",address=\""+addr+"\"} 1\n") {
+		if c.name != "quiet" && !strings.Contains(stdout, "phpfpm_active_processes{pool=\"www\",scrape_uri=\"tcp://"+addr+"/status\"} 1\n") {
 			t.Errorf("%s: the summary's numbers in\n%s", c.name, stdout)
 		}
 	}

@@ -146,6 +146,7 @@ complete -c fcgicli -n '__fish_seen_subcommand_from status' -l fpm-config -x -d 
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l path -x -d 'php-fpm\'s pm.status_path PATH (pools from --fpm-config use their own)'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l no-full -d 'do not ask for the process list'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l output -s o -x -a 'text json prometheus' -d 'FORMAT: text, json, prometheus or nagios'
+complete -c fcgicli -n '__fish_seen_subcommand_from status' -l per-process -d 'with -o prometheus, add the phpfpm_process_* metrics of every process'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l quiet -s q -d 'print nothing but failed checks'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l busy-ok -d 'pass a pool that accepted the connection but had no free child (no answer in time, or connections in its listen queue), for liveness probes'
 complete -c fcgicli -n '__fish_seen_subcommand_from status' -l max-listen-queue -x -d 'fail when listen queue is above N'

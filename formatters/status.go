@@ -1,12 +1,10 @@
 package formatters
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fcgicli/fcgicli/commands/fpmstatus"
@@ -215,78 +213,4 @@ func WriteStatusJSONLine(w io.Writer, at time.Time, s *fpmstatus.Status, errMsg 
 		Error    string `json:"error,omitempty"`
 		ExitCode int    `json:"exit_code,omitempty"`
 	}{at.UTC().Format("2006-01-02T15:04:05.000Z07:00"), s, errMsg, exitCode})
-}
-
-// promMetric is one summary metric of the Prometheus exposition.
-type promMetric struct {
-	name, kind, help string
-	value            func(*fpmstatus.Status) int64
-}
-
-// promMetrics are named as hipages/php-fpm_exporter names them.
-var promMetrics = []promMetric{
-	{"phpfpm_start_since", "counter", "The number of seconds since FPM has started.", func(s *fpmstatus.Status) int64 { return s.StartSince }},
-	{"phpfpm_accepted_connections", "counter", "The number of requests accepted by the pool.", func(s *fpmstatus.Status) int64 { return s.AcceptedConn }},
-	{"phpfpm_listen_queue", "gauge", "The number of requests in the queue of pending connections.", func(s *fpmstatus.Status) int64 { return s.ListenQueue }},
-	{"phpfpm_max_listen_queue", "counter", "The maximum number of requests in the queue of pending connections since FPM has started.", func(s *fpmstatus.Status) int64 { return s.MaxListenQueue }},
-	{"phpfpm_listen_queue_length", "gauge", "The size of the socket queue of pending connections.", func(s *fpmstatus.Status) int64 { return s.ListenQueueLen }},
-	{"phpfpm_idle_processes", "gauge", "The number of idle processes.", func(s *fpmstatus.Status) int64 { return s.IdleProcesses }},
-	{"phpfpm_active_processes", "gauge", "The number of active processes.", func(s *fpmstatus.Status) int64 { return s.ActiveProcesses }},
-	{"phpfpm_total_processes", "gauge", "The number of idle + active processes.", func(s *fpmstatus.Status) int64 { return s.TotalProcesses }},
-	{"phpfpm_max_active_processes", "counter", "The maximum number of active processes since FPM has started.", func(s *fpmstatus.Status) int64 { return s.MaxActiveProcesses }},
-	{"phpfpm_max_children_reached", "counter", "The number of times the process limit has been reached.", func(s *fpmstatus.Status) int64 { return s.MaxChildrenReached }},
-	{"phpfpm_slow_requests", "counter", "The number of requests that exceeded request_slowlog_timeout.", func(s *fpmstatus.Status) int64 { return s.SlowRequests }},
-}
-
-// WriteStatusPrometheus writes the pool summary in the Prometheus text
-// exposition format, for node_exporter's textfile collector. With a nil
-// status (the pool could not be read) it writes phpfpm_up 0 only.
-func WriteStatusPrometheus(w io.Writer, s *fpmstatus.Status, address string) error {
-	return WriteStatusPoolsPrometheus(w, []StatusPool{{Address: address, Status: s}})
-}
-
-// WriteStatusPoolsPrometheus writes the summaries of several pools in the
-// Prometheus text exposition format: each metric once, with its HELP and
-// TYPE, then one sample per pool, as the format wants a metric's samples
-// together. A pool that could not be read (nil Status) has phpfpm_up 0 and
-// no other sample.
-func WriteStatusPoolsPrometheus(w io.Writer, pools []StatusPool) error {
-	var b bytes.Buffer
-	labels := make([]string, len(pools))
-	read := 0
-	for i, p := range pools {
-		labels[i] = fmt.Sprintf(`{address=%s}`, promQuote(p.Address))
-		if p.Status != nil {
-			labels[i] = fmt.Sprintf(`{pool=%s,address=%s}`, promQuote(p.Status.Pool), promQuote(p.Address))
-			read++
-		}
-	}
-	b.WriteString("# HELP phpfpm_up Could PHP-FPM be reached?\n# TYPE phpfpm_up gauge\n")
-	for i, p := range pools {
-		up := 0
-		if p.Status != nil {
-			up = 1
-		}
-		fmt.Fprintf(&b, "phpfpm_up%s %d\n", labels[i], up)
-	}
-	if read > 0 {
-		for _, m := range promMetrics {
-			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.kind)
-			for i, p := range pools {
-				if p.Status != nil {
-					fmt.Fprintf(&b, "%s%s %d\n", m.name, labels[i], m.value(p.Status))
-				}
-			}
-		}
-	}
-	_, err := w.Write(b.Bytes())
-	return err
-}
-
-// promQuote quotes a label value as the exposition format wants. The
-// format has no escape for bytes that are not UTF-8, which would make the
-// whole exposition invalid: they become U+FFFD.
-func promQuote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(strings.ToValidUTF8(s, "\uFFFD")) + `"`
 }

@@ -133,47 +133,6 @@ func TestPromQuote(t *testing.T) {
 	}
 }
 
-// TestWriteStatusPoolsPrometheus checks that several pools give each
-// metric's HELP and TYPE once, its samples together in the pools' order,
-// and a pool that could not be read phpfpm_up 0 alone; and that one pool
-// is written as WriteStatusPrometheus writes it.
-func TestWriteStatusPoolsPrometheus(t *testing.T) {
-	a := &fpmstatus.Status{Pool: "a", TotalProcesses: 4}
-	b := &fpmstatus.Status{Pool: "b", TotalProcesses: 1}
-	var buf bytes.Buffer
-	if err := WriteStatusPoolsPrometheus(&buf, []StatusPool{{Address: "/a.sock", Status: a}, {Address: "127.0.0.1:1"}, {Address: "/b.sock", Status: b}}); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
-	for _, want := range []string{
-		"# HELP phpfpm_up Could PHP-FPM be reached?\n# TYPE phpfpm_up gauge\n" +
-			"phpfpm_up{pool=\"a\",address=\"/a.sock\"} 1\nphpfpm_up{address=\"127.0.0.1:1\"} 0\nphpfpm_up{pool=\"b\",address=\"/b.sock\"} 1\n",
-		"# TYPE phpfpm_total_processes gauge\n" +
-			"phpfpm_total_processes{pool=\"a\",address=\"/a.sock\"} 4\nphpfpm_total_processes{pool=\"b\",address=\"/b.sock\"} 1\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks\n%s\nin\n%s", want, out)
-		}
-	}
-	if n := strings.Count(out, "# TYPE "); n != 1+len(promMetrics) {
-		t.Errorf("%d TYPE lines, want %d", n, 1+len(promMetrics))
-	}
-	if strings.Contains(out, `address="127.0.0.1:1"} 0`+"\nphpfpm_start") || strings.Count(out, "127.0.0.1:1") != 1 {
-		t.Errorf("the unread pool has samples besides phpfpm_up:\n%s", out)
-	}
-
-	var one, pools bytes.Buffer
-	if err := WriteStatusPrometheus(&one, a, "/a.sock"); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteStatusPoolsPrometheus(&pools, []StatusPool{{Address: "/a.sock", Status: a}}); err != nil {
-		t.Fatal(err)
-	}
-	if one.String() != pools.String() {
-		t.Errorf("one pool differs:\n%s\nvs\n%s", one.String(), pools.String())
-	}
-}
-
 // TestWriteStatusJSONFailedChecks checks the one-pool document ends with
 // failed_checks, [] when none failed, and the list form's fields.
 func TestWriteStatusJSONFailedChecks(t *testing.T) {

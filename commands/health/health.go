@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/fcgicli/fcgicli/commands/fcgireq"
 	"github.com/fcgicli/fcgicli/commands/fpmstatus"
@@ -138,6 +139,8 @@ type PoolResult struct {
 	Notes    []string
 	// Busy is set by ForgiveBusy on a busy pool that passes.
 	Busy bool
+	// Took is how long reading the page took, or failing to.
+	Took time.Duration
 }
 
 // ReadPool reads a target's status page (its URI, else uri) within net's
@@ -153,7 +156,10 @@ func ReadPool(ctx context.Context, net fcgireq.NetOptions, t Target, uri string)
 		uri = t.URI
 	}
 	net.Connect = t.Addr
-	if r.Status, r.Err = ReadStatus(ctx, net, uri); r.Err == nil {
+	start := time.Now()
+	r.Status, r.Err = ReadStatus(ctx, net, uri)
+	r.Took = time.Since(start)
+	if r.Err == nil {
 		if note := Reconcile(r.Status, t.MaxChildren); note != "" {
 			r.Notes = append(r.Notes, note)
 		}
