@@ -64,6 +64,13 @@ or --max-children N for --connect pools). With the process list, the
 active, idle and total processes are the list's (php-fpm's summary lags
 and can drift; a summary beyond pm.max_children is noted).
 
+--listen ADDR serves a Prometheus exporter instead, with the metrics of
+hipages/php-fpm_exporter: /metrics reads every pool afresh at each scrape
+(globs and --fpm-config read again, so new pools appear; each pool within
+-t; a pool that does not answer is phpfpm_up 0, never older numbers), and
+/healthz answers ok while it runs. SIGINT or SIGTERM stops it gracefully
+(exit 0). --per-process adds each process's metrics, to -o prometheus too.
+
 --watch refreshes a live view in place on a terminal (requests/s from
 accepted conn, changes since the last refresh, busy processes first), until
 Ctrl-C (exit 0); off a terminal, or with -o json, it prints one JSON line
@@ -79,12 +86,14 @@ EXAMPLES:
    fcgicli status -c '/run/php/*.sock' -q --max-listen-queue 10
    fcgicli status --fpm-config auto -q --max-children-ratio 0.9
    fcgicli status -c /run/php/status.sock --state-file /tmp/fpm.state --max-children-reached-delta 0
-   fcgicli status -c 127.0.0.1:9000 --watch 1s`,
+   fcgicli status -c 127.0.0.1:9000 --watch 1s
+   fcgicli status --fpm-config auto --listen :9253`,
 		Flags: flagList(probeFlags("reads"), []cli.Flag{
 			&cli.StringFlag{Name: "path", Value: "/status", Usage: "php-fpm's pm.status_path `PATH` (pools from --fpm-config use their own)"},
 			&cli.BoolFlag{Name: "no-full", Usage: "do not ask for the process list"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`FORMAT`: text, json, prometheus or nagios"},
-			&cli.BoolFlag{Name: "per-process", Usage: "with -o prometheus, add the phpfpm_process_* metrics of every process"},
+			&cli.BoolFlag{Name: "per-process", Usage: "with -o prometheus or --listen, add the phpfpm_process_* metrics of every process"},
+			&cli.StringFlag{Name: "listen", Aliases: []string{"l"}, Usage: "serve Prometheus metrics of every pool on `ADDR` (host:port) at /metrics, read afresh at each scrape, until SIGTERM"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but failed checks"},
 			&cli.BoolFlag{Name: "busy-ok", Usage: "pass a pool that accepted the connection but had no free child (no answer in time, or connections in its listen queue), for liveness probes"},
 			&cli.Int64Flag{Name: "max-listen-queue", Usage: "fail when listen queue is above `N`"},
@@ -121,6 +130,9 @@ EXAMPLES:
 			if o.output == formatters.Nagios {
 				return runStatusNagios(c.Context, env, o)
 			}
+			if o.listen != "" {
+				return runExporter(c.Context, env, o)
+			}
 			if o.several {
 				return runStatusPools(c.Context, env, pal, o)
 			}
@@ -144,12 +156,17 @@ type statusOptions struct {
 	uri     string
 	output  formatters.Format
 	prom    formatters.PromOptions
-	quiet   bool
-	check   health.Check // the thresholds, the state file, --busy-ok
-	stderr  io.Writer    // for the notes, which -q leaves out
-	watch   time.Duration
-	count   int
-	live    bool // --watch redraws the text view in place (else JSON lines)
+	listen  string // --listen: serve the exporter there
+	// resolve lists the pools again (--connect's globs, --fpm-config),
+	// for each scrape of the exporter; --max-children is applyMaxChildren's.
+	resolve     func() ([]health.Target, []string, error)
+	maxChildren int64 // --max-children, 0 when not given
+	quiet       bool
+	check       health.Check // the thresholds, the state file, --busy-ok
+	stderr      io.Writer    // for the notes, which -q leaves out
+	watch       time.Duration
+	count       int
+	live        bool // --watch redraws the text view in place (else JSON lines)
 }
 
 func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) {
@@ -159,7 +176,10 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 	if c.Bool("no-full") {
 		query = "?json"
 	}
-	targets, warnings, err := probeTargets(c, env, func(cfgs []*fpmconfig.Config) []health.Target { return health.StatusTargets(cfgs, query) })
+	o.resolve = func() ([]health.Target, []string, error) {
+		return probeTargets(c, env, func(cfgs []*fpmconfig.Config) []health.Target { return health.StatusTargets(cfgs, query) })
+	}
+	targets, warnings, err := o.resolve()
 	if err != nil {
 		return nil, err
 	}
@@ -183,14 +203,6 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 	if o.output, err = formatters.ParseFormat(c.String("output"), formatters.Text, formatters.JSON, formatters.Prometheus, formatters.Nagios); err != nil {
 		return nil, &runenv.UsageError{Msg: err.Error()}
 	}
-	if o.prom.PerProcess = c.Bool("per-process"); o.prom.PerProcess {
-		switch {
-		case o.output != formatters.Prometheus:
-			return nil, runenv.Usagef("--per-process goes with -o prometheus (text and JSON always show the process list)")
-		case c.Bool("no-full"):
-			return nil, runenv.Usagef("--per-process needs the process list: it does not go with --no-full")
-		}
-	}
 	i64 := func(name string) *int64 {
 		if !c.IsSet(name) {
 			return nil
@@ -212,15 +224,26 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 		MaxChildrenDelta: i64("max-children-reached-delta"), MaxSlowDelta: i64("max-slow-requests-delta"),
 		MaxChildrenRatio: f64("max-children-ratio"),
 	}
+	if o.listen = c.String("listen"); o.listen != "" {
+		if err := listenConflicts(c, o); err != nil {
+			return nil, err
+		}
+		o.output = formatters.Prometheus
+	}
+	if o.prom.PerProcess = c.Bool("per-process"); o.prom.PerProcess {
+		switch {
+		case o.output != formatters.Prometheus:
+			return nil, runenv.Usagef("--per-process goes with -o prometheus or --listen (text and JSON always show the process list)")
+		case c.Bool("no-full"):
+			return nil, runenv.Usagef("--per-process needs the process list: it does not go with --no-full")
+		}
+	}
 	if n := i64("max-children"); n != nil {
 		if *n <= 0 {
 			return nil, runenv.Usagef("--max-children %d: pm.max_children is at least 1", *n)
 		}
-		for i := range o.targets {
-			if o.targets[i].Pool == "" {
-				o.targets[i].MaxChildren = *n
-			}
-		}
+		o.maxChildren = *n
+		o.applyMaxChildren(o.targets)
 	}
 	if r := o.check.Limits.MaxChildrenRatio; r != nil && (*r <= 0 || *r > 1) {
 		return nil, runenv.Usagef("--max-children-ratio %g: give a share of pm.max_children above 0, at most 1 (0.9: 90%%)", *r)
@@ -345,6 +368,19 @@ func writePools(env *runenv.Env, pal *formatters.Palette, o *statusOptions, resu
 		return formatters.WriteStatusPoolsJSON(env.Stdout, pools)
 	}
 	return formatters.WriteStatusPoolsText(env.Stdout, pools, time.Now(), pal)
+}
+
+// applyMaxChildren gives --max-children to the --connect pools, which
+// have no configuration to take pm.max_children from.
+func (o *statusOptions) applyMaxChildren(targets []health.Target) {
+	if o.maxChildren == 0 {
+		return
+	}
+	for i := range targets {
+		if targets[i].Pool == "" {
+			targets[i].MaxChildren = o.maxChildren
+		}
+	}
 }
 
 // promPools are the pools read as the Prometheus exposition labels them:

@@ -143,6 +143,7 @@ _fcgicli() {
 		--fpm-config) return ;;
 		--path) return ;;
 		--output|-o) _fcgicli_choices $'text\njson\nprometheus'; return ;;
+		--listen|-l) [[ $cur == b* ]] && _fcgicli_choices builtin; _fcgicli_files ""; return ;;
 		--max-listen-queue) return ;;
 		--max-listen-queue-ratio) return ;;
 		--min-idle) return ;;
@@ -251,7 +252,7 @@ _fcgicli() {
 	conformance) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--script\n--only\n--skip\n--case-timeout\n--list\n--verbose\n-v\n--output\n-o\n--color\n--help\n-h' ;;
 	raw-dump) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--document-root\n-r\n--method\n-X\n--param\n-p\n--unset-param\n--header\n-H\n--params-file\n--env\n--data\n-d\n--role\n--filter-data\n--keep-conn\n--request-id\n--output\n-o\n--max-bytes\n--save-request\n--save-response\n--decode\n--direction\n--send-raw\n--color\n--help\n-h' ;;
 	ping) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--fpm-config\n--path\n--expect\n--max-latency\n--busy-ok\n--output\n-o\n--quiet\n-q\n--color\n--help\n-h' ;;
-	status) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--fpm-config\n--path\n--no-full\n--output\n-o\n--per-process\n--quiet\n-q\n--busy-ok\n--max-listen-queue\n--max-listen-queue-ratio\n--min-idle\n--max-active\n--max-active-ratio\n--max-slow-requests\n--max-children-reached\n--max-children-ratio\n--max-children\n--state-file\n--max-children-reached-delta\n--max-slow-requests-delta\n--watch\n-w\n--count\n--color\n--help\n-h' ;;
+	status) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--connect-timeout\n--timeout\n-t\n--fpm-config\n--path\n--no-full\n--output\n-o\n--per-process\n--listen\n-l\n--quiet\n-q\n--busy-ok\n--max-listen-queue\n--max-listen-queue-ratio\n--min-idle\n--max-active\n--max-active-ratio\n--max-slow-requests\n--max-children-reached\n--max-children-ratio\n--max-children\n--state-file\n--max-children-reached-delta\n--max-slow-requests-delta\n--watch\n-w\n--count\n--color\n--help\n-h' ;;
 	doctor) [[ $cur == -* ]] && _fcgicli_choices $'--connect\n-c\n--fpm-config\n--connect-timeout\n--step-timeout\n--timeout\n-t\n--document-root\n-r\n--ping-path\n--status-path\n--output\n-o\n--color\n--help\n-h' ;;
 	serve) [[ $cur == -* ]] && _fcgicli_choices $'--listen\n-l\n--socket-mode\n--output\n-o\n--echo-format\n--status\n--body\n--header\n-H\n--stderr\n--app-status\n--delay\n--script\n--refuse-role\n--max-conns\n--max-reqs\n--max-conn-reqs\n--no-mpxs\n--fault\n--shutdown-timeout\n--read-timeout\n--idle-timeout\n--color\n--help\n-h' ;;
 	proxy) [[ $cur == -* ]] && _fcgicli_choices $'--listen\n-l\n--upstream\n-u\n--connect-timeout\n--output\n-o\n--records\n--max-bytes\n--save\n--socket-mode\n--shutdown-timeout\n--read-timeout\n--idle-timeout\n--color\n--help\n-h' ;;

@@ -190,7 +190,8 @@ _fcgicli() {
 				'--path=[php-fpm'\''s pm.status_path PATH (pools from --fpm-config use their own)]:value: ' \
 				'--no-full[do not ask for the process list]' \
 				'(--output -o)'{--output=,-o+}'[FORMAT\: text, json, prometheus or nagios]:value:(text json prometheus)' \
-				'--per-process[with -o prometheus, add the phpfpm_process_* metrics of every process]' \
+				'--per-process[with -o prometheus or --listen, add the phpfpm_process_* metrics of every process]' \
+				'(--listen -l)'{--listen=,-l+}'[serve Prometheus metrics of every pool on ADDR (host\:port) at /metrics, read afresh at each scrape, until SIGTERM]:address:_fcgicli_addr' \
 				'(--quiet -q)'{--quiet,-q}'[print nothing but failed checks]' \
 				'--busy-ok[pass a pool that accepted the connection but had no free child (no answer in time, or connections in its listen queue), for liveness probes]' \
 				'--max-listen-queue=[fail when listen queue is above N]:value: ' \
