@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: vet, the unit tests, the fuzz seed corpora and
 # the end-to-end scripts against the echo responder, Go's net/http/fcgi,
-# php-fpm (with APCu), nginx, fcgiwrap and cgi-fcgi, and the completions in bash, zsh
+# php-fpm (with APCu), nginx, fcgiwrap, cgi-fcgi and Prometheus (promtool,
+# and a server the exporter's test starts), and the completions in bash, zsh
 # and fish. When a program the tests use is missing and we are root, it is
 # installed with apt-get first (set FCGICLI_NO_INSTALL=1 to skip that).
 set -euo pipefail
@@ -17,12 +18,22 @@ command -v fcgiwrap >/dev/null 2>&1 || [ -x /usr/sbin/fcgiwrap ] || need+=(fcgiw
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
 command -v fish >/dev/null 2>&1 || need+=(fish)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ] && [ -z "${FCGICLI_NO_INSTALL:-}" ]; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "test.sh: installing ${need[*]}" >&2
 		export DEBIAN_FRONTEND=noninteractive
 		apt-get update -qq >/dev/null
+		# The packages' services (nginx, prometheus) must not start on
+		# install: the tests start their own, from configs in temp dirs.
+		policy=
+		if [ ! -e /usr/sbin/policy-rc.d ]; then
+			policy=/usr/sbin/policy-rc.d
+			printf '#!/bin/sh\nexit 101\n' >"$policy"
+			chmod 755 "$policy"
+		fi
 		apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+		if [ -n "$policy" ]; then rm -f "$policy"; fi
 	else
 		echo "test.sh: ${need[*]} missing and not root: those tests will be skipped (CI fails them)" >&2
 	fi
