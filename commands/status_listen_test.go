@@ -47,38 +47,14 @@ func TestStatusListenUsage(t *testing.T) {
 func TestStatusListenScrapes(t *testing.T) {
 	dir := t.TempDir()
 	refused := fcgitest.Refused(t)
-	var stderr runenv.LockedWriter
-	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr,
-		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- RunEnv(ctx, env, []string{"fcgicli", "status", "-c", dir + "/*.sock", "-c", refused, "--listen", "127.0.0.1:0", "-t", "5s", "--per-process"})
-	}()
-	served := regexp.MustCompile(`serving /metrics on (http://127\.0\.0\.1:[0-9]+)\n`)
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == ""; {
-		if m := served.FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the exporter did not say where it listens: %q", stderr.String())
-		} else {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	ex := startExporter(t, "-c", dir+"/*.sock", "-c", refused, "--per-process")
 	scrape := func() string {
 		t.Helper()
-		resp, err := http.Get(base + "/metrics")
-		if err != nil {
-			t.Fatal(err)
+		code, body := ex.scrape(t)
+		if code != 200 {
+			t.Fatalf("scrape: %d %s", code, body)
 		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("scrape: %d %v", resp.StatusCode, err)
-		}
-		return string(b)
+		return body
 	}
 	glob := `scrape_uri="unix://` + dir + `/*.sock;/status"`
 	tcp := `scrape_uri="tcp://` + refused + `/status"`
@@ -114,17 +90,16 @@ func TestStatusListenScrapes(t *testing.T) {
 	if strings.Contains(body, glob) {
 		t.Errorf("the glob that now matches is still a pool of its own:\n%s", body)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("exit %d after the context ended, want 0; stderr:\n%s", code, stderr.String())
+	if code := ex.stop(); code != 0 {
+		t.Errorf("exit %d after the context ended, want 0; stderr:\n%s", code, ex.stderr.String())
 	}
 	want := regexp.MustCompile(`^fcgicli: status: serving /metrics on http://127\.0\.0\.1:[0-9]+
 fcgicli: status: unix://.*/\*\.sock;/status: cannot connect to .*/\*\.sock: no socket matches
 fcgicli: status: tcp://127\.0\.0\.1:[0-9]+/status: cannot connect to 127\.0\.0\.1:[0-9]+: connection refused
 fcgicli: status: shutting down
 $`)
-	if !want.MatchString(stderr.String()) {
-		t.Errorf("stderr:\n%s", stderr.String())
+	if !want.MatchString(ex.stderr.String()) {
+		t.Errorf("stderr:\n%s", ex.stderr.String())
 	}
 }
 
@@ -155,36 +130,8 @@ func TestStatusListenFPMConfig(t *testing.T) {
 		}
 	}
 	write(pool("a"))
-	var stderr runenv.LockedWriter
-	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr,
-		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- RunEnv(ctx, env, []string{"fcgicli", "status", "--fpm-config", conf, "--listen", "127.0.0.1:0", "-t", "5s"})
-	}()
-	served := regexp.MustCompile(`serving /metrics on (http://127\.0\.0\.1:[0-9]+)\n`)
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == ""; {
-		if m := served.FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the exporter did not say where it listens: %q", stderr.String())
-		} else {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	scrape := func() (int, string) {
-		t.Helper()
-		resp, err := http.Get(base + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	ex := startExporter(t, "--fpm-config", conf)
+	scrape := func() (int, string) { return ex.scrape(t) }
 	a := `{pool="a",scrape_uri="unix://` + sock + `;/status"}`
 	b := `{pool="b",scrape_uri="unix://` + filepath.Join(dir, "b.sock") + `;/status"}`
 	if code, body := scrape(); code != 200 || !strings.Contains(body, "phpfpm_up"+a+" 1\n") || !strings.Contains(body, "phpfpm_max_children"+a+" 3\n") || strings.Contains(body, `pool="b"`) {
@@ -198,11 +145,62 @@ func TestStatusListenFPMConfig(t *testing.T) {
 	if code, body := scrape(); code != 500 || !strings.HasPrefix(body, "--fpm-config: "+conf+":2: ") {
 		t.Errorf("scrape of a configuration that no longer parses: %d\n%s", code, body)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("exit %d, want 0; stderr:\n%s", code, stderr.String())
+	if code := ex.stop(); code != 0 {
+		t.Errorf("exit %d, want 0; stderr:\n%s", code, ex.stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "fcgicli: status: scrape: --fpm-config: "+conf+":2: ") {
-		t.Errorf("stderr:\n%s", stderr.String())
+	if !strings.Contains(ex.stderr.String(), "fcgicli: status: scrape: --fpm-config: "+conf+":2: ") {
+		t.Errorf("stderr:\n%s", ex.stderr.String())
 	}
+}
+
+// exporterRun is status --listen running in-process.
+type exporterRun struct {
+	base   string // http://127.0.0.1:PORT
+	stderr *runenv.LockedWriter
+	stop   func() int // ends its context (what SIGTERM does) and returns its exit code
+}
+
+// startExporter runs status --listen 127.0.0.1:0 -t 5s with args
+// in-process, and waits until it says where it listens.
+func startExporter(t *testing.T, args ...string) *exporterRun {
+	t.Helper()
+	ex := &exporterRun{stderr: &runenv.LockedWriter{}}
+	env := &runenv.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: ex.stderr,
+		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- RunEnv(ctx, env, append([]string{"fcgicli", "status", "--listen", "127.0.0.1:0", "-t", "5s"}, args...))
+	}()
+	ex.stop = func() int {
+		cancel()
+		return <-done
+	}
+	t.Cleanup(func() { cancel() })
+	served := regexp.MustCompile(`serving /metrics on (http://127\.0\.0\.1:[0-9]+)\n`)
+	for deadline := time.Now().Add(30 * time.Second); ex.base == ""; {
+		if m := served.FindStringSubmatch(ex.stderr.String()); m != nil {
+			ex.base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the exporter did not say where it listens: %q", ex.stderr.String())
+		} else {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return ex
+}
+
+// scrape gets /metrics and returns the status code and the body.
+func (ex *exporterRun) scrape(t *testing.T) (int, string) {
+	t.Helper()
+	resp, err := http.Get(ex.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }
