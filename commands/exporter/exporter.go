@@ -3,9 +3,10 @@
 // renders the readings in the Prometheus text format, whose /healthz says
 // the exporter itself is up, and its graceful shutdown.
 //
-// It does not read pools itself: Config.Read does (the status engine's
-// concurrent reading of every pool, targets and globs resolved again at
-// each call), so that status and the exporter see pools alike. What it
+// It does not read pools itself: Config.Read does (commands/health's
+// concurrent reading of every pool, the --connect globs and --fpm-config
+// resolved again at each call), so that status and the exporter see pools
+// alike. What it
 // keeps between scrapes is only what the format asks to be kept: each
 // pool's count of failed readings, and its name, so that a pool that stops
 // answering keeps its pool label. It never serves a number it did not
