@@ -158,7 +158,7 @@ type statusOptions struct {
 	prom    formatters.PromOptions
 	listen  string // --listen: serve the exporter there
 	// resolve lists the pools again (--connect's globs, --fpm-config),
-	// for each scrape of the exporter; --max-children is applyMaxChildren's.
+	// for each scrape of the exporter; --max-children is health.ApplyMaxChildren's.
 	resolve     func() ([]health.Target, []string, error)
 	maxChildren int64 // --max-children, 0 when not given
 	quiet       bool
@@ -243,7 +243,7 @@ func statusOptionsFrom(c *cli.Context, env *runenv.Env) (*statusOptions, error) 
 			return nil, runenv.Usagef("--max-children %d: pm.max_children is at least 1", *n)
 		}
 		o.maxChildren = *n
-		o.applyMaxChildren(o.targets)
+		health.ApplyMaxChildren(o.targets, o.maxChildren)
 	}
 	if r := o.check.Limits.MaxChildrenRatio; r != nil && (*r <= 0 || *r > 1) {
 		return nil, runenv.Usagef("--max-children-ratio %g: give a share of pm.max_children above 0, at most 1 (0.9: 90%%)", *r)
@@ -274,7 +274,7 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 	r := results[0]
 	if r.Err != nil && o.output == formatters.Prometheus && !o.quiet {
 		// phpfpm_up 0: the page was not read.
-		_ = formatters.WritePrometheus(env.Stdout, o.promPools(results), o.prom)
+		_ = formatters.WritePrometheus(env.Stdout, health.PromPools(results, o.uri), o.prom)
 	}
 	switch {
 	case r.Busy && r.Err != nil:
@@ -289,7 +289,7 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 		case formatters.JSON:
 			err = formatters.WriteStatusJSON(env.Stdout, r.Status, health.FailedChecks(r.Failures))
 		case formatters.Prometheus:
-			err = formatters.WritePrometheus(env.Stdout, o.promPools(results), o.prom)
+			err = formatters.WritePrometheus(env.Stdout, health.PromPools(results, o.uri), o.prom)
 		default:
 			err = formatters.WriteStatusText(env.Stdout, &formatters.StatusView{Status: r.Status, Now: time.Now(), Address: o.net.Connect}, pal)
 		}
@@ -352,51 +352,11 @@ func runStatusPools(ctx context.Context, env *runenv.Env, pal *formatters.Palett
 // writePools prints the pools of a run over several in the format asked.
 func writePools(env *runenv.Env, pal *formatters.Palette, o *statusOptions, results []health.PoolResult) error {
 	if o.output == formatters.Prometheus {
-		return formatters.WritePrometheus(env.Stdout, o.promPools(results), o.prom)
+		return formatters.WritePrometheus(env.Stdout, health.PromPools(results, o.uri), o.prom)
 	}
-	pools := make([]formatters.StatusPool, len(results))
-	for i, r := range results {
-		pools[i] = formatters.StatusPool{Address: r.Addr, Name: r.Pool, MaxChildren: r.MaxChildren, Status: r.Status, Busy: r.Busy, FailedChecks: health.FailedChecks(r.Failures)}
-		switch {
-		case r.Busy && r.Err != nil:
-			pools[i].Error = health.BusyLine(r.Err)
-		case r.Err != nil:
-			_, pools[i].Error = runenv.ExitCode(r.Err)
-		}
-	}
+	pools := health.StatusPools(results)
 	if o.output == formatters.JSON {
 		return formatters.WriteStatusPoolsJSON(env.Stdout, pools)
 	}
 	return formatters.WriteStatusPoolsText(env.Stdout, pools, time.Now(), pal)
-}
-
-// applyMaxChildren gives --max-children to the --connect pools, which
-// have no configuration to take pm.max_children from.
-func (o *statusOptions) applyMaxChildren(targets []health.Target) {
-	if o.maxChildren == 0 {
-		return
-	}
-	for i := range targets {
-		if targets[i].Pool == "" {
-			targets[i].MaxChildren = o.maxChildren
-		}
-	}
-}
-
-// promPools are the pools read as the Prometheus exposition labels them:
-// scrape_uri from the address and the page read (a pool of php-fpm's
-// configuration has its own), the name php-fpm's configuration gives a
-// pool that could not be read, and its pm.max_children.
-func (o *statusOptions) promPools(results []health.PoolResult) []formatters.PromPool {
-	out := make([]formatters.PromPool, len(results))
-	for i, r := range results {
-		uri := r.URI
-		if uri == "" {
-			uri = o.uri
-		}
-		path, _, _ := strings.Cut(uri, "?")
-		out[i] = formatters.PromPool{ScrapeURI: formatters.ScrapeURI(r.Addr, path), Pool: r.Pool, Status: r.Status,
-			MaxChildren: r.MaxChildren, Duration: r.Took}
-	}
-	return out
 }

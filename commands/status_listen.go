@@ -60,9 +60,9 @@ func runExporter(ctx context.Context, env *runenv.Env, o *statusOptions) error {
 		if err != nil {
 			return nil, err
 		}
-		o.applyMaxChildren(targets)
+		health.ApplyMaxChildren(targets, o.maxChildren)
 		results := health.ReadPools(ctx, o.net, targets, o.uri)
-		pools := o.promPools(results)
+		pools := health.PromPools(results, o.uri)
 		out := make([]exporter.Reading, len(results))
 		for i := range results {
 			out[i] = exporter.Reading{PromPool: pools[i], Err: results[i].Err}
