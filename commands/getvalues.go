@@ -87,30 +87,8 @@ EXAMPLES:
 	}
 }
 
-// exchange runs one management exchange on a new connection, within the
-// command's deadline.
-func exchange(ctx context.Context, o fcgireq.NetOptions, tr *formatters.Tracer, f func(context.Context, *fcgiwire.Conn) error) error {
-	ctx, cancel := o.WithTimeout(ctx)
-	defer cancel()
-	conn, done, err := fcgireq.Connect(ctx, o, tr, nil)
-	if err != nil {
-		return err
-	}
-	defer done()
-	err = fcgireq.TimeoutCause(ctx, f(ctx, conn))
-	if fcgiwire.IsHTTPAnswer(err) {
-		// The one answer of the hints' table a management record gets.
-		err = runenv.WithHint(err, fcgireq.Hint(&fcgireq.Answer{Err: err}))
-	}
-	return err
-}
-
 func runGetValues(ctx context.Context, o fcgireq.NetOptions, env *runenv.Env, names []string, format formatters.Format, pal, errPal *formatters.Palette, tr *formatters.Tracer) error {
-	var pairs []fcgiwire.Pair
-	err := exchange(ctx, o, tr, func(ctx context.Context, conn *fcgiwire.Conn) (err error) {
-		pairs, err = conn.GetValues(ctx, names)
-		return err
-	})
+	pairs, err := fcgireq.GetValues(ctx, o, tr, names)
 	// A malformed pair cuts the answer short: the pairs before it are
 	// still shown, then the fault (exit 5). Any other failure left no
 	// answer to show.
@@ -132,28 +110,12 @@ func runGetValues(ctx context.Context, o fcgireq.NetOptions, env *runenv.Env, na
 }
 
 func runProbeType(ctx context.Context, o fcgireq.NetOptions, env *runenv.Env, t fcgiwire.RecordType, format formatters.Format, tr *formatters.Tracer) error {
-	var rec fcgiwire.Record
-	err := exchange(ctx, o, tr, func(ctx context.Context, conn *fcgiwire.Conn) (err error) {
-		rec, err = conn.Management(ctx, t, nil)
-		return err
-	})
+	rec, err := fcgireq.Management(ctx, o, tr, t)
 	if err != nil {
 		return err
-	}
-	named, derr := fcgiwire.RecordType(0), error(nil)
-	if rec.Type == fcgiwire.TypeUnknownType {
-		named, derr = fcgiwire.DecodeUnknownType(rec.Content)
 	}
 	if err := formatters.WriteProbe(env.Stdout, t, rec, format); err != nil {
 		return err
 	}
-	switch {
-	case rec.Type != fcgiwire.TypeUnknownType:
-		return &runenv.CodeError{Code: runenv.ExitProtocol, Msg: fmt.Sprintf("the application answered type %d with %s, not UNKNOWN_TYPE", uint8(t), rec.Type)}
-	case derr != nil:
-		return &runenv.CodeError{Code: runenv.ExitProtocol, Msg: fmt.Sprintf("malformed UNKNOWN_TYPE answer: %v", derr)}
-	case named != t:
-		return &runenv.CodeError{Code: runenv.ExitProtocol, Msg: fmt.Sprintf("the application's UNKNOWN_TYPE names type %d, not %d", uint8(named), uint8(t))}
-	}
-	return nil
+	return fcgireq.CheckUnknownType(t, rec)
 }
