@@ -1,13 +1,10 @@
 package commands
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -110,7 +107,8 @@ EXAMPLES:
 				_ = formatters.WriteExchange(env.Stdout, ex, format, pal)
 			}
 			lim := echo.Limits{MaxConns: c.Int("max-conns"), MaxReqs: c.Int("max-reqs"), MaxConnReqs: c.Int("max-conn-reqs"), Multiplex: !c.Bool("no-mpxs")}
-			return runServe(c.Context, env, h, parsed, mode, lim, deadlines, c.Duration("shutdown-timeout"))
+			s := &echo.Serving{Responder: h, Addrs: parsed, SocketMode: mode, Limits: lim, Deadlines: deadlines, ShutdownTimeout: c.Duration("shutdown-timeout")}
+			return s.Run(c.Context, env.Stderr)
 		},
 	}
 }
@@ -211,44 +209,6 @@ func connDeadlinesFrom(c *cli.Context) (netio.Deadlines, error) {
 		return d, runenv.Usagef("--read-timeout and --idle-timeout cannot be negative")
 	}
 	return d, nil
-}
-
-func runServe(ctx context.Context, env *runenv.Env, h *echo.Responder, addrs []fcgiwire.Addr, mode os.FileMode, lim echo.Limits, deadlines netio.Deadlines, shutdownTimeout time.Duration) error {
-	var logMu sync.Mutex
-	logf := func(line string) {
-		logMu.Lock()
-		defer logMu.Unlock()
-		fmt.Fprintf(env.Stderr, "fcgicli: serve: %s\n", line)
-	}
-	srv := echo.NewServer(h, logf, lim)
-	srv.ReadTimeout, srv.IdleTimeout = deadlines.Read, deadlines.Idle
-	listeners, err := netio.ListenAll(addrs, mode)
-	if err != nil {
-		return err
-	}
-	errc := make(chan error, len(listeners))
-	for _, l := range listeners {
-		logf("listening on " + netio.ListenerAddr(l))
-		go func() { errc <- srv.Serve(l) }()
-	}
-	for _, f := range h.Faults {
-		logf(fmt.Sprintf("fault %s with probability %g: %s", f.Kind, f.Prob, echo.FaultKinds()[f.Kind]))
-	}
-	select {
-	case <-ctx.Done():
-		logf("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			logf("shutdown: requests still in flight after " + shutdownTimeout.String())
-		}
-		return nil
-	case err := <-errc:
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		return fmt.Errorf("serve: %w", err)
-	}
 }
 
 // parseListens parses the --listen values, where port 0 picks a free
