@@ -85,7 +85,8 @@ EXAMPLES:
    fcgicli status -c 127.0.0.1:9000 -o prometheus > /var/lib/node_exporter/phpfpm.prom
    fcgicli status -c '/run/php/*.sock' -q --max-listen-queue 10
    fcgicli status --fpm-config auto -q --max-children-ratio 0.9
-   fcgicli status -c /run/php/status.sock --state-file /tmp/fpm.state --max-children-reached-delta 0
+   fcgicli status -c /run/php/status.sock --state-file /tmp/fpm.state \
+      --max-children-reached-delta 0
    fcgicli status -c 127.0.0.1:9000 --watch 1s
    fcgicli status --fpm-config auto --listen :9253`,
 		Flags: flagList(probeFlags("reads"), []cli.Flag{
@@ -96,18 +97,18 @@ EXAMPLES:
 			&cli.StringFlag{Name: "listen", Aliases: []string{"l"}, Usage: "serve Prometheus metrics of every pool on `ADDR` (host:port) at /metrics, read afresh at each scrape, until SIGTERM"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but failed checks"},
 			&cli.BoolFlag{Name: "busy-ok", Usage: "pass a pool that accepted the connection but had no free child (no answer in time, or connections in its listen queue), for liveness probes"},
-			&cli.Int64Flag{Name: "max-listen-queue", Usage: "fail when listen queue is above `N`"},
-			&cli.Float64Flag{Name: "max-listen-queue-ratio", Usage: "fail when listen queue / listen queue len is above `F`"},
-			&cli.Int64Flag{Name: "min-idle", Usage: "fail when idle processes are below `N`"},
-			&cli.Int64Flag{Name: "max-active", Usage: "fail when active processes are above `N`"},
-			&cli.Float64Flag{Name: "max-active-ratio", Usage: "fail when active / total processes is above `F`"},
-			&cli.Int64Flag{Name: "max-slow-requests", Usage: "fail when slow requests (since start) are above `N`"},
-			&cli.Int64Flag{Name: "max-children-reached", Usage: "fail when max children reached (since start) is above `N`"},
-			&cli.Float64Flag{Name: "max-children-ratio", Usage: "fail when active processes / pm.max_children is `R` or more (pm.max_children from --fpm-config or --max-children)"},
-			&cli.Int64Flag{Name: "max-children", Usage: "the pm.max_children `N` of the --connect pools, which have no config to read it from"},
+			&cli.Int64Flag{Name: "max-listen-queue", Usage: "fail when listen queue is above `N`", DefaultText: "off"},
+			&cli.Float64Flag{Name: "max-listen-queue-ratio", Usage: "fail when listen queue / listen queue len is above `F`", DefaultText: "off"},
+			&cli.Int64Flag{Name: "min-idle", Usage: "fail when idle processes are below `N`", DefaultText: "off"},
+			&cli.Int64Flag{Name: "max-active", Usage: "fail when active processes are above `N`", DefaultText: "off"},
+			&cli.Float64Flag{Name: "max-active-ratio", Usage: "fail when active / total processes is above `F`", DefaultText: "off"},
+			&cli.Int64Flag{Name: "max-slow-requests", Usage: "fail when slow requests (since start) are above `N`", DefaultText: "off"},
+			&cli.Int64Flag{Name: "max-children-reached", Usage: "fail when max children reached (since start) is above `N`", DefaultText: "off"},
+			&cli.Float64Flag{Name: "max-children-ratio", Usage: "fail when active processes / pm.max_children is `R` or more (pm.max_children from --fpm-config or --max-children)", DefaultText: "off"},
+			&cli.Int64Flag{Name: "max-children", Usage: "the pm.max_children `N` of the --connect pools, which have no config to read it from", DefaultText: "unknown"},
 			&cli.StringFlag{Name: "state-file", Usage: "remember the pool's counters in `FILE` between runs, for the -delta checks (one file per pool; one pool only)"},
-			&cli.Int64Flag{Name: "max-children-reached-delta", Usage: "fail when max children reached grew by more than `N` since the last run"},
-			&cli.Int64Flag{Name: "max-slow-requests-delta", Usage: "fail when slow requests grew by more than `N` since the last run"},
+			&cli.Int64Flag{Name: "max-children-reached-delta", Usage: "fail when max children reached grew by more than `N` since the last run", DefaultText: "off"},
+			&cli.Int64Flag{Name: "max-slow-requests-delta", Usage: "fail when slow requests grew by more than `N` since the last run", DefaultText: "off"},
 			&cli.DurationFlag{Name: "watch", Aliases: []string{"w"}, Usage: "refresh every `DURATION` until Ctrl-C (one pool only)"},
 			&cli.IntFlag{Name: "count", Usage: "with --watch, stop after `N` refreshes (0: never)"},
 			colorFlag(),
