@@ -277,6 +277,12 @@ func runStatus(ctx context.Context, env *runenv.Env, pal *formatters.Palette, o 
 		// phpfpm_up 0: the page was not read.
 		_ = formatters.WritePrometheus(env.Stdout, health.PromPools(results, o.uri), o.prom)
 	}
+	if r.Err != nil && o.output == formatters.JSON && !o.quiet {
+		// No page: a document with the error, as request's JSON has.
+		if err := formatters.WriteStatusPoolJSON(env.Stdout, health.StatusPools(results)[0]); err != nil {
+			return err
+		}
+	}
 	switch {
 	case r.Busy && r.Err != nil:
 		// Alive but busy: no page to show, the note says so.

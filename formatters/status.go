@@ -134,6 +134,7 @@ type StatusPool struct {
 	Busy bool `json:"busy,omitempty"`
 	*fpmstatus.Status
 	Error        string        `json:"error,omitempty"`
+	Hint         string        `json:"hint,omitempty"`
 	FailedChecks []FailedCheck `json:"failed_checks"`
 }
 
@@ -147,6 +148,17 @@ func WriteStatusJSON(w io.Writer, s *fpmstatus.Status, failed []FailedCheck) err
 		*fpmstatus.Status
 		FailedChecks []FailedCheck `json:"failed_checks"`
 	}{s, failed})
+}
+
+// WriteStatusPoolJSON writes the document of one pool whose page could not
+// be read (or that passed busy with --busy-ok): its address, the error and
+// its hint, as a request's JSON reports a failure, so that jq always gets
+// a document.
+func WriteStatusPoolJSON(w io.Writer, pool StatusPool) error {
+	if pool.FailedChecks == nil {
+		pool.FailedChecks = []FailedCheck{}
+	}
+	return writeJSON(w, pool)
 }
 
 // WriteStatusPoolsJSON writes the pools of a run over several as one

@@ -33,6 +33,7 @@ func StatusPools(results []PoolResult) []formatters.StatusPool {
 			pools[i].Error = BusyLine(r.Err)
 		case r.Err != nil:
 			_, pools[i].Error = runenv.ExitCode(r.Err)
+			pools[i].Hint = runenv.HintOf(r.Err)
 		}
 	}
 	return pools
