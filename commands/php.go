@@ -159,6 +159,10 @@ func phpOptionsFrom(c *cli.Context, env *runenv.Env) (*phpOptions, error) {
 	o.run.TmpDir = c.String("tmp-dir")
 	if o.run.TmpDir == "" {
 		o.run.TmpDir = phprun.DefaultTmpDir()
+		if fi, err := os.Stat(o.run.TmpDir); err != nil || !fi.IsDir() {
+			// A scratch image: neither /dev/shm nor a temporary directory.
+			return nil, runenv.Usagef("no --tmp-dir given, and neither /dev/shm nor %s is a directory here: give --tmp-dir a directory the pool sees under the same path", o.run.TmpDir)
+		}
 	}
 	return o, nil
 }

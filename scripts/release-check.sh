@@ -120,6 +120,11 @@ out=$(in_root request -c builtin '/x?y=1')
 grep -qx '  QUERY_STRING=y=1' <<<"$out" || fail "in the empty root, -c builtin printed:"$'\n'"$out"
 out=$(echo hello | in_root request -c builtin /x -d @-)
 grep -qx '  CONTENT_LENGTH=6' <<<"$out" || fail "in the empty root, a body from a pipe gave:"$'\n'"$out"
+# php needs a directory the pool shares, and says so when there is none.
+rc=0
+out=$(in_root php eval 'echo 1;' -c /fpm.sock 2>&1) || rc=$?
+[ "$rc" = 2 ] || fail "in the empty root, php without --tmp-dir exited $rc, want 2: $out"
+same "in the empty root, php without --tmp-dir" "$out" "fcgicli: no --tmp-dir given, and neither /dev/shm nor /tmp is a directory here: give --tmp-dir a directory the pool sees under the same path"
 same "in the empty root, --version" "$(in_root --version)" "$line"
 same "the empty root holds" "$(ls -A "$empty")" "fcgicli
 fpm.sock"
