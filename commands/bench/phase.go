@@ -16,7 +16,6 @@ type phase struct {
 	limit    int64     // 0: no count limit
 	rate     float64   // 0: closed loop
 	tickets  atomic.Int64
-	stopping atomic.Bool  // the phase's context ended: what is in flight is unfinished
 	stopped  atomic.Int64 // when it ended, in unix nanoseconds; 0 while it runs
 	sent     atomic.Int64 // under --rate: requests sent
 	lastSent atomic.Int64 // under --rate: when the latest went out, in unix nanoseconds

@@ -393,7 +393,6 @@ func (b *runner) runPhase(ctx context.Context, workers []*worker, ph *phase, las
 	stoppedAt := &ph.stopped
 	stopAt := func() {
 		stoppedAt.CompareAndSwap(0, time.Now().UnixNano())
-		ph.stopping.Store(true)
 		cancel()
 	}
 	if !ph.end.IsZero() {
@@ -517,9 +516,11 @@ func (b *runner) one(pctx context.Context, w *worker, ph *phase, intended time.T
 	if res != nil && ph.answeredInTime(res.FirstByte) {
 		w.served = true
 	}
-	if (err != nil && ph.stopping.Load() && pctx.Err() != nil) || (!ph.end.IsZero() && finished.After(ph.end)) {
+	if (err != nil && pctx.Err() != nil) || (!ph.end.IsZero() && finished.After(ph.end)) {
 		// The run ended (its time was up, Ctrl-C, --timeout) with this
-		// request in flight: it is neither a success nor a failure.
+		// request in flight: it is neither a success nor a failure. The
+		// worker's context says so at once, while an interrupt's stopAt
+		// runs in a goroutine of its own and may come later.
 		s.unfinished++
 		if ph.rate > 0 {
 			// Open loop: it had waited this long at least, and leaving
