@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,8 +38,7 @@ type phpPools struct {
 
 func startPHPPools(t *testing.T) *phpPools {
 	t.Helper()
-	bin := findFPM()
-	if bin == "" {
+	if findFPM() == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatal("php-fpm is not installed")
 		}
@@ -106,42 +104,20 @@ request_terminate_timeout = 1s
 	if err := os.WriteFile(dir+"/php-fpm.conf", []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-y", dir + "/php-fpm.conf", "-p", dir}
-	if root {
-		args = append(args, "-R")
-	}
-	cmd := exec.Command(bin, args...)
-	if err := cmd.Start(); err != nil {
+	fpm, err := runFPM(dir+"/php-fpm.conf", nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGQUIT)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(fpm.stop)
+	var socks []string
 	for _, sock := range []string{p.main, p.off, p.jail, p.restricted, p.killed, p.chroot, p.nobody} {
-		if sock == "" {
-			continue
+		if sock != "" {
+			socks = append(socks, sock)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			c, err := net.Dial("unix", sock)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				log, _ := os.ReadFile(dir + "/php-fpm.log")
-				t.Fatalf("php-fpm never listened on %s: %v\n%s", sock, err, log)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+	}
+	if err := fpm.waitListening(socks...); err != nil {
+		log, _ := os.ReadFile(dir + "/php-fpm.log")
+		t.Fatalf("%v\n%s", err, log)
 	}
 	return p
 }
